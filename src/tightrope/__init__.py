@@ -1,0 +1,3 @@
+"""tightrope: change a remote box's network without locking yourself out."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from tightrope.cli.main import main
+
+raise SystemExit(main())

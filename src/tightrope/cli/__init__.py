@@ -1,0 +1,1 @@
+"""Command line: parsing, consent, rendering. The only layer that prints."""

@@ -1,0 +1,50 @@
+"""Entry point: one parser, one module per command, exit codes from tightrope.errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tightrope import __version__
+from tightrope.errors import Exit, TightropeError
+
+# Each module has register(subparsers): it adds its parser(s) and sets `func`, a callable
+# taking the parsed args and returning an exit code. Imported lazily so that `--help` and the
+# commands that do not need D-Bus or rich start fast.
+_COMMAND_MODULES: tuple[str, ...] = (
+    "tightrope.cli.cmd_bond",
+    "tightrope.cli.cmd_plan",
+    "tightrope.cli.cmd_pending",
+    "tightrope.cli.cmd_status",
+    "tightrope.cli.cmd_lab",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tightrope",
+        description="Change a remote box's network without locking yourself out.",
+    )
+    parser.add_argument("--version", action="version", version=f"tightrope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tightrope.cli import render
+
+    try:
+        code: int = args.func(args)
+        return code
+    except TightropeError as exc:
+        render.error(exc, as_json=bool(getattr(args, "json", False)))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return int(Exit.INTERRUPTED)

@@ -1,0 +1,1 @@
+"""Pure core: model, validation, discovery, plan, verification. No I/O."""

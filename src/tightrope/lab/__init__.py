@@ -1,0 +1,1 @@
+"""The VM lab: a throwaway Debian box with NetworkManager, bonding, Wi-Fi and SSH."""

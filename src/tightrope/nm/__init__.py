@@ -1,0 +1,1 @@
+"""The only package that imports the D-Bus library: NetworkManager adapter."""

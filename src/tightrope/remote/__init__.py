@@ -1,0 +1,1 @@
+"""Remote mode: OpenSSH transport, zipapp shipping, following the box."""

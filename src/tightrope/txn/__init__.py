@@ -1,0 +1,1 @@
+"""Transaction engine: steps with commit()/rollback(), state directory, journal."""
