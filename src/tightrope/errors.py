@@ -10,15 +10,15 @@ from enum import IntEnum
 
 
 class Exit(IntEnum):
-    OK = 0              # success; for `plan`: the desired state is already in place
-    FAILED = 1          # the operation ran and failed (e.g. rolled back)
-    USAGE = 2           # bad command line
-    INVALID = 3         # the desired state is invalid; nothing was changed
+    OK = 0  # success; for `plan`: the desired state is already in place
+    FAILED = 1  # the operation ran and failed (e.g. rolled back)
+    USAGE = 2  # bad command line
+    INVALID = 3  # the desired state is invalid; nothing was changed
     NM_UNREACHABLE = 4  # NetworkManager (or the box) could not be reached
-    CHANGES = 10        # `plan`: changes are needed (like `diff` returning 1, but distinct)
-    BUSY = 5            # another transaction is pending
-    NOT_ROOT = 6        # needs root on the box
-    LAB = 7             # the lab could not be built or driven
+    CHANGES = 10  # `plan`: changes are needed (like `diff` returning 1, but distinct)
+    BUSY = 5  # another transaction is pending
+    NOT_ROOT = 6  # needs root on the box
+    LAB = 7  # the lab could not be built or driven
     INTERRUPTED = 130
 
 
@@ -84,7 +84,10 @@ class Busy(TightropeError):
 
 class LabError(TightropeError):
     exit_code = Exit.LAB
-    hint = "See `tightrope lab --help`; the lab needs root, QEMU and mmdebstrap (scripts/install-deps)."
+    hint = (
+        "See `tightrope lab --help`; the lab needs root, QEMU"
+        " and mmdebstrap (scripts/install-deps)."
+    )
 
 
 class NotImplementedYet(TightropeError):

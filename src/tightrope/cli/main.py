@@ -37,13 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from tightrope.cli import render
+    from tightrope.cli.render import error as render_error
 
     try:
         code: int = args.func(args)
         return code
     except TightropeError as exc:
-        render.error(exc, as_json=bool(getattr(args, "json", False)))
+        render_error(exc, as_json=bool(getattr(args, "json", False)))
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -209,7 +209,8 @@ def _snapshot_from_dict(data: Mapping[str, Any]) -> Snapshot:
         devices=tuple(_device_from(d) for d in data["devices"]),
         profiles=tuple(Profile(**p) for p in data["profiles"]),
         active=tuple(
-            ActiveConnection(**{**a, "devices": tuple(a["devices"])}) for a in data.get("active", ())
+            ActiveConnection(**{**a, "devices": tuple(a["devices"])})
+            for a in data.get("active", ())
         ),
         access_points=tuple(AccessPoint(**a) for a in data.get("access_points", ())),
         checkpoints=tuple(

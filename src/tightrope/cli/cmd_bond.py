@@ -1,0 +1,183 @@
+"""`tightrope bond --ethernet eth0 --wifi wlan0 ...`: the seed's whole nmcli script as one line.
+
+The flags build the same plain data a YAML file gives, so both go through one validator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tightrope.cli import inputs
+from tightrope.cli.cmd_plan import add_snapshot_options, show_plan
+from tightrope.core.config import parse_config
+from tightrope.core.configdump import config_to_data
+from tightrope.core.yamltext import dump_yaml
+from tightrope.errors import ConfigError, NotImplementedYet, Problem, UsageError
+
+_HEADER = """\
+# tightrope desired state (see `tightrope plan FILE`, then `tightrope apply FILE`)
+# The Wi-Fi PSK is never written here: use psk-file (a 0600 file) or psk-env, or leave
+# both out to be asked for it.
+"""
+
+
+# Problems name the flag the user typed, not the file key it became.
+_FLAG_FOR_FIELD = (
+    ("ipv4.nameservers.addresses", "--dns"),
+    ("ipv4.nameservers.search", "--search"),
+    ("ipv4.addresses", "--address"),
+    ("ipv4.gateway", "--gateway"),
+    ("ipv4.dhcp-identifier", "--dhcp-identifier"),
+    ("ipv4", "--address"),
+    ("parameters.mii-monitor-interval", "--miimon"),
+    ("parameters.up-delay", "--updelay"),
+    ("parameters.down-delay", "--downdelay"),
+    ("parameters.fail-over-mac-policy", "--fail-over-mac"),
+    ("parameters.primary", "--primary"),
+    ("parameters.mode", "--mode"),
+    ("bond", "--name"),
+    ("mtu", "--mtu"),
+    ("ports", "--ethernet/--wifi"),
+)
+
+
+def flag_for(field: str) -> str:
+    parts = field.split(".")
+    if len(parts) >= 3 and parts[0] == "ports":
+        flag = {"ssid": "--ssid", "psk-file": "--psk-file", "psk-env": "--psk-env"}.get(parts[2])
+        if flag:
+            return f"{flag} (port {parts[1]})"
+    for prefix, flag in _FLAG_FOR_FIELD:
+        if field == prefix or field.startswith(prefix + ".") or field.startswith(prefix + "["):
+            return flag + field[len(prefix) :] if field.startswith(prefix + "[") else flag
+    return field
+
+
+def _split(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+def flags_to_data(args: argparse.Namespace) -> dict[str, Any]:
+    """Pure: parsed flags -> the plain data of a config file."""
+    ports: dict[str, Any] = {}
+    for iface in args.ethernet or []:
+        ports[iface] = {"type": "ethernet"}
+    ssids = list(args.ssid or [])
+    wifis = list(args.wifi or [])
+    if len(ssids) > len(wifis):
+        raise UsageError("--ssid given more often than --wifi: give one --ssid per --wifi port")
+    for i, iface in enumerate(wifis):
+        spec: dict[str, Any] = {"type": "wifi"}
+        if i < len(ssids):
+            spec["ssid"] = ssids[i]
+        if args.psk_file:
+            spec["psk-file"] = args.psk_file
+        elif args.psk_env:
+            spec["psk-env"] = args.psk_env
+        ports[iface] = spec
+    data: dict[str, Any] = {"bond": args.name, "ports": ports or None}
+    params: dict[str, Any] = {"mode": args.mode, "mii-monitor-interval": args.miimon}
+    if args.no_primary:
+        params["primary"] = None
+    elif args.primary:
+        params["primary"] = args.primary
+    if args.updelay:
+        params["up-delay"] = args.updelay
+    if args.downdelay:
+        params["down-delay"] = args.downdelay
+    if args.fail_over_mac:
+        params["fail-over-mac-policy"] = args.fail_over_mac
+    data["parameters"] = params
+    ipv4: dict[str, Any] = {}
+    if args.dhcp:
+        ipv4["dhcp"] = True
+    if args.address:
+        ipv4["addresses"] = _split(args.address)
+    if args.gateway:
+        ipv4["gateway"] = args.gateway
+    if args.dhcp_identifier:
+        ipv4["dhcp-identifier"] = args.dhcp_identifier
+    ns: dict[str, Any] = {}
+    if args.dns:
+        ns["addresses"] = _split(args.dns)
+    if args.search:
+        ns["search"] = _split(args.search)
+    if ns:
+        ipv4["nameservers"] = ns
+    data["ipv4"] = ipv4
+    data["ipv6"] = args.ipv6
+    if args.mtu is not None:
+        data["mtu"] = args.mtu
+    return data
+
+
+def _run(args: argparse.Namespace) -> int:
+    data = flags_to_data(args)
+    # With --print-config nothing acts, so there is no PSK to ask for or read.
+    src = inputs.sources(resolve_psk=not args.print_config)
+    try:
+        config = parse_config(data, src, origin="command line")
+    except ConfigError as exc:
+        problems = [Problem(flag_for(p.field), p.message, p.fix) for p in exc.problems]
+        raise ConfigError(problems, "the command line") from None
+    if args.print_config:
+        text = _HEADER + dump_yaml(config_to_data(config))
+        if args.print_config == "-":
+            sys.stdout.write(text)
+        else:
+            with open(args.print_config, "x", encoding="utf-8") as fh:
+                fh.write(text)
+        return 0
+    if args.plan:
+        return show_plan(config, args)
+    raise NotImplementedYet("applying is not built yet: use --plan or --print-config")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "bond",
+        help="join ports into a bond on a static address, in one command",
+        description="Build the desired state from flags: e.g. tightrope bond --ethernet eth0 "
+        "--wifi wlan0 --ssid HomeWiFi --address 192.168.1.64/24 --gateway 192.168.1.1 "
+        "--dns 8.8.8.8",
+    )
+    g = p.add_argument_group("ports")
+    g.add_argument("--ethernet", action="append", metavar="IFACE", help="an Ethernet port")
+    g.add_argument("--wifi", action="append", metavar="IFACE", help="a Wi-Fi port")
+    g.add_argument("--ssid", action="append", metavar="NAME", help="SSID for each --wifi")
+    g.add_argument("--psk-file", metavar="FILE", help="file holding the Wi-Fi PSK (0600)")
+    g.add_argument("--psk-env", metavar="VAR", help="environment variable holding the PSK")
+    b = p.add_argument_group("bond")
+    b.add_argument("--name", default="bond0", help="bond interface name (default bond0)")
+    b.add_argument("--mode", default="active-backup", help="bonding mode (active-backup)")
+    b.add_argument("--primary", metavar="IFACE", help="primary port (default: first ethernet)")
+    b.add_argument("--no-primary", action="store_true", help="no primary (no fail-back)")
+    b.add_argument("--miimon", type=int, default=100, metavar="MS", help="MII interval (100)")
+    b.add_argument("--updelay", type=int, default=0, metavar="MS")
+    b.add_argument("--downdelay", type=int, default=0, metavar="MS")
+    b.add_argument("--fail-over-mac", choices=("none", "active", "follow"))
+    b.add_argument("--mtu", type=int)
+    a = p.add_argument_group("addresses")
+    a.add_argument("--address", action="append", metavar="CIDR", help="e.g. 192.168.1.64/24")
+    a.add_argument("--gateway", metavar="ADDR")
+    a.add_argument("--dns", action="append", metavar="ADDR", help="DNS server(s)")
+    a.add_argument("--search", action="append", metavar="DOMAIN", help="DNS search domain(s)")
+    a.add_argument("--dhcp", action="store_true", help="take the address from DHCP")
+    a.add_argument("--dhcp-identifier", metavar="ID", help="DHCP client-id: mac, duid, text")
+    a.add_argument("--ipv6", default="auto", choices=("auto", "disabled"))
+    o = p.add_argument_group("what to do")
+    o.add_argument(
+        "--print-config",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the YAML file (to FILE or stdout) instead of acting",
+    )
+    o.add_argument("--plan", action="store_true", help="show the plan only")
+    add_snapshot_options(p)
+    p.set_defaults(func=_run)

@@ -1,0 +1,46 @@
+"""`tightrope plan CONFIG`: what exists, what conflicts, what will change. Changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tightrope.cli import inputs, render
+from tightrope.core.model import BondConfig
+from tightrope.core.plan import make_plan
+from tightrope.errors import Exit
+
+
+def add_snapshot_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--from-snapshot",
+        metavar="FILE",
+        help="plan against a snapshot saved as JSON instead of this box's NetworkManager",
+    )
+
+
+def show_plan(config: BondConfig, args: argparse.Namespace) -> int:
+    # Secrets are read (as root) only to tell whether the PSK changed; they are never shown.
+    snap = inputs.snapshot_from(args.from_snapshot, include_secrets=True)
+    p = make_plan(config, snap)
+    render.plan(p, hostname=snap.hostname, nm_version=snap.nm_version, as_json=args.json)
+    return int(Exit.OK if p.no_change else Exit.CHANGES)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = inputs.load_config_file(args.config)
+    return show_plan(config, args)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="show what applying CONFIG would change (changes nothing)",
+        description="Read the box's state and show what applying CONFIG would change. "
+        "Exit 0: already in place; 10: changes needed; 3: invalid; 4: NetworkManager "
+        "unreachable.",
+    )
+    p.add_argument("config", metavar="CONFIG", help="YAML file describing the bond")
+    add_snapshot_options(p)
+    p.set_defaults(func=_run)

@@ -1,0 +1,88 @@
+"""The edges of a command: reading the config file, asking for a PSK, getting a snapshot."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from tightrope.core.config import Sources, parse_config
+from tightrope.core.model import BondConfig
+from tightrope.core.snapshot import Snapshot
+from tightrope.core.yamltext import parse_yaml
+from tightrope.errors import ConfigError, Problem, UsageError
+
+MAX_CONFIG_BYTES = 1 << 20  # a bond description is a few hundred bytes; refuse to slurp a disk
+
+
+def _read_text(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _prompt(ssid: str) -> str:
+    return getpass.getpass(f"Wi-Fi passphrase for {ssid!r} (not echoed): ")
+
+
+def sources(
+    *, file_private: bool = True, interactive: bool | None = None, resolve_psk: bool = True
+) -> Sources:
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    return Sources(
+        env=dict(os.environ),
+        read_file=_read_text,
+        prompt=_prompt if interactive else None,
+        file_private=file_private,
+        resolve_psk=resolve_psk,
+    )
+
+
+def load_config_file(path: str, *, interactive: bool | None = None) -> BondConfig:
+    p = Path(path)
+    try:
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(
+                [
+                    Problem(
+                        "(file)", f"{path} is not a regular file", "give the path of the YAML file"
+                    )
+                ],
+                path,
+            )
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                [
+                    Problem(
+                        "(file)",
+                        f"{path} is {st.st_size} bytes",
+                        "give the small YAML file describing the bond",
+                    )
+                ],
+                path,
+            )
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            [Problem("(file)", f"cannot read {path}: {exc.strerror}", "check the path")], path
+        ) from None
+    data = parse_yaml(raw, origin=path)
+    private = (st.st_mode & 0o077) == 0
+    return parse_config(data, sources(file_private=private, interactive=interactive), origin=path)
+
+
+def snapshot_from(path: str | None, *, include_secrets: bool = False) -> Snapshot:
+    """A live snapshot from the local NetworkManager, or one saved as JSON (--from-snapshot)."""
+    if path:
+        try:
+            data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+            return Snapshot.from_dict(data)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot use snapshot {path}: {exc}") from None
+    from tightrope.nm import read_snapshot
+
+    return read_snapshot(include_secrets=include_secrets and os.geteuid() == 0)

@@ -1,0 +1,143 @@
+"""The only place that prints results: human (rich) or --json. Errors go to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from tightrope.core.plan import Plan
+from tightrope.core.status import BondStatus, StatusReport
+from tightrope.errors import ConfigError, TightropeError
+
+_SEVERITY_STYLE = {"danger": "bold red", "warning": "yellow", "info": "cyan"}
+_ACTION_STYLE = {"add": "green", "modify": "yellow", "retire": "red", "activate": "blue"}
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
+    sys.stdout.write("\n")
+
+
+def error(exc: TightropeError, as_json: bool = False) -> None:
+    if as_json:
+        payload: dict[str, Any] = {
+            "error": type(exc).__name__,
+            "message": str(exc),
+            "hint": exc.hint,
+            "exit_code": int(exc.exit_code),
+        }
+        if isinstance(exc, ConfigError):
+            payload["problems"] = [
+                {"field": p.field, "message": p.message, "fix": p.fix} for p in exc.problems
+            ]
+        emit_json(payload)
+        return
+    err = _console(stderr=True)
+    if isinstance(exc, ConfigError):
+        where = f" in {exc.source}" if exc.source else ""
+        err.print(f"[bold red]error:[/] the desired state{where} is not valid:")
+        for p in exc.problems:
+            err.print(f"  [bold]{p.field}[/]: {p.message}\n      [dim]fix:[/] {p.fix}")
+    else:
+        err.print(f"[bold red]error:[/] {exc}")
+    if exc.hint:
+        err.print(f"[dim]{exc.hint}[/]")
+
+
+def plan(p: Plan, *, hostname: str, nm_version: str, as_json: bool) -> None:
+    if as_json:
+        emit_json({"host": hostname, "nm_version": nm_version, **p.to_dict()})
+        return
+    from rich.table import Table
+
+    out = _console()
+    world = "netplan YAML" if p.discovery.storage_world == "netplan" else "keyfiles"
+    out.print(
+        f"[bold]Plan for {p.bond}[/] on {hostname} "
+        f"(NetworkManager {nm_version}, profiles stored as {world})"
+    )
+    if p.no_change:
+        out.print("[green]No change:[/] the desired state is already in place.")
+    else:
+        table = Table(show_header=True, header_style="bold")
+        for col in ("action", "profile", "on", "what"):
+            table.add_column(col)
+        for c in p.changes:
+            style = _ACTION_STYLE.get(c.action, "")
+            table.add_row(f"[{style}]{c.action}[/]", c.profile, c.interface, "\n".join(c.details))
+        out.print(table)
+    for w in p.warnings:
+        style = _SEVERITY_STYLE.get(w.severity, "")
+        out.print(f"[{style}]{w.severity}[/] [dim]({w.code})[/] {w.message}")
+    if p.reconnect_at and not p.no_change:
+        out.print(f"After the change the box answers at [bold]{p.reconnect_at}[/].")
+
+
+def status(report: StatusReport, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    from rich.table import Table
+
+    out = _console()
+    world = "netplan YAML" if report.storage_world == "netplan" else "keyfiles"
+    out.print(
+        f"[bold]{report.hostname}[/]: NetworkManager {report.nm_version}, profiles as {world}"
+        + (f", {report.checkpoints} checkpoint(s) pending" if report.checkpoints else "")
+    )
+    for bond in report.bonds:
+        _bond(out, bond)
+    if not report.bonds:
+        out.print("No bond on this box.")
+    table = Table(title="devices", show_header=True, header_style="bold")
+    for col in ("device", "type", "state", "addresses", "active profile", "claimed by"):
+        table.add_column(col)
+    for d in report.devices:
+        table.add_row(
+            d.interface,
+            d.type,
+            d.state if d.managed else "unmanaged",
+            "\n".join(d.addresses),
+            d.active_profile or "",
+            "\n".join(d.claimed_by),
+        )
+    out.print(table)
+
+
+def _bond(out: Any, b: BondStatus) -> None:
+    from rich.table import Table
+
+    out.print(
+        f"[bold]{b.name}[/] ({b.state}, profile {b.profile or '-'}): mode {b.mode or '?'}, "
+        f"MII {b.mii_status or '?'} every {b.miimon_ms if b.miimon_ms is not None else '?'} ms, "
+        f"active [bold]{b.active_port or '-'}[/], primary {b.primary or '[yellow]none[/]'}, "
+        f"fail_over_mac {b.fail_over_mac or '?'}"
+    )
+    out.print(
+        f"  addresses {', '.join(b.addresses) or '-'}; default route via {b.gateway or '-'}; "
+        f"DNS {', '.join(b.dns) or '-'}"
+    )
+    table = Table(show_header=True, header_style="bold")
+    for col in ("port", "type", "link", "speed", "Wi-Fi", "perm MAC", "MAC", "failures", ""):
+        table.add_column(col)
+    for p in b.ports:
+        wifi = f"{p.ssid} ({p.signal}%)" if p.ssid else ""
+        table.add_row(
+            p.interface,
+            p.type,
+            p.link,
+            p.speed or "",
+            wifi,
+            p.permanent_mac or "",
+            p.mac,
+            "" if p.link_failures is None else str(p.link_failures),
+            "[bold green]active[/]" if p.active else "",
+        )
+    out.print(table)

@@ -1,0 +1,159 @@
+"""`tightrope status` as data: bonds, their ports, and what claims each device. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tightrope.core.discovery import origin_of, storage_world
+from tightrope.core.snapshot import BondPortRuntime, Device, Snapshot
+
+
+@dataclass(frozen=True)
+class PortStatus:
+    interface: str
+    type: str
+    state: str
+    link: str  # up, down, unknown
+    speed: str | None
+    ssid: str | None
+    signal: int | None
+    permanent_mac: str | None
+    mac: str
+    link_failures: int | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class BondStatus:
+    name: str
+    state: str
+    profile: str | None
+    mode: str | None
+    mii_status: str | None
+    miimon_ms: int | None
+    active_port: str | None
+    primary: str | None
+    fail_over_mac: str | None
+    ports: tuple[PortStatus, ...]
+    addresses: tuple[str, ...]
+    gateway: str | None
+    dns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    interface: str
+    type: str
+    state: str
+    managed: bool
+    addresses: tuple[str, ...]
+    claimed_by: tuple[str, ...]  # "name (origin, storage)" of each profile that claims it
+    active_profile: str | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    hostname: str
+    nm_version: str
+    storage_world: str
+    bonds: tuple[BondStatus, ...]
+    devices: tuple[DeviceStatus, ...]
+    checkpoints: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_SHOWN_TYPES = ("ethernet", "wifi", "bond")
+
+
+def status_report(snap: Snapshot) -> StatusReport:
+    bonds = tuple(_bond(snap, d) for d in snap.devices if d.type == "bond")
+    devices = tuple(_device(snap, d) for d in snap.devices if d.type in _SHOWN_TYPES)
+    return StatusReport(
+        hostname=snap.hostname,
+        nm_version=snap.nm_version,
+        storage_world=storage_world(snap),
+        bonds=bonds,
+        devices=devices,
+        checkpoints=len(snap.checkpoints),
+    )
+
+
+def _profile_name(snap: Snapshot, uuid: str | None) -> str | None:
+    if uuid is None:
+        return None
+    p = snap.profile(uuid)
+    return p.id if p else uuid
+
+
+def _bond(snap: Snapshot, dev: Device) -> BondStatus:
+    rt = dev.bond
+    kernel_ports = {p.interface: p for p in rt.ports} if rt else {}
+    names = list(kernel_ports) or [
+        d.interface for d in snap.devices if d.controller == dev.interface
+    ]
+    ports = tuple(
+        _port(snap.device(n), kernel_ports.get(n), rt.active_port if rt else None, n) for n in names
+    )
+    return BondStatus(
+        name=dev.interface,
+        state=dev.state,
+        profile=_profile_name(snap, dev.active_profile),
+        mode=rt.mode if rt else None,
+        mii_status=rt.mii_status if rt else None,
+        miimon_ms=rt.mii_interval_ms if rt else None,
+        active_port=rt.active_port if rt else None,
+        primary=rt.primary if rt else None,
+        fail_over_mac=rt.fail_over_mac if rt else None,
+        ports=ports,
+        addresses=dev.ip4_addresses + dev.ip6_addresses,
+        gateway=dev.ip4_gateway,
+        dns=dev.ip4_dns,
+    )
+
+
+def _port(
+    dev: Device | None, kernel: BondPortRuntime | None, active: str | None, name: str
+) -> PortStatus:
+    link = "unknown"
+    if kernel is not None:
+        link = kernel.mii_status
+    elif dev is not None and dev.carrier is not None:
+        link = "up" if dev.carrier else "down"
+    speed = (
+        kernel.speed if kernel else (f"{dev.speed_mbit} Mbps" if dev and dev.speed_mbit else None)
+    )
+    return PortStatus(
+        interface=name,
+        type=dev.type if dev else "?",
+        state=dev.state if dev else "missing",
+        link=link,
+        speed=speed,
+        ssid=dev.ssid if dev else None,
+        signal=dev.signal if dev else None,
+        permanent_mac=(kernel.permanent_mac if kernel else None)
+        or (dev.permanent_mac if dev else None),
+        mac=dev.mac if dev else "",
+        link_failures=kernel.link_failure_count if kernel else None,
+        active=name == active,
+    )
+
+
+def _device(snap: Snapshot, dev: Device) -> DeviceStatus:
+    claims = []
+    for p in snap.profiles:
+        if p.interface == dev.interface or (
+            p.mac_match and p.mac_match in {m.upper() for m in (dev.mac, dev.permanent_mac) if m}
+        ):
+            claims.append(f"{p.id} ({origin_of(p)}, {p.storage})")
+    return DeviceStatus(
+        interface=dev.interface,
+        type=dev.type,
+        state=dev.state,
+        managed=dev.managed,
+        addresses=dev.ip4_addresses + dev.ip6_addresses,
+        claimed_by=tuple(claims),
+        active_profile=_profile_name(snap, dev.active_profile),
+    )

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
+
+import pytest
+
+from tightrope.core.config import Sources, parse_config
+from tightrope.core.model import PortKind, Secret
+from tightrope.core.yamltext import parse_yaml
+from tightrope.errors import ConfigError
+
+PSK = "lab-only-passphrase"
+ENV = Sources(env={"WIFI_PSK": PSK})
+
+
+def seed(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "ports": {
+            "eth0": {"type": "ethernet"},
+            "wlan0": {"type": "wifi", "ssid": "TightropeLab", "psk-env": "WIFI_PSK"},
+        },
+        "ipv4": {
+            "addresses": ["198.18.1.64/24"],
+            "gateway": "198.18.1.1",
+            "nameservers": {"addresses": ["198.18.1.1"]},
+        },
+    }
+    data.update(changes)
+    return data
+
+
+def problems(data: Any, sources: Sources = ENV) -> dict[str, str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, sources)
+    return {p.field: p.message for p in info.value.problems}
+
+
+def test_seed_defaults() -> None:
+    c = parse_config(seed(), ENV)
+    assert c.name == "bond0"
+    assert c.mode == "active-backup"
+    assert c.primary == "eth0"  # the first ethernet port, so the bond fails back to the cable
+    assert c.miimon == 100
+    assert c.fail_over_mac == "active"  # a Wi-Fi port needs it
+    assert [p.kind for p in c.ports] == [PortKind.ETHERNET, PortKind.WIFI]
+    assert c.ports[1].psk == Secret(PSK)
+    assert c.ipv4.addresses == (IPv4Interface("198.18.1.64/24"),)
+    assert c.ipv4.gateway == IPv4Address("198.18.1.1")
+    assert c.new_address == IPv4Address("198.18.1.64")
+    assert c.ipv6.method == "auto"
+
+
+def test_every_problem_at_once_naming_fields() -> None:
+    data = seed(
+        bond="bond0:x",
+        parameters={"mode": "balance-rr", "up-delay": 150, "miimon": 5},
+        mtu="big",
+    )
+    data["ports"]["wlan0"]["ssid"] = "s" * 33
+    data["ipv4"]["gateway"] = "198.18.2.1"
+    found = problems(data)
+    assert set(found) >= {
+        "bond",
+        "parameters.mode",
+        "parameters.up-delay",
+        "parameters.miimon",
+        "ports.wlan0.ssid",
+        "ipv4.gateway",
+        "mtu",
+    }
+
+
+def test_unknown_key_suggests_our_name() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(seed(parameters={"miimon": 100}), ENV)
+    (p,) = info.value.problems
+    assert p.field == "parameters.miimon"
+    assert "mii-monitor-interval" in p.fix
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "a" * 16, ".", "..", "eth/0", "eth:0", "eth 0", "eth\t0"],
+)
+def test_interface_names_follow_kernel_rules(name: str) -> None:
+    data = seed()
+    data["ports"][name] = {"type": "ethernet"}
+    assert f"ports.{name}" in problems(data)
+
+
+def test_fifteen_byte_name_is_fine() -> None:
+    data = seed()
+    data["ports"]["e" * 15] = {"type": "ethernet"}
+    assert len(parse_config(data, ENV).ports) == 3
+
+
+@pytest.mark.parametrize(
+    ("psk", "ok"),
+    [
+        ("1234567", False),
+        ("12345678", True),
+        ("x" * 63, True),
+        ("x" * 64, False),
+        ("a" * 64, True),  # 64 hex digits: a raw key
+        ("g" * 64, False),
+        ("pässwort-lang", False),
+        ("tab\there-ok?", False),
+    ],
+)
+def test_psk_rules(psk: str, ok: bool) -> None:
+    sources = Sources(env={"WIFI_PSK": psk})
+    if ok:
+        parse_config(seed(), sources)
+    else:
+        found = problems(seed(), sources)
+        assert list(found) == ["ports.wlan0.psk"]
+        assert psk not in found["ports.wlan0.psk"]  # the secret is never echoed back
+
+
+def test_inline_psk_needs_a_private_file() -> None:
+    data = seed()
+    data["ports"]["wlan0"] = {"type": "wifi", "ssid": "TightropeLab", "psk": PSK}
+    parse_config(data, Sources(file_private=True))
+    found = problems(data, Sources(file_private=False))
+    assert "ports.wlan0.psk" in found
+
+
+def test_psk_file_and_prompt_sources() -> None:
+    data = seed()
+    data["ports"]["wlan0"] = {"type": "wifi", "ssid": "TightropeLab", "psk-file": "/k"}
+    files = {"/k": PSK + "\n"}
+    c = parse_config(data, Sources(read_file=files.__getitem__))
+    assert c.ports[1].psk == Secret(PSK)
+
+    def missing(path: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    assert "ports.wlan0.psk-file" in problems(data, Sources(read_file=missing))
+    del data["ports"]["wlan0"]["psk-file"]
+    asked: list[str] = []
+    c = parse_config(data, Sources(prompt=lambda ssid: asked.append(ssid) or PSK))
+    assert asked == ["TightropeLab"] and c.ports[1].psk == Secret(PSK)
+    assert "ports.wlan0.psk-file" in problems(data, Sources(prompt=None))
+
+
+def test_two_psk_sources_is_ambiguous() -> None:
+    data = seed()
+    data["ports"]["wlan0"]["psk-file"] = "/k"
+    assert "ports.wlan0" in problems(data)
+
+
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        ("198.18.1.0/24", "ipv4.addresses[0]"),
+        ("198.18.1.255/24", "ipv4.addresses[0]"),
+        ("198.18.1.64/33", "ipv4.addresses[0]"),
+        ("198.18.1.64", "ipv4.addresses[0]"),
+        ("2001:db8::1/64", "ipv4.addresses[0]"),
+    ],
+)
+def test_address_rules(address: str, field: str) -> None:
+    data = seed()
+    data["ipv4"]["addresses"] = [address]
+    assert field in problems(data)
+
+
+def test_gateway_outside_subnet_and_bad_dns() -> None:
+    data = seed()
+    data["ipv4"]["gateway"] = "198.19.0.1"
+    data["ipv4"]["nameservers"] = {"addresses": ["198.18.1.1", "dns.example"]}
+    found = problems(data)
+    assert "198.18.1.0/24" in found["ipv4.gateway"]
+    assert "ipv4.nameservers.addresses[1]" in found
+
+
+def test_wifi_only_in_active_backup_and_needs_fail_over_mac_active() -> None:
+    found = problems(seed(parameters={"mode": "802.3ad", "fail-over-mac-policy": "none"}))
+    assert "parameters.mode" in found
+    assert "parameters.fail-over-mac-policy" in found
+
+
+def test_delays_are_multiples_of_miimon() -> None:
+    found = problems(seed(parameters={"mii-monitor-interval": 100, "down-delay": 250}))
+    assert list(found) == ["parameters.down-delay"]
+    c = parse_config(seed(parameters={"up-delay": 2000, "down-delay": 200}), ENV)
+    assert (c.updelay, c.downdelay) == (2000, 200)
+
+
+def test_primary_must_be_a_port_and_can_be_switched_off() -> None:
+    assert "parameters.primary" in problems(seed(parameters={"primary": "eth1"}))
+    assert parse_config(seed(parameters={"primary": None}), ENV).primary is None
+
+
+def test_missing_and_duplicate_ports() -> None:
+    assert "ports" in problems(seed(ports={}))
+    assert "ports" in problems({"ipv4": {"dhcp": True}})
+    with pytest.raises(ConfigError) as info:
+        parse_yaml("ports:\n  eth0: {type: ethernet}\n  eth0: {type: ethernet}\n")
+    assert "duplicate key 'eth0'" in info.value.problems[0].message
+
+
+def test_dhcp_and_ipv6() -> None:
+    c = parse_config(seed(ipv4={"dhcp": True, "dhcp-identifier": "duid"}, ipv6="disabled"), ENV)
+    assert c.ipv4.dhcp and c.ipv4.dhcp_identifier == "duid" and c.new_address is None
+    assert c.ipv6.method == "disabled"
+    c = parse_config(seed(ipv6={"addresses": ["2001:db8::64/64"]}), ENV)
+    assert c.ipv6.method == "static"
+    assert "ipv4.gateway" in problems(seed(ipv4={"dhcp": True, "gateway": "198.18.1.1"}))
+    assert "ipv6.method" in problems(seed(ipv6={"method": "slaac"}))
+
+
+def test_secret_never_in_repr() -> None:
+    c = parse_config(seed(), ENV)
+    assert PSK not in repr(c) and PSK not in str(c.ports[1])
