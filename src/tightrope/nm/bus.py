@@ -1,0 +1,156 @@
+"""The system-bus connection and raw method calls, with D-Bus failures turned into
+tightrope's errors. Everything above this module speaks in plain values."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from dbus_fast import BusType, DBusError, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from tightrope.errors import BackendUnavailable, TightropeError
+from tightrope.nm import constants as c
+from tightrope.nm.normalise import unwrap
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 30.0
+
+# The daemon is absent (not started, crashed, or restarting): the message bus answers for it.
+_NOT_RUNNING = (
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+    "org.freedesktop.DBus.Error.NoReply",
+)
+
+
+class NMError(TightropeError):
+    """NetworkManager refused or failed a request. `name` is the D-Bus error name, e.g.
+    org.freedesktop.NetworkManager.Settings.Connection.InvalidProperty."""
+
+    def __init__(self, message: str, name: str = "", hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.name = name
+
+
+class NMPermissionDenied(NMError, PermissionError):
+    hint = "NetworkManager (polkit) refused this to the calling user; run it as root."
+
+
+class Bus:
+    """One connection to the system bus, addressed at NetworkManager."""
+
+    def __init__(self, bus: MessageBus, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.raw = bus
+        self.timeout_s = timeout_s
+
+    async def call(
+        self,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        body: Sequence[Any] = (),
+        *,
+        destination: str = c.BUS_NAME,
+        timeout_s: float | None = None,
+    ) -> list[Any]:
+        """The reply's body as dbus-fast returns it (Variants still wrapped)."""
+        msg = Message(
+            destination=destination,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=list(body),
+        )
+        what = f"{interface.rsplit('.', 1)[-1]}.{member}"
+        try:
+            reply = await asyncio.wait_for(self.raw.call(msg), timeout_s or self.timeout_s)
+        except asyncio.TimeoutError as exc:
+            raise NMError(f"{what}: NetworkManager did not answer in time") from exc
+        except (OSError, EOFError) as exc:
+            raise BackendUnavailable(f"lost the D-Bus connection during {what}: {exc}") from exc
+        if reply.message_type == MessageType.ERROR:
+            raise error_from(what, reply.error_name or "", _error_text(reply.body))
+        return list(reply.body)
+
+    async def get_all(self, path: str, interface: str) -> dict[str, Any]:
+        (values,) = await self.call(path, c.IFACE_PROPERTIES, "GetAll", "s", [interface])
+        return {str(k): unwrap(v) for k, v in values.items()}
+
+    async def get(self, path: str, interface: str, name: str) -> Any:
+        (value,) = await self.call(path, c.IFACE_PROPERTIES, "Get", "ss", [interface, name])
+        return unwrap(value)
+
+    async def managed_objects(self) -> dict[str, dict[str, dict[str, Any]]]:
+        (objects,) = await self.call(
+            c.OBJECT_MANAGER_PATH, c.IFACE_OBJECT_MANAGER, "GetManagedObjects"
+        )
+        return {str(path): unwrap(ifaces) for path, ifaces in objects.items()}
+
+    async def nm_pid(self) -> int | None:
+        try:
+            (pid,) = await self.call(
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "GetConnectionUnixProcessID",
+                "s",
+                [c.BUS_NAME],
+                destination="org.freedesktop.DBus",
+            )
+        except TightropeError:
+            return None
+        return int(pid)
+
+
+def _error_text(body: list[Any]) -> str:
+    return str(body[0]) if body and isinstance(body[0], str) else ""
+
+
+def error_from(what: str, name: str, text: str) -> TightropeError:
+    if name in _NOT_RUNNING:
+        return BackendUnavailable(f"NetworkManager is not running on the system bus ({what}).")
+    if name.endswith(".PermissionDenied") or name == "org.freedesktop.DBus.Error.AccessDenied":
+        return NMPermissionDenied(f"{what}: permission denied: {text}", name)
+    return NMError(f"{what} failed: {text or name}", name)
+
+
+@asynccontextmanager
+async def connect(
+    bus_address: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> AsyncIterator[Bus]:
+    where = bus_address or "the system bus"
+    try:
+        if bus_address:
+            raw = MessageBus(bus_address=bus_address)
+        else:
+            raw = MessageBus(bus_type=BusType.SYSTEM)
+        bus = await asyncio.wait_for(raw.connect(), timeout_s)
+    except asyncio.TimeoutError as exc:
+        raise BackendUnavailable(f"D-Bus at {where} did not answer") from exc
+    except (OSError, ValueError, EOFError, DBusError) as exc:
+        # ValueError covers dbus-fast's InvalidAddressError and AuthError.
+        raise BackendUnavailable(f"cannot connect to D-Bus at {where}: {exc}") from exc
+    try:
+        yield Bus(bus, timeout_s)
+    finally:
+        bus.disconnect()
+
+
+def run_sync(
+    work: Callable[[Bus], Awaitable[T]],
+    bus_address: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> T:
+    """Run one piece of async D-Bus work to completion on a fresh connection, so callers
+    stay synchronous. Not for use inside a running event loop: await the work there."""
+
+    async def main() -> T:
+        async with connect(bus_address, timeout_s) as bus:
+            return await work(bus)
+
+    return asyncio.run(main())

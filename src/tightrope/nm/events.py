@@ -1,0 +1,166 @@
+"""A stream of NetworkManager's signals (property changes, device and activation state
+changes, the daemon coming and going) for `tightrope watch` and for waiting on activation.
+
+The bus runs on its own thread with its own event loop, so the consumer stays synchronous:
+
+    with EventStream() as events:
+        for event in events:          # or events.get(timeout=1.0)
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from dbus_fast import Message, MessageType
+
+from tightrope.errors import BackendUnavailable, TightropeError
+from tightrope.nm import constants as c
+from tightrope.nm.bus import Bus, connect
+from tightrope.nm.normalise import jsonable, unwrap
+
+MATCH_RULES = (
+    f"type='signal',sender='{c.BUS_NAME}'",
+    # A NetworkManager restart destroys checkpoints without rolling back: callers must know.
+    f"type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='{c.BUS_NAME}'",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    path: str
+    interface: str
+    member: str
+    values: dict[str, Any] = field(default_factory=dict)  # JSON-typed
+    at: float = 0.0  # time.monotonic() when received
+
+
+def decode_signal(path: str, interface: str, member: str, body: list[Any]) -> Event | None:
+    """Pure: one signal -> Event, or None for signals nobody here cares about."""
+    args = unwrap(body)
+    if member == "PropertiesChanged" and interface == c.IFACE_PROPERTIES and args:
+        changed = args[1] if len(args) > 1 else {}
+        return Event(path, str(args[0]), member, jsonable(changed))
+    if member == "StateChanged" and interface == c.IFACE_DEVICE and len(args) == 3:
+        return Event(path, interface, member, {
+            "new": c.device_state_name(int(args[0])),
+            "old": c.device_state_name(int(args[1])),
+            "reason": c.state_reason_name(int(args[2])),
+        })  # fmt: skip
+    if member == "StateChanged" and interface == c.IFACE_ACTIVE and len(args) == 2:
+        return Event(path, interface, member, {
+            "state": c.active_state_name(int(args[0])), "reason": int(args[1]),
+        })  # fmt: skip
+    if member == "NameOwnerChanged" and len(args) == 3:
+        return Event(path, interface, member, {"old": args[1], "new": args[2]})
+    if not path.startswith(c.NM_PATH):
+        return None
+    return Event(path, interface, member, {"args": jsonable(args)})
+
+
+class EventStream:
+    """Subscribes on entry; events queue up until read. close() (or leaving the `with`)
+    stops the thread. If the bus connection drops, iteration ends with BackendUnavailable."""
+
+    def __init__(self, bus_address: str | None = None) -> None:
+        self._address = bus_address
+        self._queue: queue.Queue[Event | BaseException] = queue.Queue()
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="nm-events", daemon=True)
+
+    def __enter__(self) -> EventStream:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise BackendUnavailable("could not subscribe to NetworkManager's signals in time")
+        if self._startup_error is not None:
+            raise self._startup_error
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None after `timeout` seconds without one."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self.get()
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # handed over to the consumer's thread
+            if not self._ready.is_set():
+                self._startup_error = exc
+                self._ready.set()
+            else:
+                self._queue.put(exc)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with connect(self._address) as bus:
+            bus.raw.add_message_handler(self._on_message)
+            await _subscribe(bus)
+            self._ready.set()
+            lost = asyncio.ensure_future(bus.raw.wait_for_disconnect())  # type: ignore[no-untyped-call]
+            stopped = asyncio.ensure_future(self._stop.wait())
+            await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if lost.done() and not self._stop.is_set():
+                self._queue.put(BackendUnavailable("the D-Bus connection was lost"))
+
+    def _on_message(self, msg: Message) -> bool | None:
+        if msg.message_type != MessageType.SIGNAL:
+            return None
+        event = decode_signal(msg.path or "", msg.interface or "", msg.member or "", msg.body)
+        if event is not None:
+            self._queue.put(Event(event.path, event.interface, event.member, event.values,
+                                  time.monotonic()))  # fmt: skip
+        return None
+
+
+async def _subscribe(bus: Bus) -> None:
+    for rule in MATCH_RULES:
+        try:
+            await bus.call(
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "AddMatch",
+                "s",
+                [rule],
+                destination="org.freedesktop.DBus",
+            )
+        except TightropeError as exc:
+            raise BackendUnavailable(f"cannot subscribe to signals: {exc}") from exc

@@ -1,0 +1,288 @@
+"""Thin typed wrappers over NetworkManager's write calls: checkpoints, profiles, activation.
+
+Every function is synchronous, opens its own short connection (`bus_address` to override the
+system bus) and raises NMError (D-Bus error name in `.name`) or BackendUnavailable. The
+async twins (`*_async`, taking a Bus) serve callers already inside an event loop.
+Profiles are named by UUID, devices by interface name; object paths stay inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tightrope.nm import build
+from tightrope.nm import constants as c
+from tightrope.nm.bus import Bus, NMError, run_sync
+from tightrope.nm.constants import AddFlag, CheckpointFlag, RollbackResult, UpdateFlag
+from tightrope.nm.normalise import merge_secrets, normalise_settings, unwrap
+from tightrope.nm.to_dbus import settings_to_dbus
+
+Settings = Mapping[str, Mapping[str, Any]]
+
+# What a safe apply wants: whatever it added goes away, whatever it created is disconnected.
+SAFE_CHECKPOINT_FLAGS = (
+    CheckpointFlag.DELETE_NEW_CONNECTIONS | CheckpointFlag.DISCONNECT_NEW_DEVICES
+)
+
+
+# -- lookups -------------------------------------------------------------------------------
+
+
+async def device_path(bus: Bus, interface: str) -> str:
+    if interface.startswith("/"):
+        return interface
+    (paths,) = await bus.call(c.NM_PATH, c.IFACE, "GetAllDevices")
+    for path in paths:
+        if await bus.get(str(path), c.IFACE_DEVICE, "Interface") == interface:
+            return str(path)
+    raise NMError(f"NetworkManager has no device {interface!r}", "tightrope.NoSuchDevice")
+
+
+async def connection_path(bus: Bus, uuid: str) -> str:
+    if uuid.startswith("/"):
+        return uuid
+    (path,) = await bus.call(
+        c.SETTINGS_PATH, c.IFACE_SETTINGS, "GetConnectionByUuid", "s", [uuid]
+    )
+    return str(path)
+
+
+async def _device_names(bus: Bus) -> dict[str, str]:
+    return build.device_names(await bus.managed_objects())
+
+
+# -- checkpoints ---------------------------------------------------------------------------
+
+
+async def checkpoint_create_async(
+    bus: Bus, devices: Sequence[str], timeout_s: int, flags: int = SAFE_CHECKPOINT_FLAGS
+) -> str:
+    paths = [await device_path(bus, d) for d in devices]
+    (checkpoint,) = await bus.call(
+        c.NM_PATH, c.IFACE, "CheckpointCreate", "aouu", [paths, int(timeout_s), int(flags)]
+    )
+    return str(checkpoint)
+
+
+def checkpoint_create(
+    devices: Sequence[str],
+    timeout_s: int,
+    flags: int = SAFE_CHECKPOINT_FLAGS,
+    *,
+    bus_address: str | None = None,
+) -> str:
+    """Snapshot the devices (interface names; empty = all) in NetworkManager's memory; roll
+    back by itself after timeout_s (0 = never). Returns the checkpoint's object path.
+    NetworkManager refuses a checkpoint overlapping an existing one unless ALLOW_OVERLAPPING
+    or DESTROY_ALL is set; the NMError then names the device."""
+    return run_sync(
+        lambda bus: checkpoint_create_async(bus, devices, timeout_s, flags), bus_address
+    )
+
+
+async def checkpoint_rollback_async(bus: Bus, checkpoint: str) -> dict[str, RollbackResult]:
+    names = await _device_names(bus)
+    (results,) = await bus.call(c.NM_PATH, c.IFACE, "CheckpointRollback", "o", [checkpoint])
+    return {names.get(str(p), str(p)): RollbackResult(int(r)) for p, r in results.items()}
+
+
+def checkpoint_rollback(
+    checkpoint: str, *, bus_address: str | None = None
+) -> dict[str, RollbackResult]:
+    """Restore the checkpoint now (it is destroyed afterwards). Returns the result per device
+    (interface name, or the device's old object path when it no longer exists)."""
+    return run_sync(lambda bus: checkpoint_rollback_async(bus, checkpoint), bus_address)
+
+
+async def checkpoint_destroy_async(bus: Bus, checkpoint: str) -> None:
+    await bus.call(c.NM_PATH, c.IFACE, "CheckpointDestroy", "o", [checkpoint])
+
+
+def checkpoint_destroy(checkpoint: str = c.NO_OBJECT, *, bus_address: str | None = None) -> None:
+    """Keep the current state and forget the checkpoint ("/" destroys all checkpoints)."""
+    run_sync(lambda bus: checkpoint_destroy_async(bus, checkpoint), bus_address)
+
+
+async def checkpoint_adjust_async(bus: Bus, checkpoint: str, timeout_s: int) -> None:
+    await bus.call(
+        c.NM_PATH, c.IFACE, "CheckpointAdjustRollbackTimeout", "ou", [checkpoint, int(timeout_s)]
+    )
+
+
+def checkpoint_adjust(checkpoint: str, timeout_s: int, *, bus_address: str | None = None) -> None:
+    """Re-arm: the rollback now happens timeout_s from now (0 disables it). NM >= 1.12."""
+    run_sync(lambda bus: checkpoint_adjust_async(bus, checkpoint, timeout_s), bus_address)
+
+
+# -- profiles ------------------------------------------------------------------------------
+
+
+async def add_connection_async(
+    bus: Bus, settings: Settings, to_disk: bool, block_autoconnect: bool = False
+) -> str:
+    flags = AddFlag.TO_DISK if to_disk else AddFlag.IN_MEMORY
+    if block_autoconnect:
+        flags |= AddFlag.BLOCK_AUTOCONNECT
+    path, _result = await bus.call(
+        c.SETTINGS_PATH,
+        c.IFACE_SETTINGS,
+        "AddConnection2",
+        "a{sa{sv}}ua{sv}",
+        [settings_to_dbus(settings), int(flags), {}],
+    )
+    uuid = settings.get("connection", {}).get("uuid")
+    if uuid:
+        return str(uuid)
+    return await _uuid_of(bus, str(path))
+
+
+async def _uuid_of(bus: Bus, path: str) -> str:
+    (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
+    return str(unwrap(raw)["connection"]["uuid"])
+
+
+def add_connection(
+    settings: Settings,
+    *,
+    to_disk: bool,
+    block_autoconnect: bool = False,
+    bus_address: str | None = None,
+) -> str:
+    """AddConnection2 with JSON-typed settings (snapshot shape). In memory (to_disk=False) the
+    profile lives under /run and vanishes at reboot. Returns the profile's UUID."""
+    return run_sync(
+        lambda bus: add_connection_async(bus, settings, to_disk, block_autoconnect), bus_address
+    )
+
+
+async def update_connection_async(
+    bus: Bus, uuid: str, settings: Settings | None, flags: int
+) -> None:
+    path = await connection_path(bus, uuid)
+    body = settings_to_dbus(settings) if settings else {}
+    await bus.call(path, c.IFACE_CONNECTION, "Update2", "a{sa{sv}}ua{sv}", [body, int(flags), {}])
+
+
+def update_connection(
+    uuid: str,
+    settings: Settings | None,
+    *,
+    to_disk: bool,
+    block_autoconnect: bool = False,
+    no_reapply: bool = False,
+    extra_flags: int = 0,
+    bus_address: str | None = None,
+) -> None:
+    """Update2: replace ALL of the profile's settings (not a merge), or with settings=None keep
+    them and only move storage, e.g. persist an in-memory profile with to_disk=True.
+    to_disk=False keeps any file on disk as it is and changes the profile in memory only."""
+    flags = UpdateFlag.TO_DISK if to_disk else UpdateFlag.IN_MEMORY
+    if block_autoconnect:
+        flags |= UpdateFlag.BLOCK_AUTOCONNECT
+    if no_reapply:
+        flags |= UpdateFlag.NO_REAPPLY
+    flags |= extra_flags
+    run_sync(lambda bus: update_connection_async(bus, uuid, settings, flags), bus_address)
+
+
+async def delete_connection_async(bus: Bus, uuid: str) -> None:
+    await bus.call(await connection_path(bus, uuid), c.IFACE_CONNECTION, "Delete")
+
+
+def delete_connection(uuid: str, *, bus_address: str | None = None) -> None:
+    run_sync(lambda bus: delete_connection_async(bus, uuid), bus_address)
+
+
+async def get_settings_async(
+    bus: Bus, uuid: str, include_secrets: bool = False
+) -> dict[str, dict[str, Any]]:
+    path = await connection_path(bus, uuid)
+    (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
+    settings: dict[str, dict[str, Any]] = unwrap(raw)
+    if include_secrets:
+        for name in c.SECRET_SETTINGS:
+            if name in settings:
+                (secrets,) = await bus.call(path, c.IFACE_CONNECTION, "GetSecrets", "s", [name])
+                settings = merge_secrets(settings, unwrap(secrets))
+    return normalise_settings(settings)
+
+
+def get_settings(
+    uuid: str, *, include_secrets: bool = False, bus_address: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """One profile's settings, JSON-typed; with secrets (root only) for backups."""
+    return run_sync(lambda bus: get_settings_async(bus, uuid, include_secrets), bus_address)
+
+
+async def reload_connections_async(bus: Bus) -> bool:
+    (ok,) = await bus.call(c.SETTINGS_PATH, c.IFACE_SETTINGS, "ReloadConnections")
+    return bool(ok)
+
+
+def reload_connections(*, bus_address: str | None = None) -> bool:
+    """Make NetworkManager re-read profile files from disk (after restoring a keyfile)."""
+    return run_sync(reload_connections_async, bus_address)
+
+
+# -- activation ----------------------------------------------------------------------------
+
+
+async def activate_async(bus: Bus, uuid: str, device: str | None = None) -> str:
+    conn = await connection_path(bus, uuid)
+    dev = await device_path(bus, device) if device else c.NO_OBJECT
+    (active,) = await bus.call(
+        c.NM_PATH, c.IFACE, "ActivateConnection", "ooo", [conn, dev, c.NO_OBJECT]
+    )
+    return str(active)
+
+
+def activate(uuid: str, device: str | None = None, *, bus_address: str | None = None) -> str:
+    """Start activating the profile (on `device`, an interface name, if given). Returns the
+    active connection's path at once; activation goes on (watch its state)."""
+    return run_sync(lambda bus: activate_async(bus, uuid, device), bus_address)
+
+
+async def active_path_async(bus: Bus, uuid: str) -> str | None:
+    for path in await bus.get(c.NM_PATH, c.IFACE, "ActiveConnections"):
+        if await bus.get(str(path), c.IFACE_ACTIVE, "Uuid") == uuid:
+            return str(path)
+    return None
+
+
+async def deactivate_async(bus: Bus, active: str) -> None:
+    path = active if active.startswith("/") else await active_path_async(bus, active)
+    if path is None:
+        return  # not active: nothing to take down
+    await bus.call(c.NM_PATH, c.IFACE, "DeactivateConnection", "o", [path])
+
+
+def deactivate(active: str, *, bus_address: str | None = None) -> None:
+    """Take an active connection down: its object path, or the UUID of an active profile
+    (no-op when that profile is not active)."""
+    run_sync(lambda bus: deactivate_async(bus, active), bus_address)
+
+
+async def active_state_async(bus: Bus, active_path: str) -> str:
+    return c.active_state_name(int(await bus.get(active_path, c.IFACE_ACTIVE, "State")))
+
+
+def active_state(active_path: str, *, bus_address: str | None = None) -> str:
+    """activating / activated / deactivating / deactivated ("unknown" once it is gone)."""
+
+    async def work(bus: Bus) -> str:
+        try:
+            return await active_state_async(bus, active_path)
+        except NMError:
+            return "unknown"
+
+    return run_sync(work, bus_address)
+
+
+async def disconnect_device_async(bus: Bus, interface: str) -> None:
+    await bus.call(await device_path(bus, interface), c.IFACE_DEVICE, "Disconnect")
+
+
+def disconnect_device(interface: str, *, bus_address: str | None = None) -> None:
+    """Deactivate whatever is on the device and keep it from autoconnecting until asked."""
+    run_sync(lambda bus: disconnect_device_async(bus, interface), bus_address)
