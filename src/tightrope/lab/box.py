@@ -1,0 +1,217 @@
+"""One running box: its QEMU, reached over SSH from the laptop namespace, driven through QMP."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tightrope.errors import LabError
+from tightrope.lab.image import Image
+from tightrope.lab.net import BoxSpec
+from tightrope.lab.proc import kill_and_wait, netns, run, start_daemon
+from tightrope.lab.qemu import BoxFiles, qemu_argv
+from tightrope.lab.qmp import QMP
+
+BOOT_TIMEOUT = 240.0  # TCG boots take 30-45 s on 2 cores; leave room for a loaded CI machine
+
+
+class Box:
+    def __init__(
+        self,
+        spec: BoxSpec,
+        image: Image,
+        files: BoxFiles,
+        *,
+        run_name: str,
+        lan_ns: str,
+        laptop_ns: str,
+        known_hosts: Path,
+        accel: str,
+    ) -> None:
+        self.spec = spec
+        self.image = image
+        self.files = files
+        self.run_name = run_name
+        self.lan_ns = lan_ns
+        self.laptop_ns = laptop_ns
+        self.known_hosts = known_hosts
+        self.accel = accel
+        self.qmp = QMP(files.qmp)
+        self.host = spec.eth0_ip  # where ssh() goes unless told otherwise
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    # --- QEMU process ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start QEMU in the background (in the LAN namespace, where its taps are)."""
+        if not self.files.overlay.exists():
+            self.files.disk_dir.mkdir(parents=True, exist_ok=True)
+            run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                 "-b", str(self.image.disk), str(self.files.overlay)])  # fmt: skip
+        self.files.pidfile.unlink(missing_ok=True)
+        argv = qemu_argv(self.spec, self.image, self.files, self.accel, self.run_name)
+        start_daemon(netns(self.lan_ns, argv), self.files.run_dir / f"{self.name}-qemu.log")
+        self.qmp.wait_ready(time.monotonic() + 30)
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            return int(self.files.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        pid = self.pid
+        return pid is not None and Path(f"/proc/{pid}").exists()
+
+    def stop(self) -> None:
+        """Pull the plug on QEMU (QMP quit), killing it if QMP does not answer."""
+        pid = self.pid
+        with contextlib.suppress(LabError):
+            self.qmp.execute("quit")
+        deadline = time.monotonic() + 10
+        while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid and Path(f"/proc/{pid}").exists():
+            kill_and_wait([pid])
+
+    # --- SSH ---------------------------------------------------------------------------
+
+    def ssh_argv(self, host: str | None = None, *, tty: bool = False) -> list[str]:
+        """ssh from the laptop namespace with the lab key; the host key is checked against the
+        image's own key (for any lab address), so a wrong box is an error, not a prompt."""
+        opts = {
+            "IdentitiesOnly": "yes",
+            "UserKnownHostsFile": str(self.known_hosts),
+            "GlobalKnownHostsFile": "/dev/null",
+            "StrictHostKeyChecking": "yes",
+            "BatchMode": "yes",
+            "ConnectTimeout": "5",
+            "ServerAliveInterval": "2",
+            "ServerAliveCountMax": "3",
+            "LogLevel": "ERROR",
+        }
+        argv = ["ssh", "-F", "/dev/null", "-i", str(self.image.key), "-t" if tty else "-T"]
+        for k, v in opts.items():
+            argv += ["-o", f"{k}={v}"]
+        return netns(self.laptop_ns, [*argv, f"root@{host or self.host}"])
+
+    def ssh(
+        self,
+        cmd: str | Sequence[str],
+        *,
+        input: str | None = None,
+        timeout: float = 60.0,
+        host: str | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run cmd on the box as root. A string goes to the remote shell as is; a list is
+        quoted. Exit status 255 means SSH itself failed (box unreachable)."""
+        line = cmd if isinstance(cmd, str) else shlex.join(cmd)
+        return run([*self.ssh_argv(host), line], input=input, timeout=timeout, check=check)
+
+    def put(self, local: Path, remote: str, *, host: str | None = None) -> None:
+        # Legacy scp protocol (-O): the image has no sftp-server.
+        ssh = self.ssh_argv(host)
+        opts = ssh[ssh.index("ssh") + 1 : -1]
+        opts = [o for o in opts if o not in ("-T", "-t")]
+        scp = ["scp", "-O", "-q", *opts, str(local), f"root@{host or self.host}:{remote}"]
+        run(netns(self.laptop_ns, scp), timeout=120)
+
+    def wait_ssh(self, timeout: float = BOOT_TIMEOUT, host: str | None = None) -> float:
+        """Wait until the box answers SSH; return how long that took."""
+        t0 = time.monotonic()
+        while True:
+            if self.ssh("true", timeout=15, host=host).returncode == 0:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout:
+                raise LabError(
+                    f"{self.name} did not answer SSH at {host or self.host} within {timeout:.0f} s",
+                    hint=f"See the console log {self.files.console}",
+                )
+            if not self.running():
+                raise LabError(f"{self.name}'s QEMU exited; see {self.files.console}")
+            time.sleep(1)
+
+    def boot_id(self, host: str | None = None) -> str:
+        return self.ssh("cat /proc/sys/kernel/random/boot_id", host=host, check=True).stdout.strip()
+
+    def wait_settled(self, timeout: float = BOOT_TIMEOUT) -> float:
+        """SSH answers, NetworkManager has eth0 and wlan0 connected and wlan0 is associated.
+        The start state's own addresses are checked by the caller, not here."""
+        t0 = time.monotonic()
+        self.wait_ssh(timeout)
+        script = (
+            "nmcli -t -f DEVICE,STATE device | grep -qx eth0:connected && "
+            "nmcli -t -f DEVICE,STATE device | grep -qx wlan0:connected && "
+            "iw dev wlan0 link | grep -q '^Connected to'"
+        )
+        while self.ssh(script, timeout=20).returncode != 0:
+            if time.monotonic() - t0 > timeout:
+                state = self.ssh("nmcli device; iw dev wlan0 link", timeout=20).stdout
+                raise LabError(f"{self.name} did not settle within {timeout:.0f} s:\n{state}")
+            time.sleep(1)
+        return time.monotonic() - t0
+
+    # --- Controls ----------------------------------------------------------------------
+
+    def set_cable(self, plugged: bool) -> None:
+        self.qmp.execute("set_link", {"name": "eth0", "up": plugged})
+
+    def pull_cable(self) -> None:
+        self.set_cable(False)
+
+    def plug_cable(self) -> None:
+        self.set_cable(True)
+
+    def reboot(self, timeout: float = BOOT_TIMEOUT, host: str | None = None) -> float:
+        """A clean reboot from inside (systemctl reboot); returns seconds until SSH answers
+        again on a new boot."""
+        before = self.boot_id(host)
+        t0 = time.monotonic()
+        self.ssh("systemctl reboot", timeout=15, host=host)
+        while True:
+            cp = self.ssh("cat /proc/sys/kernel/random/boot_id", timeout=15, host=host)
+            if cp.returncode == 0 and cp.stdout.strip() not in ("", before):
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout:
+                raise LabError(f"{self.name} did not come back from a reboot in {timeout:.0f} s")
+            time.sleep(1)
+
+    def power_cut(self, off_seconds: float = 0.0) -> None:
+        """Cut the power (QEMU quits: unsynced writes are lost, as on a real box) and power
+        it on again. Does not wait for the boot; call wait_ssh()."""
+        self.stop()
+        time.sleep(off_seconds)
+        self.start()
+
+    def hard_reset(self) -> None:
+        self.qmp.execute("system_reset")
+
+    def snapshot(self, name: str) -> float:
+        """Save the whole machine (RAM, devices, disk) inside the overlay; returns seconds."""
+        t0 = time.monotonic()
+        self.qmp.hmp(f"savevm {name}")
+        return time.monotonic() - t0
+
+    def restore(self, name: str, *, wait: bool = True) -> float:
+        """Return the machine to snapshot name, replug its cable, set its clock; returns
+        seconds until SSH answered (or until loadvm finished when wait is False)."""
+        t0 = time.monotonic()
+        self.qmp.hmp(f"loadvm {name}")
+        # The cable is QEMU's state, not the guest's: a test may have left it pulled.
+        self.plug_cable()
+        for ns in (self.lan_ns, self.laptop_ns):
+            run(["ip", "-n", ns, "neigh", "flush", "all"], check=False)
+        if wait:
+            self.wait_ssh(60)
+            # The guest clock resumes from the snapshot's time.
+            self.ssh(f"date -s @{time.time():.3f} >/dev/null", check=True)
+        return time.monotonic() - t0

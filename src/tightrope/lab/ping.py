@@ -1,0 +1,130 @@
+"""Outage measurement: a fast ping from the laptop namespace and a pure parser of its output.
+
+`ping -D -O -i 0.01` prints one line per reply with a host-clock timestamp, and one line per
+probe still unanswered when the next goes out; the parser turns that into per-probe results
+and the longest stretch without a reply, which is what an admin feels as the outage.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+from dataclasses import dataclass, field
+
+from tightrope.lab.proc import netns
+
+_REPLY = re.compile(
+    r"^\[(?P<ts>\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(?P<seq>\d+) .*?time=(?P<rtt>[\d.]+) ms"
+)
+_NO_ANSWER = re.compile(r"^\[(?P<ts>\d+\.\d+)\] no answer yet for icmp_seq=(?P<seq>\d+)")
+_SUMMARY = re.compile(r"^(?P<tx>\d+) packets transmitted, (?P<rx>\d+) (packets )?received")
+
+
+@dataclass(frozen=True)
+class Reply:
+    seq: int
+    at: float  # host clock (seconds since the epoch) when the reply arrived
+    rtt_ms: float
+
+
+@dataclass
+class PingResult:
+    target: str
+    interval: float
+    replies: list[Reply] = field(default_factory=list)
+    unanswered: dict[int, float] = field(default_factory=dict)  # seq -> time noticed
+    transmitted: int = 0
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def received(self) -> int:
+        return len({r.seq for r in self.replies})
+
+    @property
+    def lost(self) -> list[int]:
+        got = {r.seq for r in self.replies}
+        return [s for s in range(1, self.transmitted + 1) if s not in got]
+
+    def longest_gap_ms(self) -> float:
+        """Longest time without a reply, in ms. Counts from the first probe and to the end of
+        the run, so a target that never answers (again) shows its whole silence."""
+        times = sorted(r.at for r in self.replies)
+        start = self.started if self.started is not None else (times[0] if times else 0.0)
+        end = self.ended if self.ended is not None else (times[-1] if times else start)
+        edges = [start, *times, max([end, *times])]
+        return max((b - a for a, b in itertools.pairwise(edges)), default=0.0) * 1000
+
+    def outage_ms(self) -> float:
+        """The longest silence less one probe interval (an unbroken stream still has gaps of
+        one interval between its replies)."""
+        return max(0.0, self.longest_gap_ms() - self.interval * 1000)
+
+    def first_reply_after(self, t: float) -> float | None:
+        later = [r.at for r in self.replies if r.at >= t]
+        return min(later) if later else None
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "transmitted": self.transmitted,
+            "received": self.received,
+            "lost": len(self.lost),
+            "longest_gap_ms": round(self.longest_gap_ms(), 1),
+            "outage_ms": round(self.outage_ms(), 1),
+        }
+
+
+def parse_ping(text: str, target: str = "", interval: float = 0.01) -> PingResult:
+    """Parse the output of `ping -D -O -n -i INTERVAL ...`."""
+    res = PingResult(target=target, interval=interval)
+    max_seq = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if (m := _REPLY.match(line)) and "DUP!" not in line:
+            seq = int(m["seq"])
+            res.replies.append(Reply(seq, float(m["ts"]), float(m["rtt"])))
+            max_seq = max(max_seq, seq)
+        elif m := _NO_ANSWER.match(line):
+            res.unanswered[int(m["seq"])] = float(m["ts"])
+            max_seq = max(max_seq, int(m["seq"]))
+        elif m := _SUMMARY.match(line):
+            res.transmitted = int(m["tx"])
+    res.transmitted = max(res.transmitted, max_seq)
+    stamps = [r.at - r.rtt_ms / 1000 for r in res.replies] + list(res.unanswered.values())
+    if stamps:
+        res.started = min(stamps)
+        # The last probe went out no later than the last line printed.
+        res.ended = max([r.at for r in res.replies] + list(res.unanswered.values()))
+    return res
+
+
+def ping_argv(target: str, seconds: float, interval: float = 0.01) -> list[str]:
+    return ["ping", "-D", "-O", "-n", "-i", f"{interval:g}", "-W", "1",
+            "-w", f"{seconds:g}", target]  # fmt: skip
+
+
+class PingRun:
+    """A ping running in the background in a namespace; `result()` waits and parses."""
+
+    def __init__(self, ns: str, target: str, seconds: float, interval: float = 0.01) -> None:
+        self.target = target
+        self.interval = interval
+        self.seconds = seconds
+        self._proc = subprocess.Popen(
+            netns(ns, ping_argv(target, seconds, interval)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def result(self) -> PingResult:
+        out, _ = self._proc.communicate(timeout=self.seconds + 30)
+        return parse_ping(out, self.target, self.interval)
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.communicate()
