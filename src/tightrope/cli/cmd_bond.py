@@ -14,7 +14,7 @@ from tightrope.cli.cmd_plan import add_snapshot_options, show_plan
 from tightrope.core.config import parse_config
 from tightrope.core.configdump import config_to_data
 from tightrope.core.yamltext import dump_yaml
-from tightrope.errors import ConfigError, NotImplementedYet, Problem, UsageError
+from tightrope.errors import ConfigError, Problem, UsageError
 
 _HEADER = """\
 # tightrope desired state (see `tightrope plan FILE`, then `tightrope apply FILE`)
@@ -135,7 +135,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.plan:
         return show_plan(config, args)
-    raise NotImplementedYet("applying is not built yet: use --plan or --print-config")
+    from tightrope.cli.cmd_apply import apply_config
+
+    return apply_config(config, args)
 
 
 def register(sub: Any) -> None:
@@ -180,4 +182,7 @@ def register(sub: Any) -> None:
     )
     o.add_argument("--plan", action="store_true", help="show the plan only")
     add_snapshot_options(p)
+    from tightrope.cli.cmd_apply import add_apply_options
+
+    add_apply_options(p)
     p.set_defaults(func=_run)

@@ -8,11 +8,7 @@ from typing import Any
 from tightrope.errors import NotImplementedYet
 
 _PENDING = {
-    "apply": "apply a desired state as a confirmed transaction",
-    "confirm": "commit the pending transaction (run from the new address)",
-    "rollback": "abort the pending transaction now",
     "undo": "restore the state before a committed transaction",
-    "log": "show a transaction's steps",
     "watch": "live bond, link and Wi-Fi events",
     "drill": "failover drill with measured outage",
 }

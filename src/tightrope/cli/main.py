@@ -16,6 +16,7 @@ from tightrope.errors import Exit, TightropeError
 _COMMAND_MODULES: tuple[str, ...] = (
     "tightrope.cli.cmd_bond",
     "tightrope.cli.cmd_plan",
+    "tightrope.cli.cmd_apply",
     "tightrope.cli.cmd_pending",
     "tightrope.cli.cmd_status",
     "tightrope.cli.cmd_lab",

@@ -1,0 +1,139 @@
+"""Is the desired state really live? Pure: config + snapshot (+ probe results) -> checks.
+
+Used after activation (failure rolls back at once, with the reason) and by `status`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tightrope.core.model import BondConfig
+from tightrope.core.snapshot import Device, Snapshot
+
+# Device state reasons that mean "this will not get better by waiting", in the admin's words.
+WIFI_FATAL_REASONS = {
+    "no-secrets": "the Wi-Fi passphrase (PSK) was refused: check it",
+    "supplicant-failed": "the Wi-Fi authentication failed: check the PSK",
+    "supplicant-config-failed": "wpa_supplicant refused the Wi-Fi settings",
+    "ssid-not-found": "the SSID was not found: check its spelling and that the AP is in range",
+}
+WIFI_SLOW_REASONS = {
+    "supplicant-disconnect": "the access point dropped the association (a wrong PSK looks "
+    "like this)",
+    "supplicant-timeout": "the Wi-Fi association timed out (a wrong PSK or a distant AP)",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fatal: bool = False  # failing it will not get better by waiting
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def fatal(self) -> bool:
+        return any(c.fatal and not c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok)
+
+    def reason(self) -> str:
+        return "; ".join(f"{c.name}: {c.detail}" for c in self.failures) or "all checks passed"
+
+
+def verify(config: BondConfig, snap: Snapshot, *, gateway_answers: bool | None = None) -> Verdict:
+    checks: list[Check] = []
+    bond = snap.device(config.name)
+    if bond is None:
+        return Verdict((Check("bond", False, f"{config.name} does not exist"),))
+    checks.append(Check("bond", bond.state == "activated", f"{config.name} is {bond.state}"))
+    for port in config.ports:
+        dev = snap.device(port.interface)
+        checks.append(_port_check(config.name, port.interface, port.is_wifi, dev))
+    rt = bond.bond
+    if config.primary and rt is not None:
+        primary_up = any(p.interface == config.primary and p.mii_status == "up" for p in rt.ports)
+        if primary_up:
+            checks.append(
+                Check(
+                    "active port",
+                    rt.active_port == config.primary,
+                    f"active is {rt.active_port or 'none'}, primary is {config.primary}",
+                )
+            )
+    if config.ipv4.addresses:
+        have = set(bond.ip4_addresses)
+        missing = [str(a) for a in config.ipv4.addresses if str(a) not in have]
+        checks.append(
+            Check(
+                "addresses",
+                not missing,
+                "missing " + ", ".join(missing) if missing else ", ".join(sorted(have)),
+            )
+        )
+    elif config.ipv4.dhcp:
+        checks.append(
+            Check(
+                "addresses",
+                bool(bond.ip4_addresses),
+                "DHCP lease " + (", ".join(bond.ip4_addresses) or "not obtained yet"),
+            )
+        )
+    if config.ipv4.gateway:
+        gw = str(config.ipv4.gateway)
+        checks.append(
+            Check(
+                "default route",
+                bond.ip4_gateway == gw,
+                f"via {bond.ip4_gateway or 'nothing'} on {config.name}, want {gw}",
+            )
+        )
+    if gateway_answers is not None:
+        checks.append(
+            Check(
+                "gateway answers",
+                gateway_answers,
+                "the gateway answered a ping through the bond"
+                if gateway_answers
+                else "the gateway did not answer a ping through the bond",
+            )
+        )
+    return Verdict(tuple(checks))
+
+
+def _port_check(bond: str, iface: str, wifi: bool, dev: Device | None) -> Check:
+    name = f"port {iface}"
+    if dev is None:
+        return Check(name, False, f"{iface} does not exist", fatal=True)
+    if dev.controller != bond:
+        reason = _wifi_reason(dev) if wifi else None
+        detail = f"{iface} is {dev.state}, not in {bond}" + (f": {reason}" if reason else "")
+        return Check(name, False, detail, fatal=bool(wifi and _fatal(dev)))
+    if dev.state != "activated":
+        reason = _wifi_reason(dev) if wifi else None
+        detail = f"{iface} is {dev.state}" + (f": {reason}" if reason else "")
+        return Check(name, False, detail, fatal=bool(wifi and _fatal(dev)))
+    extra = f", associated to {dev.ssid}" if wifi and dev.ssid else ""
+    return Check(name, True, f"{iface} is in {bond}{extra}")
+
+
+def _fatal(dev: Device) -> bool:
+    return dev.state in ("failed", "disconnected") and dev.state_reason in WIFI_FATAL_REASONS
+
+
+def _wifi_reason(dev: Device) -> str | None:
+    r = dev.state_reason
+    if r is None:
+        return None
+    return WIFI_FATAL_REASONS.get(r) or WIFI_SLOW_REASONS.get(r)

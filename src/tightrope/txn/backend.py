@@ -1,0 +1,54 @@
+"""What the transaction needs from the box, as an interface.
+
+tightrope.txn.nmbackend implements it over NetworkManager's D-Bus API and the box's own
+tools; unit tests pass a small in-memory box instead (injected, never patched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from tightrope.core.snapshot import Snapshot
+
+Settings = Mapping[str, Mapping[str, Any]]
+
+
+class Backend(Protocol):
+    def snapshot(self, *, include_secrets: bool = False) -> Snapshot: ...
+
+    def checkpoint_create(self, devices: Sequence[str], timeout_s: int) -> str: ...
+
+    def checkpoint_adjust(self, checkpoint: str, timeout_s: int) -> None: ...
+
+    def checkpoint_rollback(self, checkpoint: str) -> None: ...
+
+    def checkpoint_destroy(self, checkpoint: str) -> None: ...
+
+    def checkpoint_exists(self, checkpoint: str) -> bool: ...
+
+    def add_profile(self, settings: Settings, *, to_disk: bool) -> str: ...
+
+    def update_profile(self, uuid: str, settings: Settings | None, *, to_disk: bool) -> None: ...
+
+    def delete_profile(self, uuid: str) -> None: ...
+
+    def activate(self, uuid: str, device: str | None = None) -> None: ...
+
+    def reload_profiles(self) -> None: ...
+
+
+class System(Protocol):
+    """The box beyond NetworkManager: files, probes, netplan."""
+
+    def read_bytes(self, path: str) -> bytes | None: ...
+
+    def write_bytes(self, path: str, data: bytes, mode: int = 0o600) -> None: ...
+
+    def remove(self, path: str) -> None: ...
+
+    def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool: ...
+
+    def netplan_generate(self) -> bool: ...  # False when netplan is not installed
+
+    def boot_id(self) -> str: ...

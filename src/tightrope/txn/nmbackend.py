@@ -1,0 +1,105 @@
+"""The real box: NetworkManager over D-Bus (tightrope.nm) and a few system tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from tightrope import nm
+from tightrope.core.snapshot import Snapshot
+from tightrope.nm import writer
+from tightrope.txn.backend import Settings
+
+
+class NMBackend:
+    def __init__(self, bus_address: str | None = None) -> None:
+        self.bus = bus_address
+
+    def snapshot(self, *, include_secrets: bool = False) -> Snapshot:
+        return nm.read_snapshot(include_secrets=include_secrets, bus_address=self.bus)
+
+    def checkpoint_create(self, devices: Sequence[str], timeout_s: int) -> str:
+        return writer.checkpoint_create(devices, timeout_s, bus_address=self.bus)
+
+    def checkpoint_adjust(self, checkpoint: str, timeout_s: int) -> None:
+        writer.checkpoint_adjust(checkpoint, timeout_s, bus_address=self.bus)
+
+    def checkpoint_rollback(self, checkpoint: str) -> None:
+        writer.checkpoint_rollback(checkpoint, bus_address=self.bus)
+
+    def checkpoint_destroy(self, checkpoint: str) -> None:
+        writer.checkpoint_destroy(checkpoint, bus_address=self.bus)
+
+    def checkpoint_exists(self, checkpoint: str) -> bool:
+        return any(c.path == checkpoint for c in self.snapshot().checkpoints)
+
+    def add_profile(self, settings: Settings, *, to_disk: bool) -> str:
+        return writer.add_connection(settings, to_disk=to_disk, bus_address=self.bus)
+
+    def update_profile(self, uuid: str, settings: Settings | None, *, to_disk: bool) -> None:
+        writer.update_connection(uuid, settings, to_disk=to_disk, bus_address=self.bus)
+
+    def delete_profile(self, uuid: str) -> None:
+        writer.delete_connection(uuid, bus_address=self.bus)
+
+    def activate(self, uuid: str, device: str | None = None) -> None:
+        writer.activate(uuid, device, bus_address=self.bus)
+
+    def reload_profiles(self) -> None:
+        writer.reload_connections(bus_address=self.bus)
+
+
+class HostSystem:
+    def __init__(self, root: str = "/") -> None:
+        self.root = Path(root)
+
+    def _p(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+    def read_bytes(self, path: str) -> bytes | None:
+        try:
+            return self._p(path).read_bytes()
+        except OSError:
+            return None
+
+    def write_bytes(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        target = self._p(path)
+        tmp = target.with_name(f".{target.name}.tightrope")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+
+    def remove(self, path: str) -> None:
+        self._p(path).unlink(missing_ok=True)
+
+    def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool:
+        argv = ["ping", "-n", "-q", "-c", str(count), "-W", "1"]
+        if interface:
+            argv += ["-I", interface]
+        try:
+            return (
+                subprocess.run(
+                    [*argv, address], capture_output=True, timeout=count + 5, check=False
+                ).returncode
+                == 0
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def netplan_generate(self) -> bool:
+        exe = shutil.which("netplan")
+        if exe is None:
+            return False
+        subprocess.run([exe, "generate"], check=True, capture_output=True, timeout=60)
+        return True
+
+    def boot_id(self) -> str:
+        data = self.read_bytes("/proc/sys/kernel/random/boot_id")
+        return data.decode().strip() if data else "unknown"

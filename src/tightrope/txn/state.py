@@ -1,0 +1,162 @@
+"""The root-only state directory: one folder per transaction, and the pending marker.
+
+    <root>/                    0700  (default /var/lib/tightrope)
+      pending                  the id of the transaction that is not finished yet
+      txn/<id>/                0700
+        inputs.json            desired state and plan, without secrets
+        state.json             phase, deadline, steps, outcome (rewritten atomically)
+        confirm                created by `tightrope confirm`
+        abort                  created by `tightrope rollback`
+        backup/                old profiles (with secrets) and netplan files, 0600
+
+The root is injected so tests run in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tightrope.errors import Busy, TightropeError
+
+DEFAULT_ROOT = Path("/var/lib/tightrope")
+TERMINAL = ("committed", "rolled-back", "failed", "aborted")
+
+
+@dataclass(frozen=True)
+class StepLog:
+    name: str
+    status: str  # started, done, rolled-back, rollback-failed, skipped
+    at: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TxnState:
+    id: str
+    kind: str  # apply or undo
+    phase: str  # prepared, running, activating, verifying, awaiting-confirm, committing, ...
+    created: float
+    boot_id: str
+    reconnect_at: str | None = None
+    confirm_timeout_s: int = 120
+    deadline: float | None = None  # when NetworkManager rolls back unless confirmed
+    runner_pid: int | None = None
+    outcome: str | None = None  # committed, rolled-back, failed, aborted
+    reason: str = ""
+    steps: tuple[StepLog, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in TERMINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TxnState:
+        steps = tuple(StepLog(**s) for s in d.get("steps", ()))
+        return cls(**{**d, "steps": steps})
+
+
+def _write_atomic(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    fd = os.open(tmp, flags, mode)
+    try:
+        os.write(fd, data.encode() if isinstance(data, str) else data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class Store:
+    def __init__(self, root: Path = DEFAULT_ROOT) -> None:
+        self.root = root
+
+    def _ensure_root(self) -> None:
+        for d in (self.root, self.root / "txn"):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            d.chmod(0o700)
+
+    def txn_dir(self, txn_id: str) -> Path:
+        return self.root / "txn" / txn_id
+
+    def new_id(self, now: float) -> str:
+        return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{os.getpid() % 10000:04d}"
+
+    def create(self, state: TxnState, inputs: dict[str, Any]) -> Path:
+        """Make the transaction's folder and take the pending marker, or raise Busy."""
+        self._ensure_root()
+        marker = self.root / "pending"
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            other = marker.read_text().strip()
+            raise Busy(
+                f"transaction {other} is still pending",
+                hint="Finish it first: `tightrope confirm` or `tightrope rollback`, "
+                "then `tightrope status`.",
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(state.id)
+        d = self.txn_dir(state.id)
+        d.mkdir(mode=0o700)
+        (d / "backup").mkdir(mode=0o700)
+        _write_atomic(d / "inputs.json", json.dumps(inputs, indent=2, default=str))
+        self.save(state)
+        return d
+
+    def save(self, state: TxnState) -> None:
+        _write_atomic(self.txn_dir(state.id) / "state.json", json.dumps(state.to_dict(), indent=2))
+
+    def load(self, txn_id: str) -> TxnState:
+        try:
+            data = json.loads((self.txn_dir(txn_id) / "state.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise TightropeError(
+                f"no readable transaction {txn_id}: {exc}",
+                hint="`tightrope log` lists the transactions.",
+            ) from None
+        return TxnState.from_dict(data)
+
+    def inputs(self, txn_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.txn_dir(txn_id) / "inputs.json").read_text())
+        return data
+
+    def update(self, state: TxnState, **changes: Any) -> TxnState:
+        new = replace(state, **changes)
+        self.save(new)
+        return new
+
+    def pending_id(self) -> str | None:
+        try:
+            return (self.root / "pending").read_text().strip() or None
+        except OSError:
+            return None
+
+    def release(self, txn_id: str) -> None:
+        marker = self.root / "pending"
+        if self.pending_id() == txn_id:
+            marker.unlink(missing_ok=True)
+
+    def all_ids(self) -> list[str]:
+        d = self.root / "txn"
+        return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
+
+    def flag(self, txn_id: str, name: str) -> bool:
+        return (self.txn_dir(txn_id) / name).exists()
+
+    def raise_flag(self, txn_id: str, name: str) -> None:
+        _write_atomic(self.txn_dir(txn_id) / name, str(time.time()))
+
+    def write_backup(self, txn_id: str, name: str, data: str | bytes) -> Path:
+        path = self.txn_dir(txn_id) / "backup" / name
+        _write_atomic(path, data)
+        return path

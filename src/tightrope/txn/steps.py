@@ -1,0 +1,340 @@
+"""The steps of a safe apply, in order, each with commit() and rollback().
+
+While the NetworkManager checkpoint is alive, a step's own rollback stays out of the way:
+CheckpointRollback restores devices, profiles and addresses in one move inside the daemon.
+Only when the checkpoint is gone (NetworkManager restarted) do the steps undo by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tightrope.core.model import BondConfig
+from tightrope.core.plan import Plan
+from tightrope.core.profiles import DesiredProfile
+from tightrope.core.snapshot import Snapshot
+from tightrope.core.verify import Verdict, verify
+from tightrope.errors import TightropeError
+from tightrope.txn.backend import Backend, System
+from tightrope.txn.clock import Clock
+from tightrope.txn.state import Store
+
+
+class RolledBack(TightropeError):
+    """The change was undone; `reason` says why in the admin's words."""
+
+
+@dataclass
+class Context:
+    txn_id: str
+    config: BondConfig
+    plan: Plan
+    before: Snapshot  # with secrets: the backups come from it
+    backend: Backend
+    system: System
+    store: Store
+    clock: Clock
+    note: Callable[[str], None]  # progress line for the journal and the state file
+    set_phase: Callable[[str, float | None], None]
+    confirm_timeout_s: int = 120
+    verify_timeout_s: int = 60
+    auto_confirm: bool = False
+    ssh_client: str | None = None
+    checkpoint: str | None = None
+    deadline: float | None = None
+    rearm: Rearmer | None = None
+    added: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None
+
+    def checkpoint_alive(self) -> bool:
+        return self.checkpoint is not None and self.backend.checkpoint_exists(self.checkpoint)
+
+
+class Rearmer:
+    """Keeps NetworkManager's rollback timer short while we live, so that if this process dies
+    the box rolls back within `guard_s`; our own deadline decides the confirm window."""
+
+    def __init__(self, ctx: Context, guard_s: int = 30, every_s: float = 5.0) -> None:
+        self.ctx, self.guard_s, self.every_s = ctx, guard_s, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rearm", daemon=True)
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def timeout_now(self) -> int:
+        deadline = self.ctx.deadline
+        if deadline is None:
+            return self.guard_s
+        remaining = deadline - self.ctx.clock.now()
+        return max(1, min(self.guard_s, int(remaining + 0.999)))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            cp = self.ctx.checkpoint
+            if cp is None:
+                continue
+            try:
+                self.ctx.backend.checkpoint_adjust(cp, self.timeout_now())
+            except Exception:  # a missed re-arm only shortens the window; never crash on it
+                self.errors += 1
+
+
+class Backup:
+    name = "backup"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        touched = {c.uuid for c in ctx.plan.changes if c.action in ("modify", "retire")}
+        manifest: dict[str, Any] = {"profiles": [], "netplan": []}
+        for p in ctx.before.profiles:
+            entry = {"uuid": p.uuid, "id": p.id, "filename": p.filename, "storage": p.storage}
+            manifest["profiles"].append(entry)
+            if p.uuid not in touched:
+                continue
+            ctx.store.write_backup(
+                ctx.txn_id,
+                f"{p.uuid}.json",
+                json.dumps(
+                    {
+                        "uuid": p.uuid,
+                        "id": p.id,
+                        "filename": p.filename,
+                        "flags": p.flags,
+                        "settings": p.settings,
+                    },
+                    indent=2,
+                ),
+            )
+            raw = ctx.system.read_bytes(p.filename) if p.filename else None
+            if raw is not None:
+                ctx.store.write_backup(ctx.txn_id, f"{p.uuid}.file", raw)
+        for path in sorted({n.path for n in ctx.plan.discovery.netplan}):
+            raw = ctx.system.read_bytes(path)
+            if raw is not None:
+                name = "netplan-" + path.strip("/").replace("/", "_")
+                ctx.store.write_backup(ctx.txn_id, name, raw)
+                manifest["netplan"].append({"path": path, "backup": name})
+        manifest["active"] = {
+            d.interface: d.active_profile for d in ctx.before.devices if d.active_profile
+        }
+        ctx.store.write_backup(ctx.txn_id, "manifest.json", json.dumps(manifest, indent=2))
+        ctx.note(
+            f"backed up {len(touched)} profile(s) and {len(manifest['netplan'])} netplan file(s)"
+        )
+
+    def rollback(self) -> None:
+        pass  # backups are kept: they are what `undo` and a post-mortem need
+
+
+class Checkpoint:
+    name = "checkpoint"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        devices = [
+            i
+            for i in (ctx.config.name, *(p.interface for p in ctx.config.ports))
+            if ctx.before.device(i) is not None
+        ]
+        ctx.rearm = Rearmer(ctx)
+        ctx.checkpoint = ctx.backend.checkpoint_create(devices, ctx.rearm.guard_s)
+        ctx.rearm.start()
+        ctx.note(f"checkpoint {ctx.checkpoint} on {', '.join(devices)}")
+
+    def rollback(self) -> None:
+        ctx = self.ctx
+        if ctx.rearm is not None:
+            ctx.rearm.stop()
+        if ctx.checkpoint_alive():
+            assert ctx.checkpoint is not None
+            ctx.backend.checkpoint_rollback(ctx.checkpoint)
+            ctx.note("NetworkManager rolled the checkpoint back")
+        # Whatever the checkpoint did or could not do: no profile of ours may remain.
+        for uuid in ctx.added:
+            # Usually already gone: DELETE_NEW_CONNECTIONS removed it.
+            with contextlib.suppress(TightropeError):
+                ctx.backend.delete_profile(uuid)
+
+
+class AddProfiles:
+    name = "add-profiles"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.modified: list[str] = []
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        actions = {c.uuid: c.action for c in ctx.plan.changes}
+        for want in ctx.plan.desired:
+            action = actions.get(want.uuid)
+            if action == "add":
+                ctx.backend.add_profile(_with_priority(want), to_disk=False)
+                ctx.added.append(want.uuid)
+            elif action == "modify":
+                # In memory only: the file on disk keeps the old version until commit, so a
+                # reboot before confirmation boots what worked.
+                ctx.backend.update_profile(want.uuid, _with_priority(want), to_disk=False)
+                self.modified.append(want.uuid)
+        ctx.note(f"added {len(ctx.added)} and changed {len(self.modified)} profile(s) in memory")
+
+    def rollback(self) -> None:
+        ctx = self.ctx
+        if ctx.checkpoint_alive():
+            return
+        for uuid in reversed(ctx.added):
+            with contextlib.suppress(TightropeError):
+                ctx.backend.delete_profile(uuid)
+        for uuid in self.modified:
+            old = ctx.before.profile(uuid)
+            if old is not None:
+                ctx.backend.update_profile(uuid, old.settings, to_disk=old.storage != "memory")
+
+
+def _with_priority(want: DesiredProfile) -> dict[str, dict[str, Any]]:
+    # Old profiles stay (deactivated) until commit; if a port drops, NetworkManager must pick
+    # ours again, not the old one, when it autoconnects the device.
+    settings = {k: dict(v) for k, v in want.settings.items()}
+    settings["connection"]["autoconnect-priority"] = 10
+    return settings
+
+
+class Activate:
+    name = "activate"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        ctx.set_phase("activating", None)
+        bond, *ports = ctx.plan.desired
+        ctx.backend.activate(bond.uuid)
+        for port in ports:
+            if ctx.before.device(port.interface) is not None:
+                ctx.backend.activate(port.uuid, port.interface)
+        ctx.note(f"activated {bond.id} with {', '.join(p.interface for p in ports)}")
+
+    def rollback(self) -> None:
+        ctx = self.ctx
+        if ctx.checkpoint_alive():
+            return
+        for iface, uuid in _previously_active(ctx).items():
+            try:
+                ctx.backend.activate(uuid, iface)
+            except TightropeError as exc:
+                ctx.note(f"could not re-activate {uuid} on {iface}: {exc}")
+
+
+def _previously_active(ctx: Context) -> dict[str, str]:
+    ours = {d.interface for d in ctx.plan.desired}
+    return {
+        d.interface: d.active_profile
+        for d in ctx.before.devices
+        if d.interface in ours and d.active_profile
+    }
+
+
+class Verify:
+    name = "verify"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        ctx.set_phase("verifying", None)
+        until = ctx.clock.now() + ctx.verify_timeout_s
+        gw = str(ctx.config.ipv4.gateway) if ctx.config.ipv4.gateway else None
+        while True:
+            snap = ctx.backend.snapshot()
+            base = verify(ctx.config, snap)
+            answers = None
+            if base.ok and gw:
+                answers = ctx.system.ping(gw, ctx.config.name, count=1)
+            ctx.verdict = verify(ctx.config, snap, gateway_answers=answers)
+            if ctx.verdict.ok:
+                ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
+                return
+            if ctx.verdict.fatal or ctx.clock.now() >= until:
+                raise RolledBack(f"verification failed: {ctx.verdict.reason()}")
+            ctx.clock.sleep(1.0)
+
+    def rollback(self) -> None:
+        pass
+
+
+class AwaitConfirm:
+    name = "await-confirm"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        ctx.deadline = ctx.clock.now() + ctx.confirm_timeout_s
+        ctx.set_phase("awaiting-confirm", ctx.deadline)
+        ctx.note(
+            f"waiting {ctx.confirm_timeout_s} s for `tightrope confirm`"
+            + (" (auto-confirm on)" if ctx.auto_confirm else "")
+        )
+        while True:
+            if ctx.store.flag(ctx.txn_id, "abort"):
+                raise RolledBack("rolled back on request (`tightrope rollback`)")
+            if ctx.store.flag(ctx.txn_id, "confirm"):
+                ctx.note("confirmed by `tightrope confirm`")
+                return
+            if ctx.auto_confirm and self._reachable():
+                ctx.note(
+                    "auto-confirmed: the gateway and the SSH client answer through "
+                    f"{ctx.config.name}"
+                )
+                return
+            if ctx.checkpoint is not None and not ctx.backend.checkpoint_exists(ctx.checkpoint):
+                raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
+            if ctx.clock.now() >= ctx.deadline:
+                raise RolledBack(f"not confirmed within {ctx.confirm_timeout_s} s")
+            ctx.clock.sleep(0.5)
+
+    def _reachable(self) -> bool:
+        ctx = self.ctx
+        targets = [str(t) for t in (ctx.config.ipv4.gateway, ctx.ssh_client) if t]
+        return bool(targets) and all(ctx.system.ping(t, ctx.config.name) for t in targets)
+
+    def rollback(self) -> None:
+        pass
+
+
+class Persist:
+    name = "persist"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        ctx.set_phase("committing", None)
+        ctx.deadline = None  # the rearmer keeps the short guard while we write to disk
+        for want in ctx.plan.desired:
+            ctx.backend.update_profile(want.uuid, None, to_disk=True)
+        ctx.note(f"wrote {len(ctx.plan.desired)} profile(s) to disk")
+
+    def rollback(self) -> None:
+        pass  # the checkpoint deletes new profiles wherever they are stored

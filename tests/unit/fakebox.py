@@ -1,0 +1,166 @@
+"""An in-memory box for the transaction engine's logic tests (injected, not patched).
+
+It models just enough of NetworkManager to tell a right sequence of calls from a wrong one:
+profiles with storage, activation onto devices, and a checkpoint that restores on rollback.
+What NetworkManager really does is proven in the VM lab, not here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from tightrope.core.snapshot import (
+    BondPortRuntime,
+    BondRuntime,
+    Checkpoint,
+    Device,
+    Profile,
+    Snapshot,
+)
+from tightrope.errors import TightropeError
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+        self.on_sleep: list[Callable[[float], None]] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        for hook in list(self.on_sleep):
+            hook(self.t)
+
+
+class FakeBox:
+    def __init__(self, start: Snapshot) -> None:
+        self.start = start
+        self.profiles: dict[str, Profile] = {p.uuid: p for p in start.profiles}
+        self.devices: dict[str, Device] = {d.interface: d for d in start.devices}
+        self.files: dict[str, bytes] = {p: t.encode() for p, t in start.netplan_files.items()}
+        self.checkpoint: tuple[str, dict[str, Any]] | None = None
+        self.calls: list[str] = []
+        self.wifi_failure: str | None = None  # a state reason, e.g. "no-secrets"
+        self.gateway_answers = True
+        self.generated = 0
+
+    # -- Backend ---------------------------------------------------------------------------
+    def snapshot(self, *, include_secrets: bool = False) -> Snapshot:
+        cps = ()
+        if self.checkpoint:
+            cps = (Checkpoint(self.checkpoint[0], tuple(self.checkpoint[1]["devices"]), 0, 30),)
+        return replace(self.start, profiles=tuple(self.profiles.values()),
+                       devices=tuple(self.devices.values()), checkpoints=cps,
+                       netplan_files={p: b.decode() for p, b in self.files.items()})
+
+    def checkpoint_create(self, devices: Sequence[str], timeout_s: int) -> str:
+        self.calls.append("checkpoint_create")
+        if self.checkpoint:
+            raise TightropeError("overlapping checkpoint")
+        saved = {"devices": list(devices), "profiles": copy.deepcopy(self.profiles),
+                 "devs": copy.deepcopy(self.devices)}
+        self.checkpoint = ("/cp/1", saved)
+        return "/cp/1"
+
+    def checkpoint_adjust(self, checkpoint: str, timeout_s: int) -> None:
+        pass
+
+    def checkpoint_rollback(self, checkpoint: str) -> None:
+        self.calls.append("checkpoint_rollback")
+        assert self.checkpoint and self.checkpoint[0] == checkpoint
+        saved = self.checkpoint[1]
+        self.profiles = saved["profiles"]
+        self.devices = saved["devs"]
+        self.checkpoint = None
+
+    def checkpoint_destroy(self, checkpoint: str) -> None:
+        self.calls.append("checkpoint_destroy")
+        self.checkpoint = None
+
+    def checkpoint_exists(self, checkpoint: str) -> bool:
+        return self.checkpoint is not None and self.checkpoint[0] == checkpoint
+
+    def add_profile(self, settings: Mapping[str, Mapping[str, Any]], *, to_disk: bool) -> str:
+        con = settings["connection"]
+        self.calls.append(f"add {con['id']} {'disk' if to_disk else 'memory'}")
+        self.profiles[con["uuid"]] = Profile(
+            con["uuid"], con["id"], con["type"], con.get("interface-name"),
+            "" if not to_disk else f"/etc/NetworkManager/system-connections/{con['id']}",
+            0 if to_disk else 1, copy.deepcopy(dict(settings)))
+        return str(con["uuid"])
+
+    def update_profile(self, uuid: str, settings: Any, *, to_disk: bool) -> None:
+        self.calls.append(f"update {self.profiles[uuid].id} {'disk' if to_disk else 'memory'}")
+        p = self.profiles[uuid]
+        if settings is not None:
+            p = replace(p, settings=copy.deepcopy(dict(settings)))
+        if to_disk:
+            p = replace(p, flags=0, filename=p.filename or
+                        f"/etc/NetworkManager/system-connections/{p.id}")
+        self.profiles[uuid] = p
+
+    def delete_profile(self, uuid: str) -> None:
+        self.calls.append(f"delete {self.profiles[uuid].id}")
+        del self.profiles[uuid]
+
+    def activate(self, uuid: str, device: str | None = None) -> None:
+        p = self.profiles[uuid]
+        self.calls.append(f"activate {p.id}")
+        iface = device or p.interface
+        assert iface
+        if p.type == "bond":
+            self.devices[iface] = Device(
+                iface, "bond", "activated", True, mac="52:54:00:12:34:56", active_profile=uuid,
+                ip4_addresses=tuple(f"{a['address']}/{a['prefix']}"
+                                    for a in p.settings["ipv4"].get("address-data", [])),
+                ip4_gateway=p.settings["ipv4"].get("gateway"),
+                bond=BondRuntime("active-backup", "up", 100, None, None, ()),
+            )
+            return
+        dev = self.devices[iface]
+        if p.type == "802-11-wireless" and self.wifi_failure:
+            self.devices[iface] = replace(dev, state="disconnected", controller=None,
+                                          state_reason=self.wifi_failure, active_profile=None)
+            return
+        bond_iface = "bond0"
+        self.devices[iface] = replace(dev, state="activated", active_profile=uuid,
+                                      controller=bond_iface, ip4_addresses=())
+        bond = self.devices[bond_iface]
+        assert bond.bond is not None
+        ports = (*bond.bond.ports, BondPortRuntime(iface, "up", None, 0, dev.permanent_mac))
+        active = bond.bond.active_port or iface
+        if iface == "eth0":
+            active = "eth0"
+        self.devices[bond_iface] = replace(bond, bond=replace(bond.bond, ports=ports,
+                                                                active_port=active))
+
+    def reload_profiles(self) -> None:
+        pass
+
+    # -- System ----------------------------------------------------------------------------
+    def read_bytes(self, path: str) -> bytes | None:
+        if path in self.files:
+            return self.files[path]
+        p = next((p for p in self.profiles.values() if p.filename == path), None)
+        return f"[connection]\nid={p.id}\n".encode() if p else None
+
+    def write_bytes(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        self.files[path] = data
+
+    def remove(self, path: str) -> None:
+        self.files.pop(path, None)
+
+    def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool:
+        return self.gateway_answers
+
+    def netplan_generate(self) -> bool:
+        self.generated += 1
+        return True
+
+    def boot_id(self) -> str:
+        return "boot-1"

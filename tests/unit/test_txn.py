@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.builders import netplan_start
+from tests.unit.fakebox import FakeBox, FakeClock
+from tests.unit.test_plan import PSK, seed_config
+from tightrope.core.plan import make_plan
+from tightrope.errors import Busy
+from tightrope.txn import control, runner
+from tightrope.txn.engine import Transaction
+from tightrope.txn.state import Store
+
+
+class Recorder:
+    def __init__(self, name: str, calls: list[str], fail: bool = False) -> None:
+        self.name, self.calls, self.fail = name, calls, fail
+
+    def commit(self) -> None:
+        self.calls.append(f"commit {self.name}")
+        if self.fail:
+            raise RuntimeError(f"{self.name} broke")
+
+    def rollback(self) -> None:
+        self.calls.append(f"rollback {self.name}")
+        if self.name == "b":
+            raise OSError("rollback of b failed")
+
+
+def test_engine_rolls_back_in_reverse_and_reraises_the_original_error() -> None:
+    calls: list[str] = []
+    logged: list[tuple[str, str]] = []
+    steps = [Recorder("a", calls), Recorder("b", calls), Recorder("c", calls, fail=True)]
+    txn = Transaction(steps, lambda n, s, d: logged.append((n, s)))
+    with pytest.raises(RuntimeError, match="c broke"):
+        txn.run()
+    assert calls == ["commit a", "commit b", "commit c", "rollback b", "rollback a"]
+    assert ("b", "rollback-failed") in logged and ("a", "rolled-back") in logged
+
+
+def _start(tmp_path: Path, box: FakeBox, clock: FakeClock, **kw: object) -> str:
+    store = Store(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    started = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                            launch=lambda txn_id, secrets: None, **kw)  # type: ignore[arg-type]
+    return started.state.id
+
+
+def _run(tmp_path: Path, box: FakeBox, clock: FakeClock, txn_id: str) -> runner.TxnState:
+    return runner.run(txn_id, store=Store(tmp_path), backend=box, system=box, clock=clock,
+                      secrets={"wlan0": PSK}, out=io.StringIO())
+
+
+def test_confirmed_apply_commits_and_retires_netplan(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock, ssh_client="198.18.1.10")
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "committed", final.reason
+    ids = {p.id: p for p in box.profiles.values()}
+    assert set(ids) == {"bond0", "bond0-port-eth0", "bond0-port-wlan0"}
+    assert all(p.storage == "etc" for p in ids.values())
+    assert ids["bond0-port-wlan0"].settings["802-11-wireless-security"]["psk"] == PSK
+    # New profiles went in memory first; nothing was deleted before the checkpoint ended.
+    first_delete = next(i for i, c in enumerate(box.calls) if c.startswith("delete"))
+    assert box.calls.index("checkpoint_destroy") < first_delete
+    assert "add bond0 memory" in box.calls
+    netplan = box.files["/etc/netplan/50-lab.yaml"].decode()
+    assert "eth0" not in netplan and "wlan0" not in netplan and box.generated == 1
+    assert store.pending_id() is None
+    backups = {p.name for p in (tmp_path / "txn" / txn_id / "backup").iterdir()}
+    assert {"u-eth0.json", "u-wlan0.json", "manifest.json"} <= backups
+    assert oct((tmp_path / "txn" / txn_id).stat().st_mode & 0o777) == "0o700"
+
+
+def test_psk_never_in_state_files_other_than_backups(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    _run(tmp_path, box, clock, txn_id)
+    d = tmp_path / "txn" / txn_id
+    for f in d.iterdir():
+        if f.is_file():
+            assert PSK not in f.read_text(), f.name
+
+
+def test_wrong_psk_rolls_back_at_once_with_the_reason(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_failure = "no-secrets"
+    before = dict(box.profiles)
+    txn_id = _start(tmp_path, box, clock)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back"
+    assert "passphrase" in final.reason
+    assert "checkpoint_rollback" in box.calls
+    assert box.profiles == before and box.checkpoint is None
+
+
+def test_unconfirmed_apply_rolls_back_at_the_deadline(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    before = dict(box.profiles)
+    txn_id = _start(tmp_path, box, clock, confirm_timeout_s=30)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back" and "not confirmed within 30 s" in final.reason
+    assert box.profiles == before
+
+
+def test_rollback_request_and_vanished_checkpoint(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "abort"))
+    assert _run(tmp_path, box, clock, txn_id).outcome == "rolled-back"
+
+    box2, clock2 = FakeBox(netplan_start()), FakeClock()
+    before = dict(box2.profiles)
+    txn2 = _start(tmp_path / "2", box2, clock2)
+
+    def restart_nm(t: float) -> None:
+        if box2.checkpoint and "activate bond0" in box2.calls:
+            box2.checkpoint = None  # a NetworkManager restart drops checkpoints silently
+
+    clock2.on_sleep.append(restart_nm)
+    final = runner.run(txn2, store=Store(tmp_path / "2"), backend=box2, system=box2,
+                       clock=clock2, secrets={"wlan0": PSK}, out=io.StringIO())
+    assert final.outcome == "rolled-back" and "vanished" in final.reason
+    assert set(box2.profiles) == set(before)  # our in-memory profiles deleted by hand
+
+
+def test_second_apply_while_pending_is_refused(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    _start(tmp_path, box, clock)
+    with pytest.raises(Busy, match="still pending"):
+        _start(tmp_path, box, clock)
+
+
+def test_stale_pending_after_reboot_is_reported_and_freed(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    state = control.expire_stale(store, clock, boot_id="boot-2")
+    assert state is not None and state.id == txn_id and "rebooted" in state.reason
+    assert store.pending_id() is None
+
+
+def test_box_changed_since_plan_changes_nothing(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    del box.profiles["u-wlan0"]
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back" and "changed between the plan" in final.reason
+    assert "checkpoint_create" not in box.calls
+
+
+def test_inputs_hold_no_secret(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    text = (tmp_path / "txn" / txn_id / "inputs.json").read_text()
+    assert PSK not in text
+    assert json.loads(text)["config"]["ports"]["wlan0"]["psk-env"] == "P"
