@@ -233,3 +233,13 @@ def json_settings(draw: st.DrawFn) -> dict[str, dict[str, Any]]:
 @given(json_settings())
 def test_round_trip_for_every_table_key(data: dict[str, dict[str, Any]]) -> None:
     assert normalise_settings(unwrap(settings_to_dbus(data))) == data
+
+
+def test_pure_python_dbus_fast_hands_over_bytearrays() -> None:
+    # Seen on the lab box: from the zipapp, 'ay' arrives as bytearray, not bytes.
+    raw = {"802-11-wireless": {"ssid": Variant("ay", bytearray(b"TightropeLab"),
+                                               verify=False)}}  # fmt: skip
+    assert unwrap(raw) == {"802-11-wireless": {"ssid": b"TightropeLab"}}
+    assert normalise_settings({"802-11-wireless": {"ssid": bytearray(b"x")}}) == {
+        "802-11-wireless": {"ssid": "x"}
+    }

@@ -147,3 +147,23 @@ def test_foreign_signals_are_dropped() -> None:
                          [":1.9"]) is None  # fmt: skip
     other = decode_signal(c.SETTINGS_PATH, c.IFACE_SETTINGS, "NewConnection", ["/x"])
     assert other is not None and other.values == {"args": ["/x"]}
+
+
+def test_dbus_errors_map_to_tightrope_errors() -> None:
+    from tightrope.errors import BackendUnavailable
+    from tightrope.nm.bus import CheckpointConflict, NMError, NMPermissionDenied, error_from
+
+    gone = error_from("x.GetManagedObjects", "org.freedesktop.DBus.Error.ServiceUnknown", "")
+    assert isinstance(gone, BackendUnavailable)
+    # The text NetworkManager 1.42 sends (seen in the lab) when a checkpoint is left over.
+    text = ("device 'wlan0' is already included in checkpoint "
+            "/org/freedesktop/NetworkManager/Checkpoint/1")  # fmt: skip
+    conflict = error_from("NetworkManager.CheckpointCreate",
+                          "org.freedesktop.NetworkManager.InvalidArguments", text)  # fmt: skip
+    assert isinstance(conflict, CheckpointConflict)
+    assert conflict.existing == "/org/freedesktop/NetworkManager/Checkpoint/1"
+    denied = error_from("x.AddConnection2", "org.freedesktop.NetworkManager.PermissionDenied", "")
+    assert isinstance(denied, NMPermissionDenied) and isinstance(denied, PermissionError)
+    other = error_from("x.Update2", "org.freedesktop.NetworkManager.Settings.InvalidProperty",
+                       "ipv4.method: bad")  # fmt: skip
+    assert type(other) is NMError and other.name.endswith("InvalidProperty")

@@ -5,12 +5,13 @@ system bus, or to `bus_address`), plus pure translators between NetworkManager's
 and the JSON-typed dicts that tightrope.core.snapshot describes.
 """
 
-from tightrope.nm.bus import NMError, NMPermissionDenied
+from tightrope.nm.bus import CheckpointConflict, NMError, NMPermissionDenied
 from tightrope.nm.normalise import normalise_settings, unwrap
 from tightrope.nm.reader import read_snapshot
 from tightrope.nm.to_dbus import settings_to_dbus
 
 __all__ = [
+    "CheckpointConflict",
     "NMError",
     "NMPermissionDenied",
     "normalise_settings",

@@ -36,6 +36,15 @@ class NMError(TightropeError):
         self.name = name
 
 
+class CheckpointConflict(NMError):
+    """CheckpointCreate refused: a device is already in another checkpoint (`existing`),
+    e.g. one left behind by a crashed run."""
+
+    def __init__(self, message: str, name: str, existing: str) -> None:
+        super().__init__(message, name, hint="Roll back or destroy that checkpoint first.")
+        self.existing = existing
+
+
 class NMPermissionDenied(NMError, PermissionError):
     hint = "NetworkManager (polkit) refused this to the calling user; run it as root."
 
@@ -116,6 +125,8 @@ def error_from(what: str, name: str, text: str) -> TightropeError:
         return BackendUnavailable(f"NetworkManager is not running on the system bus ({what}).")
     if name.endswith(".PermissionDenied") or name == "org.freedesktop.DBus.Error.AccessDenied":
         return NMPermissionDenied(f"{what}: permission denied: {text}", name)
+    if what.endswith("CheckpointCreate") and "already included in checkpoint" in text:
+        return CheckpointConflict(f"{what} failed: {text}", name, text.rsplit(" ", 1)[-1])
     return NMError(f"{what} failed: {text or name}", name)
 
 

@@ -44,7 +44,12 @@ DROPPED_KEYS = frozenset(
 
 
 def unwrap(value: Any) -> Any:
-    """Strip dbus-fast Variants recursively, leaving bytes, ints, strs, lists and dicts."""
+    """Strip dbus-fast Variants recursively, leaving bytes, ints, strs, lists and dicts.
+
+    Byte arrays become bytes: dbus-fast's compiled unmarshaller returns bytes, its
+    pure-Python one (what runs from the zipapp) bytearray."""
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
     if isinstance(value, Variant):
         return unwrap(value.value)
     if isinstance(value, dict):
@@ -54,11 +59,14 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-def format_mac(raw: bytes | list[int]) -> str:
+_BYTES = (bytes, bytearray, list)
+
+
+def format_mac(raw: bytes | bytearray | list[int]) -> str:
     return ":".join(f"{b:02X}" for b in raw)
 
 
-def ssid_text(raw: bytes | list[int]) -> str:
+def ssid_text(raw: bytes | bytearray | list[int]) -> str:
     return bytes(raw).decode("utf-8", errors="surrogateescape")
 
 
@@ -89,9 +97,9 @@ def normalise_value(
     setting: str, key: str, value: Any, byteorder: ByteOrder = sys.byteorder
 ) -> Any:
     where = (setting, key)
-    if where in SSID_KEYS and isinstance(value, (bytes, list)):
+    if where in SSID_KEYS and isinstance(value, _BYTES):
         return ssid_text(value)
-    if where in MAC_KEYS and isinstance(value, (bytes, list)):
+    if where in MAC_KEYS and isinstance(value, _BYTES):
         return format_mac(value)
     if where == ("ipv4", "dns") and isinstance(value, list):
         return [ip4_from_u32(int(v), byteorder) for v in value]

@@ -20,10 +20,6 @@ from tightrope.nm.to_dbus import settings_to_dbus
 
 Settings = Mapping[str, Mapping[str, Any]]
 
-# What a safe apply wants: whatever it added goes away, whatever it created is disconnected.
-SAFE_CHECKPOINT_FLAGS = (
-    CheckpointFlag.DELETE_NEW_CONNECTIONS | CheckpointFlag.DISCONNECT_NEW_DEVICES
-)
 
 
 # -- lookups -------------------------------------------------------------------------------
@@ -55,9 +51,21 @@ async def _device_names(bus: Bus) -> dict[str, str]:
 # -- checkpoints ---------------------------------------------------------------------------
 
 
+def safe_checkpoint_flags(devices: Sequence[str]) -> CheckpointFlag:
+    """Roll back deletes profiles added since; disconnecting new devices (the bond) is only
+    accepted for a checkpoint of all devices (NetworkManager 1.42 refuses it with a list).
+    With a list, deleting the bond's new profile takes its software device away anyway."""
+    flags = CheckpointFlag.DELETE_NEW_CONNECTIONS
+    if not devices:
+        flags |= CheckpointFlag.DISCONNECT_NEW_DEVICES
+    return flags
+
+
 async def checkpoint_create_async(
-    bus: Bus, devices: Sequence[str], timeout_s: int, flags: int = SAFE_CHECKPOINT_FLAGS
+    bus: Bus, devices: Sequence[str], timeout_s: int, flags: int | None = None
 ) -> str:
+    if flags is None:
+        flags = safe_checkpoint_flags(devices)
     paths = [await device_path(bus, d) for d in devices]
     (checkpoint,) = await bus.call(
         c.NM_PATH, c.IFACE, "CheckpointCreate", "aouu", [paths, int(timeout_s), int(flags)]
@@ -68,12 +76,13 @@ async def checkpoint_create_async(
 def checkpoint_create(
     devices: Sequence[str],
     timeout_s: int,
-    flags: int = SAFE_CHECKPOINT_FLAGS,
+    flags: int | None = None,
     *,
     bus_address: str | None = None,
 ) -> str:
     """Snapshot the devices (interface names; empty = all) in NetworkManager's memory; roll
     back by itself after timeout_s (0 = never). Returns the checkpoint's object path.
+    flags default to safe_checkpoint_flags(devices).
     NetworkManager refuses a checkpoint overlapping an existing one unless ALLOW_OVERLAPPING
     or DESTROY_ALL is set; the NMError then names the device."""
     return run_sync(
