@@ -8,8 +8,11 @@ and the longest stretch without a reply, which is what an admin feels as the out
 from __future__ import annotations
 
 import itertools
+import math
 import re
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 from tightrope.lab.proc import netns
@@ -100,20 +103,25 @@ def parse_ping(text: str, target: str = "", interval: float = 0.01) -> PingResul
     return res
 
 
-def ping_argv(target: str, seconds: float, interval: float = 0.01) -> list[str]:
+def ping_argv(target: str, count: int, interval: float = 0.01) -> list[str]:
+    # A count, not a deadline (-w): with a deadline, iputils ping quits at the first error
+    # (e.g. "No buffer space available" while the target's MAC is unresolved), which is
+    # exactly the moment an outage measurement must keep going.
     return ["ping", "-D", "-O", "-n", "-i", f"{interval:g}", "-W", "1",
-            "-w", f"{seconds:g}", target]  # fmt: skip
+            "-c", str(count), target]  # fmt: skip
 
 
 class PingRun:
-    """A ping running in the background in a namespace; `result()` waits and parses."""
+    """A ping running in the background in a namespace for about `seconds`; `result()`
+    waits for the end of that time, stops ping (SIGINT, as Ctrl-C would) and parses."""
 
     def __init__(self, ns: str, target: str, seconds: float, interval: float = 0.01) -> None:
         self.target = target
         self.interval = interval
         self.seconds = seconds
+        self._until = time.monotonic() + seconds
         self._proc = subprocess.Popen(
-            netns(ns, ping_argv(target, seconds, interval)),
+            netns(ns, ping_argv(target, max(1, math.ceil(seconds / interval)), interval)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -121,8 +129,22 @@ class PingRun:
         )
 
     def result(self) -> PingResult:
-        out, _ = self._proc.communicate(timeout=self.seconds + 30)
-        return parse_ping(out, self.target, self.interval)
+        stopped: float | None = None
+        try:
+            out, _ = self._proc.communicate(timeout=max(0.0, self._until - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            stopped = time.time()
+            self._proc.send_signal(signal.SIGINT)
+            try:
+                out, _ = self._proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                out, _ = self._proc.communicate()
+        res = parse_ping(out, self.target, self.interval)
+        if stopped is not None:
+            # Still probing when stopped: silence up to that moment counts.
+            res.ended = max(res.ended or stopped, stopped)
+        return res
 
     def stop(self) -> None:
         if self._proc.poll() is None:
