@@ -82,7 +82,7 @@ def warnings_for(
                 "danger",
             )
         )
-    _wifi(config, snap, add)
+    _wifi(config, snap, changes, add)
     if snap.checkpoints:
         add(
             Caution(
@@ -140,7 +140,9 @@ def _session(
         )
 
 
-def _wifi(config: BondConfig, snap: Snapshot, add: Callable[[Caution], None]) -> None:
+def _wifi(
+    config: BondConfig, snap: Snapshot, changes: bool, add: Callable[[Caution], None]
+) -> None:
     seen = {ap.ssid for ap in snap.access_points}
     for port in config.wifi_ports:
         if snap.access_points and port.ssid not in seen:
@@ -162,6 +164,8 @@ def _wifi(config: BondConfig, snap: Snapshot, add: Callable[[Caution], None]) ->
                     "info",
                 )
             )
+        if not changes:
+            continue
         add(
             Caution(
                 "wifi-reassociate",

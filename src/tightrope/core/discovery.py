@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from tightrope.core.model import BondConfig
+from tightrope.core.profiles import made_by_tightrope
 from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile, Snapshot
 
 _KIND_FOR_TYPE = {ETHERNET: "ethernet", WIFI: "wifi", BOND: "bond"}
@@ -52,7 +53,9 @@ class Discovery:
 
 
 def origin_of(profile: Profile) -> str:
-    """Where a profile we did not make came from, in the words an admin would use."""
+    """Where a profile came from, in the words an admin would use."""
+    if made_by_tightrope(profile.uuid, profile.id, profile.interface):
+        return "tightrope"
     if profile.id.startswith("netplan-") or "/netplan-" in profile.filename:
         return "netplan"
     if profile.id == "preconfigured":

@@ -69,6 +69,16 @@ def port_profile_id(bond: str, port: str) -> str:
     return f"{bond}-port-{port}"
 
 
+def made_by_tightrope(uuid: str, id_: str, interface: str | None) -> bool:
+    """Our profiles carry UUIDs derived from their names; nobody else's match by chance."""
+    if interface is None:
+        return False
+    if uuid == profile_uuid(interface):
+        return True
+    bond, sep, port = id_.rpartition("-port-")
+    return bool(sep) and port == interface and uuid == profile_uuid(bond, port)
+
+
 def desired_profiles(config: BondConfig) -> tuple[DesiredProfile, ...]:
     bond = _bond_profile(config)
     return (bond, *(_port_profile(config, p, bond.uuid) for p in config.ports))

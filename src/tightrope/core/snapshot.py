@@ -105,9 +105,12 @@ class Profile:
 
 
 def storage_of(filename: str, flags: int = 0) -> str:
-    if not filename or flags & 1:
+    """etc (survives reboot), run (NetworkManager's in-memory store, gone at reboot: netplan's
+    generated profiles and profiles added in memory both live there), netplan (an
+    /etc/netplan YAML, Ubuntu's patched NetworkManager), memory (no file at all)."""
+    if not filename:
         return "memory"
-    if filename.startswith("/etc/netplan/") or filename.startswith("/lib/netplan/"):
+    if filename.startswith(("/etc/netplan/", "/lib/netplan/")):
         return "netplan"
     if filename.startswith("/run/"):
         return "run"

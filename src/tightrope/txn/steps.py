@@ -205,7 +205,7 @@ class AddProfiles:
         for uuid in self.modified:
             old = ctx.before.profile(uuid)
             if old is not None:
-                ctx.backend.update_profile(uuid, old.settings, to_disk=old.storage != "memory")
+                ctx.backend.update_profile(uuid, old.settings, to_disk=old.storage == "etc")
 
 
 def _with_priority(want: DesiredProfile) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,81 @@
+"""tightrope as one file for the box: a zipapp with its pure-Python dependencies.
+
+Built from the packages installed beside this tightrope (no download), keeping only Python
+sources: compiled extensions cannot load from a zip, and dbus-fast and PyYAML fall back to
+their pure-Python code there, which is also what an ARM box without wheels would run.
+The archive name carries a hash of its content, so the box can cache it by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import shutil
+import sys
+import tempfile
+import zipapp
+from pathlib import Path
+
+# Import names of tightrope's runtime dependencies (and theirs), all pure Python in a zip.
+DEPENDENCIES = ("dbus_fast", "yaml", "rich", "markdown_it", "mdurl", "pygments")
+OPTIONAL = ("typing_extensions",)  # rich imports it on Pythons older than it needs
+_SKIP_SUFFIXES = (".so", ".pyd", ".pyc", ".pyx", ".pxd", ".c", ".h")
+
+
+def _source_of(name: str) -> Path:
+    module = importlib.import_module(name)
+    paths = list(getattr(module, "__path__", []))
+    return Path(paths[0]) if paths else Path(str(module.__file__))
+
+
+def _copy(src: Path, dest: Path) -> None:
+    if src.is_file():
+        shutil.copy2(src, dest / src.name)
+        return
+
+    def ignore(_dir: str, names: list[str]) -> list[str]:
+        return [n for n in names if n == "__pycache__" or n.endswith(_SKIP_SUFFIXES)]
+
+    shutil.copytree(src, dest / src.name, ignore=ignore)
+
+
+def _tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build(out_dir: Path) -> Path:
+    """Build (or reuse) the zipapp in out_dir; returns its path, named by content hash."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tightrope-pyz-") as tmp:
+        stage = Path(tmp) / "app"
+        stage.mkdir()
+        _copy(_source_of("tightrope"), stage)
+        for name in DEPENDENCIES:
+            _copy(_source_of(name), stage)
+        for name in OPTIONAL:
+            with contextlib.suppress(ImportError):
+                _copy(_source_of(name), stage)
+        # Lab assets (disk recipes) are of no use on a box.
+        shutil.rmtree(stage / "tightrope" / "lab" / "assets", ignore_errors=True)
+        # Our own __main__ (zipapp's generated one would drop the exit code).
+        (stage / "__main__.py").write_text(
+            "import sys\nfrom tightrope.cli.main import main\nsys.exit(main())\n"
+        )
+        digest = _tree_hash(stage)
+        target = out_dir / f"tightrope-{digest}.pyz"
+        if not target.exists():
+            partial = target.with_suffix(".partial")
+            zipapp.create_archive(
+                stage, partial, interpreter="/usr/bin/env python3", compressed=True
+            )
+            partial.replace(target)
+    return target
+
+
+if __name__ == "__main__":
+    print(build(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
