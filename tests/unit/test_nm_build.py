@@ -178,3 +178,10 @@ def test_profile_from_settings_folds_unsaved_into_flags() -> None:
     on_disk = build.profile_from(settings, "/etc/NetworkManager/system-connections/b.nmconnection",
                                  0, unsaved=False)  # fmt: skip
     assert on_disk.storage == "etc"
+
+
+def test_unrealized_devices_are_left_out() -> None:
+    objs = objects()
+    objs[f"{NM}/Devices/9"] = {c.IFACE_DEVICE: {"Interface": "trbond0", "DeviceType": 10,
+                                                 "State": 10, "Real": False}}  # fmt: skip
+    assert "trbond0" not in [d.interface for d in build.devices_from(objs, {})]

@@ -64,6 +64,9 @@ def devices_from(objects: Objects, bond_texts: Mapping[str, str]) -> tuple[Devic
     devices = [
         device_from(objects, path, ctrl.get(path), bond_texts)
         for path in paths_with(objects, c.IFACE_DEVICE)
+        # Unrealized devices (Real=false) are NetworkManager's placeholders for software
+        # devices a profile could create, e.g. a deleted bond's: no kernel interface exists.
+        if objects[path][c.IFACE_DEVICE].get("Real", True)
     ]
     return tuple(sorted(devices, key=lambda d: d.interface))
 

@@ -82,7 +82,7 @@ async def read_snapshot_async(
         active=build.active_from(objects),
         access_points=build.access_points_from(objects, seen),
         checkpoints=build.checkpoints_from(objects),
-        netplan_files=system.read_netplan_files(root),
+        netplan_files=system.read_netplan_files(root, include_secrets),
         nm_uses_netplan=system.nm_uses_netplan(await bus.nm_pid(), root),
         networkd_links=system.read_networkd_links(root),
         wifi_powersave=_powersave(objects, profiles, root),
