@@ -35,7 +35,8 @@ def netplan_start(**overrides: Any) -> Snapshot:
                 "uuid": "u-eth0", "id": "netplan-eth0", "type": "802-3-ethernet",
                 "interface": "eth0", "flags": 0,
                 "filename": "/run/NetworkManager/system-connections/netplan-eth0.nmconnection",
-                "settings": {"connection": {"id": "netplan-eth0", "type": "802-3-ethernet",
+                "settings": {"connection": {"id": "netplan-eth0", "uuid": "u-eth0",
+                                            "type": "802-3-ethernet",
                                             "interface-name": "eth0"}},
             },
             {
@@ -44,6 +45,7 @@ def netplan_start(**overrides: Any) -> Snapshot:
                 "filename": "/run/NetworkManager/system-connections/"
                 "netplan-wlan0-TightropeLab.nmconnection",
                 "settings": {"connection": {"id": "netplan-wlan0-TightropeLab",
+                                            "uuid": "u-wlan0",
                                             "type": "802-11-wireless",
                                             "interface-name": "wlan0"},
                              "802-11-wireless": {"ssid": "TightropeLab"}},

@@ -139,6 +139,16 @@ class FakeBox:
         self.devices[bond_iface] = replace(bond, bond=replace(bond.bond, ports=ports,
                                                                 active_port=active))
 
+    def deactivate(self, uuid: str) -> None:
+        self.calls.append(f"deactivate {self.profiles[uuid].id}")
+        for name, dev in list(self.devices.items()):
+            if dev.active_profile == uuid:
+                if dev.type == "bond":
+                    del self.devices[name]
+                else:
+                    self.devices[name] = replace(dev, active_profile=None, state="disconnected",
+                                                 controller=None)
+
     def reload_profiles(self) -> None:
         pass
 

@@ -165,3 +165,25 @@ def test_inputs_hold_no_secret(tmp_path: Path) -> None:
     text = (tmp_path / "txn" / txn_id / "inputs.json").read_text()
     assert PSK not in text
     assert json.loads(text)["config"]["ports"]["wlan0"]["psk-env"] == "P"
+
+
+def test_undo_brings_back_the_exact_profiles_and_netplan_file(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    original = dict(box.profiles)
+    original_yaml = box.files["/etc/netplan/50-lab.yaml"]
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    confirm = lambda t: store.raise_flag(store.pending_id() or txn_id, "confirm")  # noqa: E731
+    clock.on_sleep.append(confirm)
+    assert _run(tmp_path, box, clock, txn_id).outcome == "committed"
+    undo = control.start_undo(store, clock=clock, boot_id="boot-1",
+                              launch=lambda t, s: None).state
+    assert undo.reconnect_at == "198.18.1.50"
+    final = runner.run(undo.id, store=store, backend=box, system=box, clock=clock, secrets={},
+                       out=io.StringIO())
+    assert final.outcome == "committed", final.reason
+    assert set(box.profiles) == set(original)
+    for uuid, p in original.items():
+        assert box.profiles[uuid].settings == p.settings
+    assert box.files["/etc/netplan/50-lab.yaml"] == original_yaml
+    assert control.last_undoable(store) is None

@@ -125,6 +125,27 @@ def _rollback(args: argparse.Namespace) -> int:
     return int(Exit.OK if final.outcome == "rolled-back" else Exit.FAILED)
 
 
+def _undo(args: argparse.Namespace) -> int:
+    control.require_root()
+    from tightrope.txn.launch import start_unit
+    from tightrope.txn.nmbackend import HostSystem
+
+    store, clock, system = _store(args), RealClock(), HostSystem()
+    control.expire_stale(store, clock, system.boot_id())
+    session = inputs.snapshot_from(None).session
+    started = control.start_undo(
+        store, clock=clock, boot_id=system.boot_id(),
+        launch=lambda txn_id, secrets: start_unit(txn_id, store.root, secrets),
+        txn_id=args.txn, confirm_timeout_s=args.confirm_timeout,
+        verify_timeout_s=args.verify_timeout, ssh_client=session.ssh_client,
+    )  # fmt: skip
+    if args.no_wait:
+        render_txn.started(started.state, as_json=args.json)
+        return int(Exit.OK)
+    final = render_txn.follow(store, started.state.id, clock, as_json=args.json)
+    return int(Exit.OK if final.outcome == "committed" else Exit.FAILED)
+
+
 def _log(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.txn:
@@ -177,6 +198,14 @@ def register(sub: Any) -> None:
         q.add_argument("--json", action="store_true")
         q.add_argument("--state-dir", help=argparse.SUPPRESS)
         q.set_defaults(func=func)
+    q = sub.add_parser("undo", help="restore the state before a committed transaction")
+    q.add_argument("txn", nargs="?", help="transaction id (default: the last committed apply)")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--confirm-timeout", type=int, default=120, metavar="S")
+    q.add_argument("--verify-timeout", type=int, default=60, metavar="S")
+    q.add_argument("--no-wait", action="store_true")
+    q.add_argument("--state-dir", help=argparse.SUPPRESS)
+    q.set_defaults(func=_undo)
     q = sub.add_parser("log", help="list transactions, or show one's steps")
     q.add_argument("txn", nargs="?", help="transaction id")
     q.add_argument("--json", action="store_true")

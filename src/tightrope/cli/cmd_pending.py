@@ -8,7 +8,6 @@ from typing import Any
 from tightrope.errors import NotImplementedYet
 
 _PENDING = {
-    "undo": "restore the state before a committed transaction",
     "watch": "live bond, link and Wi-Fi events",
     "drill": "failover drill with measured outage",
 }

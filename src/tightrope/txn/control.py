@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,18 +42,8 @@ def start(
     ssh_client: str | None = None,
     kind: str = "apply",
 ) -> Started:
-    expire_stale(store, clock, boot_id)
-    now = clock.now()
-    state = TxnState(
-        id=store.new_id(now),
-        kind=kind,
-        phase="prepared",
-        created=now,
-        boot_id=boot_id,
-        reconnect_at=plan.reconnect_at,
-        confirm_timeout_s=confirm_timeout_s,
-    )
     inputs: dict[str, Any] = {
+        "kind": kind,
         "config": config_to_data(config),
         "changes": [
             {"action": c.action, "uuid": c.uuid, "profile": c.profile} for c in plan.changes
@@ -62,8 +53,27 @@ def start(
         "auto_confirm": auto_confirm,
         "ssh_client": ssh_client,
     }
-    store.create(state, inputs)
     secrets = {p.interface: p.psk.reveal() for p in config.ports if p.psk is not None}
+    return _start(store, clock, boot_id, launch, inputs, secrets, plan.reconnect_at)
+
+
+def _start(
+    store: Store,
+    clock: Clock,
+    boot_id: str,
+    launch: Callable[[str, dict[str, str]], None],
+    inputs: dict[str, Any],
+    secrets: dict[str, str],
+    reconnect_at: str | None,
+) -> Started:
+    expire_stale(store, clock, boot_id)
+    now = clock.now()
+    state = TxnState(
+        id=store.new_id(now), kind=inputs["kind"], phase="prepared", created=now,
+        boot_id=boot_id, reconnect_at=reconnect_at,
+        confirm_timeout_s=int(inputs["confirm_timeout_s"]),
+    )  # fmt: skip
+    store.create(state, inputs)
     try:
         launch(state.id, secrets)
     except BaseException as exc:
@@ -71,6 +81,55 @@ def start(
         store.release(state.id)
         raise
     return Started(store.load(state.id))
+
+
+def last_undoable(store: Store) -> str | None:
+    """The newest committed apply that no committed undo has undone yet."""
+    undone = set()
+    applies = []
+    for state in history(store):
+        if state.outcome != "committed":
+            continue
+        if state.kind == "undo":
+            undone.add(store.inputs(state.id).get("of"))
+        else:
+            applies.append(state.id)
+    left = [a for a in applies if a not in undone]
+    return left[-1] if left else None
+
+
+def start_undo(
+    store: Store,
+    *,
+    clock: Clock,
+    boot_id: str,
+    launch: Callable[[str, dict[str, str]], None],
+    txn_id: str | None = None,
+    confirm_timeout_s: int = 120,
+    verify_timeout_s: int = 60,
+    ssh_client: str | None = None,
+) -> Started:
+    of = txn_id or last_undoable(store)
+    if of is None:
+        raise TightropeError("there is no committed transaction to undo",
+                             hint="`tightrope log` lists the transactions.")  # fmt: skip
+    state = store.load(of)
+    if state.outcome != "committed" or state.kind != "apply":
+        raise TightropeError(f"transaction {of} is {state.outcome or state.phase}, not a "
+                             "committed apply: nothing to undo")  # fmt: skip
+    done = store.inputs(of)
+    manifest = json.loads((store.txn_dir(of) / "backup" / "manifest.json").read_text())
+    old_address = None
+    for addrs in manifest.get("addresses", {}).values():
+        if addrs:
+            old_address = str(addrs[0]).split("/")[0]
+            break
+    inputs = {
+        "kind": "undo", "of": of, "config": done["config"], "changes": done["changes"],
+        "confirm_timeout_s": confirm_timeout_s, "verify_timeout_s": verify_timeout_s,
+        "auto_confirm": False, "ssh_client": ssh_client,
+    }  # fmt: skip
+    return _start(store, clock, boot_id, launch, inputs, {}, old_address)
 
 
 def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
@@ -139,7 +198,7 @@ def history(store: Store) -> list[TxnState]:
             out.append(store.load(txn_id))
         except TightropeError:
             continue
-    return out
+    return sorted(out, key=lambda s: s.created)
 
 
 def with_runner(store: Store, txn_id: str, pid: int) -> TxnState:

@@ -48,6 +48,9 @@ class NMBackend:
     def activate(self, uuid: str, device: str | None = None) -> None:
         writer.activate(uuid, device, bus_address=self.bus)
 
+    def deactivate(self, uuid: str) -> None:
+        writer.deactivate(uuid, bus_address=self.bus)
+
     def reload_profiles(self) -> None:
         writer.reload_connections(bus_address=self.bus)
 

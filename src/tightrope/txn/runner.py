@@ -1,4 +1,5 @@
-"""The detached side of `apply`: runs one transaction to its end, whatever happens to SSH.
+"""The detached side of `apply` and `undo`: runs one transaction to its end, whatever happens
+to the SSH session that started it.
 
 Started as a transient systemd unit (see launch.py). Progress goes to stdout, which systemd
 sends to the journal under the identifier `tightrope`, and to the transaction's state file.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from tightrope.core.config import Sources, parse_config
@@ -31,6 +33,8 @@ from tightrope.txn.steps import (
     Verify,
 )
 
+Prepared = tuple[Context, list[Step], Callable[[Context], list[str]]]
+
 
 def config_with_secrets(data: dict[str, Any], secrets: dict[str, str]) -> BondConfig:
     config = parse_config(data, Sources(resolve_psk=False), origin="transaction inputs")
@@ -49,6 +53,70 @@ def change_keys(changes: Any) -> list[list[str]]:
     )
 
 
+class Recorder:
+    """Progress to the journal (stdout) and the state file, as one."""
+
+    def __init__(self, store: Store, txn_id: str, clock: Clock, out: Any) -> None:
+        self.store, self.txn_id, self.clock, self.out = store, txn_id, clock, out
+        self.state = store.load(txn_id)
+
+    def _append(self, name: str, status: str, detail: str, line: str) -> None:
+        print(f"[{self.txn_id}] {line}", file=self.out, flush=True)
+        entry = StepLog(name, status, self.clock.now(), detail)
+        self.state = self.store.update(self.state, steps=(*self.state.steps, entry))
+
+    def note(self, message: str) -> None:
+        self._append("note", "info", message, message)
+
+    def log(self, step: str, status: str, detail: str) -> None:
+        self._append(step, status, detail, f"{step}: {status}" + (f" ({detail})" if detail else ""))
+
+    def set_phase(self, phase: str, deadline: float | None) -> None:
+        timings = {**self.state.timings, phase: self.clock.now()}
+        self.state = self.store.update(self.state, phase=phase, deadline=deadline, timings=timings)
+
+    def end(self, outcome: str, reason: str) -> None:
+        self.set_phase(outcome, None)
+        self.state = self.store.update(self.state, outcome=outcome, reason=reason)
+
+
+def _context(
+    rec: Recorder,
+    inputs: dict[str, Any],
+    config: BondConfig,
+    backend: Backend,
+    system: System,
+    **extra: Any,
+) -> Context:
+    before = backend.snapshot(include_secrets=True)
+    return Context(
+        txn_id=rec.txn_id, config=config, plan=make_plan(config, before), before=before,
+        backend=backend, system=system, store=rec.store, clock=rec.clock, note=rec.note,
+        set_phase=rec.set_phase,
+        confirm_timeout_s=int(inputs.get("confirm_timeout_s", 120)),
+        verify_timeout_s=int(inputs.get("verify_timeout_s", 60)),
+        auto_confirm=bool(inputs.get("auto_confirm", False)),
+        ssh_client=inputs.get("ssh_client"), **extra,
+    )  # fmt: skip
+
+
+def prepare_apply(
+    rec: Recorder,
+    inputs: dict[str, Any],
+    backend: Backend,
+    system: System,
+    secrets: dict[str, str],
+) -> Prepared:
+    config = config_with_secrets(inputs["config"], secrets)
+    ctx = _context(rec, inputs, config, backend, system, probe_via=config.name)
+    if change_keys(ctx.plan.changes) != change_keys(inputs["changes"]):
+        raise RolledBack("the box changed between the plan and the apply; nothing was "
+                         "changed: run the plan again")  # fmt: skip
+    steps: list[Step] = [Backup(ctx), Checkpoint(ctx), AddProfiles(ctx), Activate(ctx),
+                         Verify(ctx), AwaitConfirm(ctx), Persist(ctx)]  # fmt: skip
+    return ctx, steps, finish
+
+
 def run(
     txn_id: str,
     *,
@@ -59,88 +127,31 @@ def run(
     secrets: dict[str, str],
     out: Any = sys.stdout,
 ) -> TxnState:
-    state = store.load(txn_id)
+    rec = Recorder(store, txn_id, clock, out)
     inputs = store.inputs(txn_id)
-
-    def note(message: str) -> None:
-        nonlocal state
-        print(f"[{txn_id}] {message}", file=out, flush=True)
-        state = store.update(
-            state, steps=(*state.steps, StepLog("note", "info", clock.now(), message))
-        )
-
-    def log(step: str, status: str, detail: str) -> None:
-        nonlocal state
-        print(
-            f"[{txn_id}] {step}: {status}" + (f" ({detail})" if detail else ""),
-            file=out,
-            flush=True,
-        )
-        state = store.update(
-            state, steps=(*state.steps, StepLog(step, status, clock.now(), detail))
-        )
-
-    def set_phase(phase: str, deadline: float | None) -> None:
-        nonlocal state
-        timings = dict(state.timings)
-        timings[phase] = clock.now()
-        state = store.update(state, phase=phase, deadline=deadline, timings=timings)
-
-    set_phase("running", None)
+    rec.set_phase("running", None)
     try:
-        config = config_with_secrets(inputs["config"], secrets)
-        before = backend.snapshot(include_secrets=True)
-        plan = make_plan(config, before)
-        if change_keys(plan.changes) != change_keys(inputs["changes"]):
-            raise RolledBack(
-                "the box changed between the plan and the apply; nothing was "
-                "changed: run the plan again"
-            )
-        ctx = Context(
-            txn_id=txn_id,
-            config=config,
-            plan=plan,
-            before=before,
-            backend=backend,
-            system=system,
-            store=store,
-            clock=clock,
-            note=note,
-            set_phase=set_phase,
-            confirm_timeout_s=int(inputs.get("confirm_timeout_s", 120)),
-            verify_timeout_s=int(inputs.get("verify_timeout_s", 60)),
-            auto_confirm=bool(inputs.get("auto_confirm", False)),
-            ssh_client=inputs.get("ssh_client"),
-        )
-        steps: list[Step] = [
-            Backup(ctx),
-            Checkpoint(ctx),
-            AddProfiles(ctx),
-            Activate(ctx),
-            Verify(ctx),
-            AwaitConfirm(ctx),
-            Persist(ctx),
-        ]
-        txn = Transaction(steps, log)
+        if inputs.get("kind") == "undo":
+            from tightrope.txn.undo import prepare_undo
+
+            config = config_with_secrets(inputs["config"], {})
+            ctx = _context(rec, inputs, config, backend, system)
+            steps, finisher = prepare_undo(ctx, inputs)
+        else:
+            ctx, steps, finisher = prepare_apply(rec, inputs, backend, system, secrets)
         try:
-            txn.run()
+            Transaction(steps, rec.log).run()
         except BaseException:
-            set_phase("rolling-back", None)
+            rec.set_phase("rolling-back", None)
             raise
-        problems = finish(ctx)
-        set_phase("committed", None)
-        reason = "; ".join(problems)
-        state = store.update(state, outcome="committed", reason=reason)
-    except RolledBack as exc:
-        set_phase("rolled-back", None)
-        state = store.update(state, outcome="rolled-back", reason=str(exc))
+        problems = finisher(ctx)
+        rec.end("committed", "; ".join(problems))
     except TightropeError as exc:
-        set_phase("rolled-back", None)
-        state = store.update(state, outcome="rolled-back", reason=f"{exc}")
+        rec.end("rolled-back", str(exc))
     except Exception as exc:  # a bug must still end in a recorded, rolled-back transaction
-        set_phase("failed", None)
-        state = store.update(state, outcome="failed", reason=f"{type(exc).__name__}: {exc}")
+        rec.end("failed", f"{type(exc).__name__}: {exc}")
     finally:
         store.release(txn_id)
-    note(f"outcome: {state.outcome}" + (f" ({state.reason})" if state.reason else ""))
-    return state
+    rec.note(f"outcome: {rec.state.outcome}" + (f" ({rec.state.reason})" if rec.state.reason
+                                                else ""))  # fmt: skip
+    return rec.state

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -89,7 +90,8 @@ class Store:
         return self.root / "txn" / txn_id
 
     def new_id(self, now: float) -> str:
-        return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{os.getpid() % 10000:04d}"
+        # Sortable by time; the random tail keeps two starts in the same second apart.
+        return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(2)
 
     def create(self, state: TxnState, inputs: dict[str, Any]) -> Path:
         """Make the transaction's folder and take the pending marker, or raise Busy."""

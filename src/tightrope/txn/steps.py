@@ -48,6 +48,7 @@ class Context:
     checkpoint: str | None = None
     deadline: float | None = None
     rearm: Rearmer | None = None
+    probe_via: str | None = None  # interface auto-confirm pings through (the bond; None: any)
     added: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
 
@@ -128,6 +129,9 @@ class Backup:
                 name = "netplan-" + path.strip("/").replace("/", "_")
                 ctx.store.write_backup(ctx.txn_id, name, raw)
                 manifest["netplan"].append({"path": path, "backup": name})
+        manifest["addresses"] = {
+            d.interface: list(d.ip4_addresses) for d in ctx.before.devices if d.ip4_addresses
+        }
         manifest["active"] = {
             d.interface: d.active_profile for d in ctx.before.devices if d.active_profile
         }
@@ -303,8 +307,8 @@ class AwaitConfirm:
                 return
             if ctx.auto_confirm and self._reachable():
                 ctx.note(
-                    "auto-confirmed: the gateway and the SSH client answer through "
-                    f"{ctx.config.name}"
+                    "auto-confirmed: the gateway and the SSH client answer"
+                    + (f" through {ctx.probe_via}" if ctx.probe_via else "")
                 )
                 return
             if ctx.checkpoint is not None and not ctx.backend.checkpoint_exists(ctx.checkpoint):
@@ -316,7 +320,7 @@ class AwaitConfirm:
     def _reachable(self) -> bool:
         ctx = self.ctx
         targets = [str(t) for t in (ctx.config.ipv4.gateway, ctx.ssh_client) if t]
-        return bool(targets) and all(ctx.system.ping(t, ctx.config.name) for t in targets)
+        return bool(targets) and all(ctx.system.ping(t, ctx.probe_via) for t in targets)
 
     def rollback(self) -> None:
         pass

@@ -1,0 +1,188 @@
+"""Undo a committed apply: bring back the exact profile set it replaced, as a confirmed
+transaction of its own (checkpoint, verify, confirm from the old address, then commit).
+
+The old profiles come back from the apply's backups with their own UUIDs, first in memory;
+only after confirmation are the bond's profiles deleted, /etc keyfiles written back, and the
+netplan files restored byte for byte and regenerated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from tightrope.errors import TightropeError
+from tightrope.txn.engine import Step
+from tightrope.txn.steps import AwaitConfirm, Checkpoint, Context, RolledBack
+
+
+class _Undo:
+    def __init__(self, ctx: Context, inputs: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.of: str = inputs["of"]
+        backup = ctx.store.txn_dir(self.of) / "backup"
+        self.backup = backup
+        self.manifest: dict[str, Any] = json.loads((backup / "manifest.json").read_text())
+        self.old: list[dict[str, Any]] = [
+            json.loads(p.read_text()) for p in sorted(backup.glob("*.json"))
+            if p.name != "manifest.json"
+        ]  # fmt: skip
+        self.ours = [c["uuid"] for c in inputs["changes"] if c["action"] in ("add", "modify")]
+        ports = {p.interface for p in ctx.config.ports}
+        self.active = {i: u for i, u in self.manifest.get("active", {}).items() if i in ports}
+
+
+class SaveCurrent:
+    name = "backup"
+
+    def __init__(self, undo: _Undo) -> None:
+        self.u = undo
+
+    def commit(self) -> None:
+        ctx = self.u.ctx
+        for uuid in self.u.ours:
+            p = ctx.before.profile(uuid)
+            if p is not None:
+                ctx.store.write_backup(ctx.txn_id, f"{uuid}.json", json.dumps(
+                    {"uuid": p.uuid, "id": p.id, "filename": p.filename, "flags": p.flags,
+                     "settings": p.settings}, indent=2))  # fmt: skip
+        ctx.note(f"saved the bond's {len(self.u.ours)} profile(s) before undoing {self.u.of}")
+
+    def rollback(self) -> None:
+        pass
+
+
+class RestoreOld:
+    name = "restore-profiles"
+
+    def __init__(self, undo: _Undo) -> None:
+        self.u = undo
+
+    def commit(self) -> None:
+        ctx = self.u.ctx
+        for old in self.u.old:
+            if ctx.before.profile(old["uuid"]) is not None:
+                ctx.backend.update_profile(old["uuid"], old["settings"], to_disk=False)
+            else:
+                ctx.backend.add_profile(old["settings"], to_disk=False)
+                ctx.added.append(old["uuid"])
+        ctx.note(f"restored {len(self.u.old)} profile(s) in memory: "
+                 + ", ".join(o["id"] for o in self.u.old))  # fmt: skip
+
+    def rollback(self) -> None:
+        pass  # the checkpoint removes them; Checkpoint.rollback sweeps ctx.added too
+
+
+class ActivateOld:
+    name = "activate"
+
+    def __init__(self, undo: _Undo) -> None:
+        self.u = undo
+
+    def commit(self) -> None:
+        ctx = self.u.ctx
+        ctx.set_phase("activating", None)
+        for iface, uuid in self.u.active.items():
+            ctx.backend.activate(uuid, iface)
+        bond = ctx.before.device(ctx.config.name)
+        if bond is not None and bond.active_profile:
+            ctx.backend.deactivate(bond.active_profile)
+        ctx.note("activated " + ", ".join(f"{u} on {i}" for i, u in self.u.active.items()))
+
+    def rollback(self) -> None:
+        pass
+
+
+class VerifyOld:
+    name = "verify"
+
+    def __init__(self, undo: _Undo) -> None:
+        self.u = undo
+
+    def commit(self) -> None:
+        ctx = self.u.ctx
+        ctx.set_phase("verifying", None)
+        until = ctx.clock.now() + ctx.verify_timeout_s
+        wanted = self.u.manifest.get("addresses", {})
+        while True:
+            snap = ctx.backend.snapshot()
+            missing = []
+            for iface, uuid in self.u.active.items():
+                dev = snap.device(iface)
+                if dev is None or dev.active_profile != uuid or dev.state != "activated":
+                    missing.append(f"{iface} not active with its old profile")
+                    continue
+                lost = set(wanted.get(iface, ())) - set(dev.ip4_addresses)
+                if lost:
+                    missing.append(f"{iface} lacks {', '.join(sorted(lost))}")
+            if not missing:
+                ctx.note("verified: the old profiles are active with their addresses")
+                return
+            if ctx.clock.now() >= until:
+                raise RolledBack("undo verification failed: " + "; ".join(missing))
+            ctx.clock.sleep(1.0)
+
+    def rollback(self) -> None:
+        pass
+
+
+class PersistOld:
+    name = "persist"
+
+    def __init__(self, undo: _Undo) -> None:
+        self.u = undo
+
+    def commit(self) -> None:
+        ctx = self.u.ctx
+        ctx.set_phase("committing", None)
+        ctx.deadline = None
+        for old in self.u.old:
+            storage = old.get("filename", "")
+            if storage.startswith("/etc/NetworkManager/"):
+                ctx.backend.update_profile(old["uuid"], None, to_disk=True)
+
+    def rollback(self) -> None:
+        pass
+
+
+def _finish(undo: _Undo) -> Callable[[Context], list[str]]:
+    def finish(ctx: Context) -> list[str]:
+        problems: list[str] = []
+        if ctx.rearm is not None:
+            ctx.rearm.stop()
+        if ctx.checkpoint is not None:
+            try:
+                ctx.backend.checkpoint_destroy(ctx.checkpoint)
+            except TightropeError as exc:
+                problems.append(f"destroying checkpoint: {exc}")
+            ctx.checkpoint = None
+        for uuid in undo.ours:
+            try:
+                ctx.backend.delete_profile(uuid)
+            except TightropeError as exc:
+                problems.append(f"deleting {uuid}: {exc}")
+        for entry in undo.manifest.get("netplan", []):
+            data = (undo.backup / entry["backup"]).read_bytes()
+            ctx.system.write_bytes(entry["path"], data, 0o600)
+            ctx.note(f"restored {entry['path']} byte for byte")
+        if undo.manifest.get("netplan"):
+            try:
+                ctx.system.netplan_generate()
+                ctx.backend.reload_profiles()
+                ctx.note("ran netplan generate and reloaded NetworkManager's profiles")
+            except Exception as exc:
+                problems.append(f"netplan generate / reload: {exc}")
+        ctx.note(f"undid transaction {undo.of}")
+        return problems
+
+    return finish
+
+
+def prepare_undo(
+    ctx: Context, inputs: dict[str, Any]
+) -> tuple[list[Step], Callable[[Context], list[str]]]:
+    undo = _Undo(ctx, inputs)
+    steps: list[Step] = [SaveCurrent(undo), Checkpoint(ctx), RestoreOld(undo), ActivateOld(undo),
+                         VerifyOld(undo), AwaitConfirm(ctx), PersistOld(undo)]  # fmt: skip
+    return steps, _finish(undo)
