@@ -127,6 +127,12 @@ class FakeBox:
             self.devices[iface] = replace(dev, state="disconnected", controller=None,
                                           state_reason=self.wifi_failure, active_profile=None)
             return
+        if not p.settings.get("connection", {}).get("master"):
+            start = self.start.device(iface)
+            self.devices[iface] = replace(dev, state="activated", active_profile=uuid,
+                                          controller=None,
+                                          ip4_addresses=start.ip4_addresses if start else ())
+            return
         bond_iface = "bond0"
         self.devices[iface] = replace(dev, state="activated", active_profile=uuid,
                                       controller=bond_iface, ip4_addresses=())
