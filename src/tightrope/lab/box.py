@@ -208,8 +208,9 @@ class Box:
         self.qmp.hmp(f"loadvm {name}")
         # The cable is QEMU's state, not the guest's: a test may have left it pulled.
         self.plug_cable()
-        for ns in (self.lan_ns, self.laptop_ns):
-            run(["ip", "-n", ns, "neigh", "flush", "all"], check=False)
+        # The host side's neighbour tables are left alone on purpose: flushing them makes the
+        # gateway re-learn .51 by broadcast, and Linux answers ARP for any of its addresses
+        # on any port, so it could learn eth0's MAC for wlan0's address (ARP flux).
         if wait:
             self.wait_ssh(60)
             # The guest clock resumes from the snapshot's time.

@@ -1,0 +1,114 @@
+"""Running tightrope on a lab box: ship the zipapp, write a config, read the outcome."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tightrope.lab import LAB_PSK, LAB_SSID, Box
+from tightrope.remote.zipapp import build
+
+PYZ = "/root/tightrope.pyz"
+NEW = "198.18.1.64"
+OLD = "198.18.1.50"
+
+# Read every profile with its secrets straight from NetworkManager, as tightrope sees them.
+_DUMP = (
+    "import json,sys; sys.path.insert(0, '/root/tightrope.pyz');"
+    "from tightrope.nm import read_snapshot;"
+    "s = read_snapshot(include_secrets=True);"
+    "print(json.dumps([[p.uuid, p.id, p.filename, p.settings] for p in s.profiles]))"
+)
+# NetworkManager stamps these on its own; they say nothing about the profile set.
+_VOLATILE = {("connection", "timestamp")}
+
+
+def install(box: Box, pyz: Path, host: str | None = None) -> None:
+    box.put(pyz, PYZ, host=host)
+
+
+def config_text(
+    *,
+    ssid: str = LAB_SSID,
+    address: str = f"{NEW}/24",
+    gateway: str = "198.18.1.1",
+    extra: str = "",
+) -> str:
+    return (
+        "ports:\n  eth0: {type: ethernet}\n"
+        f"  wlan0: {{type: wifi, ssid: {ssid}, psk-file: /root/wlan0.psk}}\n"
+        f"ipv4:\n  addresses: [{address}]\n  gateway: {gateway}\n"
+        "  nameservers: {addresses: [198.18.1.1]}\n" + extra
+    )
+
+
+def write_config(box: Box, text: str, psk: str = LAB_PSK, host: str | None = None) -> None:
+    box.ssh(
+        "umask 077; cat > /root/bond.yaml; printf %s " + shlex.quote(psk) + " > /root/wlan0.psk",
+        input=text,
+        host=host,
+        check=True,
+    )
+
+
+def tr(box: Box, args: str, host: str | None = None, timeout: float = 120) -> Any:
+    return box.ssh(f"COLUMNS=160 python3 {PYZ} {args}", host=host, timeout=timeout)
+
+
+def profiles(box: Box, host: str | None = None) -> dict[str, Any]:
+    cp = box.ssh(["python3", "-c", _DUMP], host=host, timeout=60, check=True)
+    out = {}
+    for uuid, pid, filename, settings in json.loads(cp.stdout):
+        for setting, key in _VOLATILE:
+            settings.get(setting, {}).pop(key, None)
+        out[uuid] = {"id": pid, "filename": filename, "settings": settings}
+    return out
+
+
+def wait_ssh(box: Box, host: str, timeout: float) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if box.ssh("true", host=host, timeout=8).returncode == 0:
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    raise AssertionError(f"{host} did not answer SSH within {timeout:.0f} s")
+
+
+def txn_state(box: Box, host: str) -> dict[str, Any]:
+    cp = box.ssh(
+        "d=/var/lib/tightrope/txn; cat $d/$(ls $d | tail -1)/state.json", host=host, timeout=30
+    )
+    assert cp.returncode == 0, cp.stderr
+    state: dict[str, Any] = json.loads(cp.stdout)
+    return state
+
+
+def wait_phase(box: Box, host: str, phases: tuple[str, ...], timeout: float) -> dict[str, Any]:
+    t0 = time.monotonic()
+    last: dict[str, Any] = {}
+    while time.monotonic() - t0 < timeout:
+        cp = box.ssh("d=/var/lib/tightrope/txn; cat $d/$(ls $d | tail -1)/state.json",
+                     host=host, timeout=15)  # fmt: skip
+        if cp.returncode == 0 and cp.stdout.strip():
+            last = json.loads(cp.stdout)
+            if last.get("phase") in phases:
+                return last
+        time.sleep(1)
+    raise AssertionError(f"phase {phases} not reached in {timeout:.0f} s; last {last}")
+
+
+def start_apply(box: Box, options: str = "", host: str | None = None) -> None:
+    """Start `apply --no-wait`; the SSH session may die as the address moves, that is fine."""
+    box.ssh(f"python3 {PYZ} apply /root/bond.yaml --yes --no-wait {options} "
+            "> /root/apply.out 2>&1", host=host, timeout=60)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tightrope as the single file the box gets (built from this checkout)."""
+    return build(tmp_path_factory.mktemp("pyz"))

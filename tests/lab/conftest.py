@@ -1,0 +1,113 @@
+"""Fixtures for tests that run against the VM lab (see docs/lab.md).
+
+Mark such tests `@pytest.mark.lab`; `TIGHTROPE_SKIP_LAB=1` skips them. Otherwise they run, and
+the first one builds the image if the recipe changed (about 75 s) and boots the box it needs.
+
+Session-scoped (booted once, on first use; removed at the end of the session, on Ctrl-C or
+SIGTERM, and by the next session if this one crashed):
+- `lab_image`: the built image (`tightrope.lab.image.Image`).
+- `netplan_lab`, `rpios_lab`: a `tightrope.lab.Lab` with one box (`lab.box`) in that start
+  state, settled (SSH answers, eth0 and wlan0 connected, wlan0 associated), with the snapshot
+  "pristine" saved. Use the lab for `lab.ping(...)`, `lab.start_ping(...)`, `lab.laptop(...)`.
+
+Function-scoped (the fast reset, about 3 s: loadvm "pristine", cable plugged, clock set):
+- `netplan_box`, `rpios_box`: the `tightrope.lab.Box` of that lab, back in pristine state.
+- `any_box`: the same, parametrised over both start states.
+
+A test that needs both lab and box asks for both, e.g. `def test_x(netplan_lab, netplan_box)`;
+they are the same lab. Box 0 is at 198.18.1.50 (eth0) / .51 (wlan0) in both start states.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+
+import pytest
+
+from tightrope.lab import Box, Lab, image
+from tightrope.lab.lab import cleanup
+
+PRISTINE = "pristine"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TIGHTROPE_SKIP_LAB") != "1":
+        return
+    skip = pytest.mark.skip(reason="TIGHTROPE_SKIP_LAB=1")
+    for item in items:
+        if "lab" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    rep = yield
+    # Lets fixtures see whether the test failed, to print the box's side of the story.
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+@pytest.fixture(scope="session")
+def lab_image() -> image.Image:
+    cleanup()  # leftovers of crashed sessions; never touches a lab started by `lab up`
+    return image.ensure()
+
+
+def _boot(state: str, lab_image: image.Image) -> Iterator[Lab]:
+    lab = Lab(f"t{os.getpid()}-{state[:2]}")
+    try:
+        box = lab.up(state)
+        # Addresses are part of "settled": a DHCP start state may still be negotiating.
+        for ip in (box.spec.eth0_ip, box.spec.wlan0_ip):
+            box.ssh(f"for i in $(seq 60); do ip -4 -o addr | grep -q ' {ip}/' && exit; "
+                    "sleep 1; done; exit 1", timeout=90, check=True)  # fmt: skip
+        lab.timings["savevm_s"] = box.snapshot(PRISTINE)
+        print(f"\n[lab] {state}: {lab.accel}, " +
+              ", ".join(f"{k} {v:.1f}" for k, v in lab.timings.items()))  # fmt: skip
+        yield lab
+    finally:
+        lab.down()
+
+
+@pytest.fixture(scope="session")
+def netplan_lab(lab_image: image.Image) -> Iterator[Lab]:
+    yield from _boot("netplan", lab_image)
+
+
+@pytest.fixture(scope="session")
+def rpios_lab(lab_image: image.Image) -> Iterator[Lab]:
+    yield from _boot("rpios", lab_image)
+
+
+def _fresh(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
+    box = lab.box
+    box.restore(PRISTINE)
+    yield box
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for host in (box.spec.eth0_ip, box.spec.wlan0_ip, "198.18.1.64"):
+            cp = box.ssh("nmcli -t -f NAME,DEVICE,STATE connection show; ip -br addr; "
+                         "journalctl -b -n 40 --no-pager -o short-precise",
+                         host=host, timeout=20)  # fmt: skip
+            if cp.returncode == 0:
+                print(f"--- box state at {host} after the failure ---\n{cp.stdout}")
+                break
+
+
+@pytest.fixture
+def netplan_box(netplan_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
+    yield from _fresh(netplan_lab, request)
+
+
+@pytest.fixture
+def rpios_box(rpios_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
+    yield from _fresh(rpios_lab, request)
+
+
+@pytest.fixture(params=["netplan", "rpios"])
+def any_box(request: pytest.FixtureRequest) -> Iterator[Box]:
+    lab: Lab = request.getfixturevalue(f"{request.param}_lab")
+    yield from _fresh(lab, request)

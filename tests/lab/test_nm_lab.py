@@ -1,0 +1,235 @@
+"""tightrope.nm against the real NetworkManager on the lab box, run from the zipapp, so the
+pure-Python dbus-fast is what is tested (compiled extensions cannot load from a zip).
+
+Each test sends a small Python script to the box (`python3 -` with the zipapp on sys.path);
+the script prints one JSON line that the test checks against what nmcli, ip and the files
+on the box say."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tightrope.lab import LAB_PSK, LAB_SSID, Box
+from tightrope.remote import zipapp
+
+pytestmark = pytest.mark.lab
+
+PYZ = "/root/tightrope-nm-test.pyz"
+PRELUDE = """
+import json, os, sys, time
+from tightrope.nm import writer as w
+from tightrope.nm.reader import read_snapshot
+def out(value):
+    print(json.dumps(value, default=str))
+"""
+
+
+@pytest.fixture(scope="module")
+def pyz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield zipapp.build(tmp_path_factory.mktemp("pyz"))
+
+
+def on_box(box: Box, pyz: Path, script: str, host: str | None = None) -> Any:
+    """Run the script on the box from the zipapp; returns its last JSON line."""
+    if box.ssh(f"test -f {PYZ}", host=host).returncode != 0:
+        box.put(pyz, PYZ, host=host)
+    done = box.ssh(f"PYTHONPATH={PYZ} python3 -", input=PRELUDE + script, host=host, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "dbus_fast" not in done.stderr, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def nmcli(box: Box, fields: str, what: str = "connection show") -> list[list[str]]:
+    text = box.ssh(f"nmcli -t -f {fields} {what}", check=True).stdout
+    return [line.replace("\\:", "\0").split(":") for line in text.splitlines()]
+
+
+def test_pure_python_dbus_fast_is_what_runs(any_box: Box, pyz: Path) -> None:
+    mods = on_box(any_box, pyz, """
+import dbus_fast.message, dbus_fast._private.unmarshaller as u
+read_snapshot()
+out([dbus_fast.message.__file__, u.__file__])
+""")  # fmt: skip
+    assert all(m.startswith(PYZ) and m.endswith(".py") for m in mods)
+
+
+def test_snapshot_agrees_with_nmcli_and_ip(any_box: Box, pyz: Path) -> None:
+    snap = on_box(any_box, pyz, "out(read_snapshot().to_dict())")
+    profiles = {p["uuid"]: (p["id"], p["type"], p["filename"]) for p in snap["profiles"]}
+    expected = {u: (n, t, f) for n, u, t, f in nmcli(any_box, "NAME,UUID,TYPE,FILENAME")}
+    assert profiles == expected
+    devices = {d["interface"]: d for d in snap["devices"]}
+    for name, type_, state in nmcli(any_box, "DEVICE,TYPE,STATE", "device"):
+        assert devices[name]["type"] == type_
+        assert (devices[name]["state"] == "activated") == state.startswith("connected")
+    for line in any_box.ssh("ip -br link", check=True).stdout.splitlines():
+        name, _, mac = line.split()[:3]
+        if name in devices and name != "lo":
+            assert devices[name]["mac"] == mac.upper()
+    for line in any_box.ssh("ip -4 -br addr", check=True).stdout.splitlines():
+        name, _, *addrs = line.split()
+        if name in devices and name != "lo":
+            assert sorted(devices[name]["ip4_addresses"]) == sorted(addrs)
+    assert devices["wlan0"]["ssid"] == LAB_SSID
+    assert devices["eth0"]["ip4_gateway"] == "198.18.1.1"
+    assert snap["session"]["ssh_server"] == "198.18.1.50"
+    assert snap["nm_version"] == any_box.ssh(
+        "NetworkManager --version", check=True).stdout.strip()  # fmt: skip
+    assert LAB_SSID in {ap["ssid"] for ap in snap["access_points"]}
+    assert LAB_PSK not in json.dumps(snap)
+
+
+def test_every_key_goes_back_with_the_signature_nm_gave(any_box: Box, pyz: Path) -> None:
+    mismatches = on_box(any_box, pyz, """
+import asyncio
+from tightrope.nm import constants as c
+from tightrope.nm.bus import connect
+from tightrope.nm.normalise import normalise_settings, unwrap
+from tightrope.nm.to_dbus import settings_to_dbus
+async def main():
+    bad = []
+    async with connect() as bus:
+        for path, ifaces in (await bus.managed_objects()).items():
+            if c.IFACE_CONNECTION not in ifaces:
+                continue
+            (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
+            back = settings_to_dbus(normalise_settings(unwrap(raw)))
+            for setting, keys in raw.items():
+                for key, var in keys.items():
+                    if setting in ("ipv4", "ipv6") and key in ("addresses", "routes"):
+                        continue
+                    got = back[setting][key]
+                    if (got.signature, unwrap(got)) != (var.signature, unwrap(var)):
+                        bad.append([setting, key, var.signature, got.signature])
+    return bad
+out(asyncio.run(main()))
+""")  # fmt: skip
+    assert mismatches == []
+
+
+def test_secrets_only_when_asked(any_box: Box, pyz: Path) -> None:
+    psks = on_box(any_box, pyz, """
+def psks(snap):
+    wifi = [p for p in snap.profiles if p.type == "802-11-wireless"]
+    return [p.get("802-11-wireless-security", "psk") for p in wifi]
+out([psks(read_snapshot()), psks(read_snapshot(include_secrets=True))])
+""")  # fmt: skip
+    assert psks == [[None], [LAB_PSK]]
+
+
+def test_in_memory_profile_stays_off_disk_until_persisted(any_box: Box, pyz: Path) -> None:
+    result = on_box(any_box, pyz, """
+settings = {"connection": {"id": "tr-dummy", "type": "bond", "interface-name": "trbond9",
+                           "autoconnect": False},
+            "bond": {"options": {"mode": "active-backup", "miimon": "100"}},
+            "ipv4": {"method": "disabled"}, "ipv6": {"method": "ignore"}}
+uuid = w.add_connection(settings, to_disk=False, block_autoconnect=True)
+def where():
+    p = read_snapshot().profile(uuid)
+    return p and [p.filename, p.storage]
+memory = where()
+w.update_connection(uuid, None, to_disk=True)
+disk = where()
+w.delete_connection(uuid)
+out([memory, disk, where()])
+""")  # fmt: skip
+    memory, disk, gone = result
+    assert memory[0].startswith("/run/NetworkManager/") and memory[1] == "run"
+    assert disk[0].startswith("/etc/NetworkManager/system-connections/") and disk[1] == "etc"
+    assert gone is None
+
+
+def test_checkpoint_adjust_conflict_destroy(netplan_box: Box, pyz: Path) -> None:
+    result = on_box(netplan_box, pyz, """
+from tightrope.nm import CheckpointConflict
+cp = w.checkpoint_create(["wlan0"], 30)
+w.checkpoint_adjust(cp, 300)
+seen = [[c.path, list(c.devices), c.rollback_timeout_s] for c in read_snapshot().checkpoints]
+try:
+    w.checkpoint_create(["wlan0"], 30)
+    conflict = None
+except CheckpointConflict as exc:
+    conflict = exc.existing
+w.checkpoint_destroy(cp)
+out([cp, seen, conflict, len(read_snapshot().checkpoints)])
+""")  # fmt: skip
+    cp, seen, conflict, left = result
+    assert seen == [[cp, ["wlan0"], 300]]
+    assert conflict == cp
+    assert left == 0
+
+
+def test_bond_in_memory_then_rollback_restores(netplan_box: Box, pyz: Path) -> None:
+    """The safe-apply shape on wlan0 alone (SSH stays on eth0): checkpoint all devices, add a
+    bond and its Wi-Fi port in memory, activate, watch it come up, roll back."""
+    before = sorted(r[0] for r in nmcli(netplan_box, "NAME"))
+    result = on_box(netplan_box, pyz, f"""
+from tightrope.nm.events import EventStream
+cp = w.checkpoint_create([], 120)
+bond = {{"connection": {{"id": "tr-bond", "type": "bond", "interface-name": "bond0"}},
+        "bond": {{"options": {{"mode": "active-backup", "miimon": "100",
+                             "fail_over_mac": "active"}}}},
+        "ipv4": {{"method": "manual",
+                 "address-data": [{{"address": "198.18.1.64", "prefix": 24}}]}},
+        "ipv6": {{"method": "disabled"}}}}
+port = {{"connection": {{"id": "tr-wlan0", "type": "802-11-wireless", "interface-name": "wlan0",
+                       "master": "bond0", "slave-type": "bond"}},
+        "802-11-wireless": {{"ssid": {LAB_SSID!r}, "mode": "infrastructure"}},
+        "802-11-wireless-security": {{"key-mgmt": "wpa-psk", "psk": {LAB_PSK!r}}}}}
+states = []
+with EventStream() as events:
+    w.add_connection(bond, to_disk=False)
+    port_uuid = w.add_connection(port, to_disk=False)
+    w.activate(port_uuid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ev = events.get(timeout=1)
+        if ev and ev.member == "StateChanged" and "new" in ev.values:
+            states.append(ev.values["new"])
+        snap = read_snapshot()
+        b = snap.device("bond0")
+        if b and b.bond and b.bond.active_port == "wlan0":
+            break
+bonded = snap.to_dict()
+results = {{k: v.name for k, v in w.checkpoint_rollback(cp).items()}}
+time.sleep(5)
+after = read_snapshot()
+out([bonded, sorted(set(states)), results, sorted(p.id for p in after.profiles),
+     [d.interface for d in after.devices]])
+""")  # fmt: skip
+    bonded, states, results, profiles_after, devices_after = result
+    devs = {d["interface"]: d for d in bonded["devices"]}
+    assert devs["wlan0"]["controller"] == "bond0"
+    assert devs["bond0"]["bond"]["active_port"] == "wlan0"
+    assert devs["bond0"]["bond"]["fail_over_mac"] == "active"
+    assert devs["bond0"]["ip4_addresses"] == ["198.18.1.64/24"]
+    assert {p["id"]: p["filename"].split("/")[1] for p in bonded["profiles"]
+            if p["id"].startswith("tr-")} == {"tr-bond": "run", "tr-wlan0": "run"}  # fmt: skip
+    assert "activated" in states
+    assert set(results.values()) == {"OK"}
+    assert profiles_after == before
+    assert "bond0" not in devices_after
+    netplan_box.ssh("for i in $(seq 60); do nmcli -t -f DEVICE,STATE device | "
+                    "grep -q '^wlan0:connected$' && exit; sleep 1; done; exit 1",
+                    timeout=90, check=True)  # fmt: skip
+
+
+def test_unreachable_networkmanager_is_a_clean_error(netplan_box: Box, pyz: Path) -> None:
+    netplan_box.ssh("systemctl stop NetworkManager", check=True)
+    try:
+        if netplan_box.ssh(f"test -f {PYZ}").returncode != 0:
+            netplan_box.put(pyz, PYZ)
+        done = netplan_box.ssh(
+            shlex.join(["env", f"PYTHONPATH={PYZ}", "python3", "-m", "tightrope.nm.capture"])
+        )
+    finally:
+        netplan_box.ssh("systemctl start NetworkManager", check=True)
+    assert done.returncode == 4
+    assert "NetworkManager is not running" in done.stderr
+    assert "Traceback" not in done.stderr
