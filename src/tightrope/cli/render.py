@@ -58,11 +58,8 @@ def plan(p: Plan, *, hostname: str, nm_version: str, as_json: bool) -> None:
     from rich.table import Table
 
     out = _console()
-    world = "netplan YAML" if p.discovery.storage_world == "netplan" else "keyfiles"
-    out.print(
-        f"[bold]Plan for {p.bond}[/] on {hostname} "
-        f"(NetworkManager {nm_version}, profiles stored as {world})"
-    )
+    out.print(f"[bold]Plan for {p.bond}[/] on {hostname} (NetworkManager {nm_version})")
+    out.print(p.storage.summary + ".")
     if p.no_change:
         out.print("[green]No change:[/] the desired state is already in place.")
     else:
@@ -76,6 +73,9 @@ def plan(p: Plan, *, hostname: str, nm_version: str, as_json: bool) -> None:
     for w in p.warnings:
         style = _SEVERITY_STYLE.get(w.severity, "")
         out.print(f"[{style}]{w.severity}[/] [dim]({w.code})[/] {w.message}")
+    if not p.no_change:
+        for f in p.storage.files:
+            out.print(f"  [dim]{f.action:6}[/] {f.path}: {f.detail}")
     if p.reconnect_at and not p.no_change:
         out.print(f"After the change the box answers at [bold]{p.reconnect_at}[/].")
 

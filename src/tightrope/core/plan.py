@@ -15,6 +15,7 @@ from tightrope.core.model import BondConfig
 from tightrope.core.profiles import SECRET_KEYS, DesiredProfile, desired_profiles
 from tightrope.core.profiles import setting_differences as _differences
 from tightrope.core.snapshot import Snapshot
+from tightrope.core.storage import StorageReport, storage_report
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Plan:
     warnings: tuple[Caution, ...]
     discovery: Discovery
     reconnect_at: str | None  # the address the admin will find the box at afterwards
+    storage: StorageReport
     desired: tuple[DesiredProfile, ...] = field(repr=False, default=())
 
     @property
@@ -48,6 +50,7 @@ class Plan:
             "warnings": [asdict(w) for w in self.warnings],
             "discovery": asdict(self.discovery),
             "reconnect_at": self.reconnect_at,
+            "storage": asdict(self.storage),
         }
 
 
@@ -85,14 +88,30 @@ def make_plan(config: BondConfig, snapshot: Snapshot, probes: Probes | None = No
             )
         )
     reconnect = str(config.new_address) if config.new_address else None
+    retired = {c.uuid: _filename(snapshot, c.uuid) for c in changes if c.action == "retire"}
+    storage = storage_report(found, desired, retired)
+    cautions = warnings_for(config, snapshot, found, bool(changes), probes or Probes())
+    if storage.psk_in_yaml and changes:
+        cautions += (
+            Caution("psk-in-yaml", "NetworkManager stores profiles as netplan YAML here, so "
+                    "the Wi-Fi PSK is written in clear text into a root-only (0600) "
+                    "/etc/netplan/90-NM-*.yaml, as netplan itself does; tightrope copies it "
+                    "nowhere else.", "info"),
+        )  # fmt: skip
     return Plan(
         bond=config.name,
         changes=tuple(changes),
-        warnings=warnings_for(config, snapshot, found, bool(changes), probes or Probes()),
+        warnings=cautions,
         discovery=found,
         reconnect_at=reconnect,
+        storage=storage,
         desired=desired,
     )
+
+
+def _filename(snapshot: Snapshot, uuid: str) -> str:
+    p = snapshot.profile(uuid)
+    return p.filename if p else ""
 
 
 def _is_secret(dotted: str) -> bool:

@@ -26,8 +26,21 @@ def finish(ctx: Context) -> list[str]:
         ctx.checkpoint = None
     ctx.note("checkpoint destroyed: the change is committed")
     problems += _edit_netplan(ctx)
+    netplan_world = ctx.plan.discovery.storage_world == "netplan"
+    if netplan_world and ctx.plan.discovery.netplan:
+        # NetworkManager with netplan support rewrites a whole YAML file (comments lost) when
+        # it deletes a netplan-defined profile; we edited the file ourselves, so let it just
+        # re-read its store instead.
+        try:
+            ctx.backend.reload_profiles()
+        except TightropeError as exc:
+            problems.append(f"reloading profiles: {exc}")
+    generated = {c.uuid for c in ctx.plan.discovery.claims if c.origin == "netplan"}
     for change in ctx.plan.changes:
         if change.action != "retire":
+            continue
+        if netplan_world and change.uuid in generated:
+            ctx.note(f"retired {change.profile} (its netplan stanza is gone)")
             continue
         try:
             ctx.backend.delete_profile(change.uuid)
