@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from tightrope.cli import inputs
+from tightrope.cli import inputs, remote_cli
 from tightrope.cli.cmd_plan import add_snapshot_options, show_plan
 from tightrope.core.config import parse_config
 from tightrope.core.configdump import config_to_data
@@ -133,6 +133,10 @@ def _run(args: argparse.Namespace) -> int:
             with open(args.print_config, "x", encoding="utf-8") as fh:
                 fh.write(text)
         return 0
+    if remote_cli.wants_remote(args):
+        if args.plan:
+            return remote_cli.plan_remote(config, args)
+        return remote_cli.apply_fleet(config, args)
     if args.plan:
         return show_plan(config, args)
     from tightrope.cli.cmd_apply import apply_config
@@ -185,4 +189,5 @@ def register(sub: Any) -> None:
     from tightrope.cli.cmd_apply import add_apply_options
 
     add_apply_options(p)
+    remote_cli.add_remote_options(p, fleet=True)
     p.set_defaults(func=_run)

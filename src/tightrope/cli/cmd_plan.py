@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tightrope.cli import inputs, render
+from tightrope.cli import inputs, remote_cli, render
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import make_plan
 from tightrope.errors import Exit
@@ -30,6 +30,8 @@ def show_plan(config: BondConfig, args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     config = inputs.load_config_file(args.config)
+    if remote_cli.wants_remote(args):
+        return remote_cli.plan_remote(config, args)
     return show_plan(config, args)
 
 
@@ -43,4 +45,5 @@ def register(sub: Any) -> None:
     )
     p.add_argument("config", metavar="CONFIG", help="YAML file describing the bond")
     add_snapshot_options(p)
+    remote_cli.add_remote_options(p)
     p.set_defaults(func=_run)

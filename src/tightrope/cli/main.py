@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "tightrope.cli.cmd_pending",
     "tightrope.cli.cmd_status",
     "tightrope.cli.cmd_lab",
+    "tightrope.cli.cmd_agent",
 )
 
 
@@ -37,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # remote mode replays the command line on the box
     from tightrope.cli.render import error as render_error
 
     try:

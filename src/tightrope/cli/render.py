@@ -52,32 +52,38 @@ def error(exc: TightropeError, as_json: bool = False) -> None:
 
 
 def plan(p: Plan, *, hostname: str, nm_version: str, as_json: bool) -> None:
+    plan_data({"host": hostname, "nm_version": nm_version, **p.to_dict()}, as_json=as_json)
+
+
+def plan_data(d: dict[str, Any], *, as_json: bool) -> None:
+    """Render a plan from its JSON form, so a plan made on a remote box renders the same."""
     if as_json:
-        emit_json({"host": hostname, "nm_version": nm_version, **p.to_dict()})
+        emit_json(d)
         return
     from rich.table import Table
 
     out = _console()
-    out.print(f"[bold]Plan for {p.bond}[/] on {hostname} (NetworkManager {nm_version})")
-    out.print(p.storage.summary + ".")
-    if p.no_change:
+    out.print(f"[bold]Plan for {d['bond']}[/] on {d['host']} (NetworkManager {d['nm_version']})")
+    out.print(d["storage"]["summary"] + ".")
+    if d["no_change"]:
         out.print("[green]No change:[/] the desired state is already in place.")
     else:
         table = Table(show_header=True, header_style="bold")
         for col in ("action", "profile", "on", "what"):
             table.add_column(col)
-        for c in p.changes:
-            style = _ACTION_STYLE.get(c.action, "")
-            table.add_row(f"[{style}]{c.action}[/]", c.profile, c.interface, "\n".join(c.details))
+        for c in d["changes"]:
+            style = _ACTION_STYLE.get(c["action"], "")
+            table.add_row(
+                f"[{style}]{c['action']}[/]", c["profile"], c["interface"], "\n".join(c["details"])
+            )
         out.print(table)
-    for w in p.warnings:
-        style = _SEVERITY_STYLE.get(w.severity, "")
-        out.print(f"[{style}]{w.severity}[/] [dim]({w.code})[/] {w.message}")
-    if not p.no_change:
-        for f in p.storage.files:
-            out.print(f"  [dim]{f.action:6}[/] {f.path}: {f.detail}")
-    if p.reconnect_at and not p.no_change:
-        out.print(f"After the change the box answers at [bold]{p.reconnect_at}[/].")
+        for f in d["storage"]["files"]:
+            out.print(f"  [dim]{f['action']:6}[/] {f['path']}: {f['detail']}")
+    for w in d["warnings"]:
+        style = _SEVERITY_STYLE.get(w["severity"], "")
+        out.print(f"[{style}]{w['severity']}[/] [dim]({w['code']})[/] {w['message']}")
+    if d["reconnect_at"] and not d["no_change"]:
+        out.print(f"After the change the box answers at [bold]{d['reconnect_at']}[/].")
 
 
 def status(report: StatusReport, as_json: bool) -> None:

@@ -170,3 +170,27 @@ def history(states: list[TxnState], as_json: bool) -> None:
     for s in states:
         table.add_row(s.id, s.kind, s.phase, s.outcome or "", s.reason)
     _console().print(table if states else "No transactions yet.")
+
+
+def journey_event(host: str, phase: str, message: str, as_json: bool) -> None:
+    if as_json:
+        emit_json({"event": phase, "host": host, "message": message, "at": time.time()})
+        return
+    _console().print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{host}[/] {phase}: {message}")
+
+
+def journey_summary(results: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json({"event": "summary", "results": [r.to_dict() for r in results]})
+        return
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    for col in ("host", "old address", "new address", "outcome", "outage", "seconds", "why"):
+        table.add_column(col)
+    for r in results:
+        style = _OUTCOME_STYLE.get(r.outcome, "bold")
+        outage = f"{r.outage_s:.1f} s" if r.outage_s is not None else ""
+        table.add_row(r.host, r.old_address, r.new_address or "", f"[{style}]{r.outcome}[/]",
+                      outage, f"{r.seconds:.0f}", r.reason)  # fmt: skip
+    _console().print(table)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Interface
+
+import pytest
+
+from tests.unit.test_plan import PSK, seed_config
+from tightrope.cli.remote_cli import strip_remote_args
+from tightrope.errors import UsageError
+from tightrope.remote.hosts import parse_hosts_file
+from tightrope.remote.journey import _last_json, request_for
+from tightrope.remote.ssh import Ssh, SshOptions
+from tightrope.remote.target import Target, parse_target
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("pi@192.168.1.50", Target("192.168.1.50", "pi")),
+        ("raspberrypi", Target("raspberrypi")),
+        ("pi@box:2222", Target("box", "pi", 2222)),
+        ("root@[2001:db8::1]:22", Target("2001:db8::1", "root", 22)),
+        ("2001:db8::1", Target("2001:db8::1")),
+    ],
+)
+def test_parse_target(text: str, target: Target) -> None:
+    assert parse_target(text) == target
+
+
+@pytest.mark.parametrize("text", ["", "-oProxyCommand=x", "pi@", "a b", "pi@box:99999", "[::1"])
+def test_bad_targets_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_target(text)
+
+
+def test_hosts_file_plain_and_yaml() -> None:
+    plain = parse_hosts_file("# lab\npi@198.18.1.50\n\nroot@198.18.1.60:22  # second\n")
+    assert [str(e.target) for e in plain] == ["pi@198.18.1.50", "root@198.18.1.60:22"]
+    rich = parse_hosts_file("- {host: pi@198.18.1.50, address: 198.18.1.64/24}\n- box2\n")
+    assert rich[0].address == IPv4Interface("198.18.1.64/24") and rich[1].address is None
+    config = rich[0].adapt(seed_config())
+    assert str(config.ipv4.addresses[0]) == "198.18.1.64/24"
+    with pytest.raises(UsageError):
+        parse_hosts_file("- {address: 1.2.3.4/24}\n")
+
+
+def test_strip_remote_args_keeps_the_command() -> None:
+    argv = ["status", "--host", "pi@x", "--json", "--ssh-option=IdentityFile=k",
+            "--accept-new-host-key", "--ssh-config", "cfg"]
+    assert strip_remote_args(argv) == ["status", "--json"]
+
+
+def test_request_carries_psk_only_in_its_field_and_no_local_sources() -> None:
+    body = json.loads(request_for(seed_config(), "plan", {}))
+    assert body["psk"] == {"wlan0": PSK}
+    assert "psk-env" not in body["config"]["ports"]["wlan0"]
+    assert PSK not in json.dumps(body["config"])
+
+
+def test_ssh_argv_follows_the_box_with_its_old_host_key() -> None:
+    ssh = Ssh(Target("198.18.1.50", "pi"), SshOptions(options=("IdentityFile=k",)))
+    there = ssh.at("198.18.1.64")
+    argv = there.argv()
+    assert argv[-1] == "pi@198.18.1.64" and "HostKeyAlias=198.18.1.50" in argv
+    assert "StrictHostKeyChecking=accept-new" not in argv
+    assert "IdentityFile=k" in argv
+
+
+def test_last_json_reads_pretty_and_line_output() -> None:
+    assert _last_json(b'{\n  "outcome": "committed"\n}\n') == {"outcome": "committed"}
+    assert _last_json(b'{"a": 1}\n{"outcome": "x"}\n') == {"outcome": "x"}
