@@ -114,12 +114,18 @@ def discover(config: BondConfig, snapshot: Snapshot, own_uuids: frozenset[str]) 
 
 def _claims(profile: Profile, iface: str, config: BondConfig, snapshot: Snapshot) -> str | None:
     want_kind = "bond" if iface == config.name else _port_kind(config, iface)
+    return claim_by(profile, iface, want_kind, snapshot)
+
+
+def claim_by(profile: Profile, iface: str, kind: str, snapshot: Snapshot) -> str | None:
+    """How `profile` could be activated on device `iface` of `kind` (ethernet, wifi, bond):
+    interface-name, mac, any-device; None if it cannot."""
     have_kind = _KIND_FOR_TYPE.get(profile.type)
     if have_kind is None:
         return None
     if profile.interface:
         return "interface-name" if profile.interface == iface else None
-    if have_kind != want_kind:
+    if have_kind != kind:
         return None
     device = snapshot.device(iface)
     mac = profile.mac_match

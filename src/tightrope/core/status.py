@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tightrope.core.discovery import origin_of, storage_world
+from tightrope.core.discovery import claim_by, origin_of, storage_world
 from tightrope.core.snapshot import BondPortRuntime, Device, Snapshot
 
 
@@ -142,12 +142,11 @@ def _port(
 
 
 def _device(snap: Snapshot, dev: Device) -> DeviceStatus:
-    claims = []
-    for p in snap.profiles:
-        if p.interface == dev.interface or (
-            p.mac_match and p.mac_match in {m.upper() for m in (dev.mac, dev.permanent_mac) if m}
-        ):
-            claims.append(f"{p.id} ({origin_of(p)}, {p.storage})")
+    claims = [
+        f"{p.id} ({origin_of(p)}, {p.storage})"
+        for p in snap.profiles
+        if claim_by(p, dev.interface, dev.type, snap) is not None
+    ]
     return DeviceStatus(
         interface=dev.interface,
         type=dev.type,
