@@ -11,7 +11,8 @@ def test_status_without_bond_names_every_claim() -> None:
          "filename": "/etc/NetworkManager/system-connections/Wired connection 1.nmconnection",
          "settings": {"802-3-ethernet": {"mac-address": ETH0_MAC}}},
         {"uuid": "u-pre", "id": "preconfigured", "type": "802-11-wireless", "interface": None,
-         "flags": 0, "filename": "/etc/NetworkManager/system-connections/preconfigured.nmconnection",
+         "flags": 0,
+         "filename": "/etc/NetworkManager/system-connections/preconfigured.nmconnection",
          "settings": {}},
     ])
     report = status_report(snap)
