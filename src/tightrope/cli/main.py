@@ -17,7 +17,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "tightrope.cli.cmd_bond",
     "tightrope.cli.cmd_plan",
     "tightrope.cli.cmd_apply",
-    "tightrope.cli.cmd_pending",
+    "tightrope.cli.cmd_prove",
     "tightrope.cli.cmd_status",
     "tightrope.cli.cmd_lab",
     "tightrope.cli.cmd_agent",

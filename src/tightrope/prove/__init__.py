@@ -1,0 +1,1 @@
+"""Prove it: the failover drill and the live event view (they act on the box)."""

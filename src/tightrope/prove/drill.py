@@ -1,0 +1,212 @@
+"""The failover drill on the box: take the active port down, probe, bring it back, measure.
+
+A guard timer (a transient systemd unit) brings the port back after the drill's length plus a
+margin even if this process or the SSH session that started it dies mid-drill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tightrope.core.drill import DrillPlan, DrillResult, PortEvent, parse_ping
+from tightrope.core.procbond import parse_proc_bond
+from tightrope.errors import TightropeError
+
+GUARD_MARGIN_S = 15
+
+
+def _ip() -> str:
+    return shutil.which("ip") or "/usr/sbin/ip"
+
+
+def start_guard(port: str, after_s: float) -> str:
+    unit = f"tightrope-drill-guard-{int(time.time())}"
+    systemd_run = shutil.which("systemd-run")
+    if systemd_run is None:
+        raise TightropeError(
+            f"systemd-run is missing: without a guard the drill could leave {port} down",
+            hint="The drill needs systemd on the box.",
+        )
+    subprocess.run(
+        [
+            systemd_run,
+            "--quiet",
+            f"--unit={unit}",
+            f"--on-active={int(after_s)}s",
+            "--timer-property=AccuracySec=100ms",
+            _ip(),
+            "link",
+            "set",
+            "dev",
+            port,
+            "up",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return unit
+
+
+def stop_guard(unit: str) -> None:
+    subprocess.run(
+        ["systemctl", "stop", f"{unit}.timer", f"{unit}.service"],
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+
+
+class _BondWatch:
+    """Samples /proc/net/bonding/<bond> every 20 ms and records what changes."""
+
+    def __init__(self, bond: str) -> None:
+        self.path = Path(f"/proc/net/bonding/{bond}")
+        self.events: list[PortEvent] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        last_active: str | None = None
+        last_links: dict[str, str] = {}
+        while not self._stop.is_set():
+            try:
+                rt = parse_proc_bond(self.path.read_text())
+            except (OSError, ValueError):
+                time.sleep(0.02)
+                continue
+            now = time.time()
+            if rt.active_port != last_active:
+                if last_active is not None:
+                    self.events.append(
+                        PortEvent(now, f"active {last_active} -> {rt.active_port or 'none'}")
+                    )
+                last_active = rt.active_port
+            for p in rt.ports:
+                if last_links.get(p.interface, p.mii_status) != p.mii_status:
+                    self.events.append(PortEvent(now, f"{p.interface} link {p.mii_status}"))
+                last_links[p.interface] = p.mii_status
+            time.sleep(0.02)
+
+    def __enter__(self) -> _BondWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def run_drill(
+    plan: DrillPlan,
+    *,
+    seconds: float,
+    interval_ms: int = 10,
+    lead_s: float = 2.0,
+    tail_s: float = 6.0,
+) -> DrillResult:
+    total = lead_s + seconds + tail_s
+    guard = start_guard(plan.port, lead_s + seconds + GUARD_MARGIN_S)
+    ping = subprocess.Popen(
+        [
+            "ping",
+            "-D",
+            "-O",
+            "-n",
+            "-i",
+            f"{interval_ms / 1000:.3f}",
+            "-W",
+            "1",
+            "-w",
+            str(int(total + 1)),
+            "-I",
+            plan.bond,
+            plan.target,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    started = time.time()
+    down_at = up_at = started
+    try:
+        with _BondWatch(plan.bond) as watch:
+            time.sleep(lead_s)
+            down_at = time.time()
+            subprocess.run([_ip(), "link", "set", "dev", plan.port, "down"], check=True)
+            time.sleep(seconds)
+            up_at = time.time()
+            subprocess.run([_ip(), "link", "set", "dev", plan.port, "up"], check=True)
+            time.sleep(tail_s)
+    finally:
+        # Whatever happened above, the port must end up: the guard covers our own death.
+        subprocess.run([_ip(), "link", "set", "dev", plan.port, "up"], check=False)
+        stop_guard(guard)
+        ping.terminate()
+    out, _ = ping.communicate(timeout=10)
+    ended = time.time()
+    rt = None
+    with contextlib.suppress(OSError, ValueError):
+        rt = parse_proc_bond(Path(f"/proc/net/bonding/{plan.bond}").read_text())
+    return DrillResult(
+        plan=plan,
+        interval_ms=float(interval_ms),
+        down_at=down_at,
+        up_at=up_at,
+        started=started,
+        ended=ended,
+        probes=parse_ping(out),
+        events=tuple(watch.events),
+        miimon_ms=rt.mii_interval_ms if rt else None,
+    )
+
+
+def save_picture(result: DrillResult, path: Path) -> Path:
+    """A timeline: probe RTT (dots) and losses (red ticks), with the port events marked."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise TightropeError(
+            "the picture needs matplotlib", hint="pip install 'tightrope[plot]'"
+        ) from None
+    t0 = result.started
+    ok = [(p.at - t0, p.rtt_ms) for p in result.probes if p.rtt_ms is not None]
+    lost = [p.at - t0 for p in result.probes if p.rtt_ms is None]
+    fig, ax = plt.subplots(figsize=(10, 3.6), dpi=110)
+    if ok:
+        ax.scatter([t for t, _ in ok], [r for _, r in ok], s=4, label="reply RTT (ms)")
+    top = max((r for _, r in ok), default=1.0)
+    if lost:
+        ax.scatter(lost, [top * 1.05] * len(lost), marker="|", color="red", s=60, label="lost")
+    for at, label, color in (
+        (result.down_at, f"{result.plan.port} down", "black"),
+        (result.up_at, f"{result.plan.port} up", "green"),
+    ):
+        ax.axvline(at - t0, color=color, linestyle="--", linewidth=1)
+        ax.text(at - t0, top * 1.12, label, fontsize=8)
+    for ev in result.events:
+        ax.axvline(ev.at - t0, color="orange", linewidth=0.8, alpha=0.7)
+        ax.text(ev.at - t0, top * 0.9, ev.what, fontsize=7, rotation=90, va="top")
+    fo = result.outage_ms(result.failover_ms)
+    fb = result.outage_ms(result.failback_ms)
+    ax.set_title(
+        f"{result.plan.bond}: failover {fo:.0f} ms, fail-back {fb:.0f} ms, "
+        f"{result.lost}/{result.sent} probes lost (every {result.interval_ms:.0f} ms "
+        f"to {result.plan.target})",
+        fontsize=9,
+    )
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("RTT (ms)")
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

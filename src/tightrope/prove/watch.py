@@ -1,0 +1,166 @@
+"""`tightrope watch`: what happens to the bond, live, with millisecond timestamps.
+
+Three sources merged into one stream: NetworkManager's D-Bus signals (device and activation
+states, Wi-Fi access point and signal, checkpoints, the daemon restarting), the kernel's
+bonding state (active port, MII per port; /proc/net/bonding sampled every 20 ms), and the
+kernel's address and route changes (`ip -ts monitor`).
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tightrope.core.procbond import parse_proc_bond
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    at: float  # wall clock, seconds
+    source: str  # nm, bond, kernel
+    subject: str  # interface or object
+    what: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": round(self.at, 3), "source": self.source, "subject": self.subject,
+                "what": self.what}  # fmt: skip
+
+
+_IP_MONITOR = re.compile(r"^\[(?P<ts>[^\]]+)\]\s*(?P<rest>.*)$")
+
+
+def describe_nm(member: str, interface: str, values: dict[str, Any]) -> str | None:
+    """Pure: which NetworkManager signals an admin watching a bond cares about, in words."""
+    if member == "StateChanged" and interface.endswith(".Device"):
+        return f"{values['old']} -> {values['new']} ({values['reason']})"
+    if member == "StateChanged" and interface.endswith(".Connection.Active"):
+        return f"activation {values['state']}"
+    if member == "NameOwnerChanged":
+        return "NetworkManager stopped" if not values.get("new") else "NetworkManager started"
+    if member == "PropertiesChanged":
+        if "Strength" in values:
+            return f"signal {values['Strength']}%"
+        if "ActiveAccessPoint" in values:
+            return f"access point {values['ActiveAccessPoint']}"
+        if "Checkpoints" in values:
+            return f"checkpoints now {len(values['Checkpoints'])}"
+    return None
+
+
+def parse_ip_monitor(line: str) -> WatchEvent | None:
+    """Pure: one `ip -ts monitor address route` line -> event."""
+    m = _IP_MONITOR.match(line.strip())
+    if not m:
+        return None
+    rest = m["rest"]
+    try:
+        at = time.mktime(time.strptime(m["ts"].split(".")[0], "%Y-%m-%dT%H:%M:%S"))
+        frac = m["ts"].split(".")[1] if "." in m["ts"] else "0"
+        at += float("0." + "".join(ch for ch in frac if ch.isdigit()))
+    except (ValueError, IndexError):
+        at = time.time()
+    words = rest.split()
+    subject = next((words[i + 1] for i, w in enumerate(words[:-1]) if w == "dev"), "")
+    if rest.startswith("Deleted"):
+        return WatchEvent(at, "kernel", subject, "removed " + " ".join(words[1:4]))
+    if words and ("inet" in words[:3] or words[0] in ("default", "local") or "via" in words):
+        return WatchEvent(at, "kernel", subject, "added " + " ".join(words[:4]))
+    return None
+
+
+class Watch:
+    def __init__(self) -> None:
+        self.events: queue.Queue[WatchEvent] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._procs: list[subprocess.Popen[str]] = []
+
+    def _emit(self, source: str, subject: str, what: str, at: float | None = None) -> None:
+        self.events.put(WatchEvent(at or time.time(), source, subject, what))
+
+    def _bonds(self) -> None:
+        last: dict[str, tuple[str | None, dict[str, str]]] = {}
+        while not self._stop.is_set():
+            for path in Path("/proc/net/bonding").glob("*"):
+                try:
+                    rt = parse_proc_bond(path.read_text())
+                except (OSError, ValueError):
+                    continue
+                links = {p.interface: p.mii_status for p in rt.ports}
+                prev = last.get(path.name)
+                if prev is not None:
+                    if prev[0] != rt.active_port:
+                        self._emit("bond", path.name, f"active port {prev[0] or 'none'} -> "
+                                   f"{rt.active_port or 'none'}")  # fmt: skip
+                    for iface, status in links.items():
+                        if prev[1].get(iface) != status:
+                            self._emit("bond", iface, f"link {status} in {path.name}")
+                last[path.name] = (rt.active_port, links)
+            time.sleep(0.02)
+
+    def _kernel(self) -> None:
+        try:
+            proc = subprocess.Popen(["ip", "-ts", "monitor", "address", "route"],
+                                    stdout=subprocess.PIPE, text=True)  # fmt: skip
+        except OSError:
+            return
+        self._procs.append(proc)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            ev = parse_ip_monitor(line)
+            if ev is not None:
+                self.events.put(ev)
+
+    def _nm(self) -> None:
+        from tightrope.nm.events import EventStream
+
+        names = _device_names()
+        try:
+            with EventStream() as stream:
+                while not self._stop.is_set():
+                    ev = stream.get(timeout=0.5)
+                    if ev is None:
+                        continue
+                    what = describe_nm(ev.member, ev.interface, ev.values)
+                    if what is not None:
+                        subject = names.get(ev.path, ev.path.rsplit("/", 1)[-1])
+                        self._emit("nm", subject, what)
+        except Exception as exc:  # the other sources go on without D-Bus
+            self._emit("nm", "NetworkManager", f"signals unavailable: {exc}")
+
+    def start(self) -> None:
+        for target in (self._bonds, self._kernel, self._nm):
+            t = threading.Thread(target=target, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for proc in self._procs:
+            proc.terminate()
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        while True:
+            yield self.events.get()
+
+
+def _device_names() -> dict[str, str]:
+    from tightrope.nm import build
+    from tightrope.nm.bus import run_sync
+
+    try:
+
+        async def work(bus: Any) -> dict[str, str]:
+            return build.device_names(await bus.managed_objects())
+
+        names: dict[str, str] = run_sync(work)
+        return names
+    except Exception:
+        return {}

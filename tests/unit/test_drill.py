@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.unit.builders import netplan_start
+from tightrope.core.drill import (
+    DrillPlan,
+    DrillRefused,
+    DrillResult,
+    drill_plan,
+    parse_ping,
+    result_from_dict,
+    result_to_dict,
+    sparkline,
+)
+from tightrope.core.snapshot import BondPortRuntime, BondRuntime, Device
+from tightrope.prove.watch import describe_nm, parse_ip_monitor
+
+PING = """\
+PING 198.18.1.1 (198.18.1.1) from 198.18.1.64 bond0: 56(84) bytes of data.
+[1000.000000] 64 bytes from 198.18.1.1: icmp_seq=1 ttl=64 time=0.5 ms
+[1000.010000] 64 bytes from 198.18.1.1: icmp_seq=2 ttl=64 time=0.6 ms
+[1001.000000] no answer yet for icmp_seq=3
+[1000.130000] 64 bytes from 198.18.1.1: icmp_seq=14 ttl=64 time=2.1 ms
+""" + "".join(
+    f"[{1000.14 + i * 0.01:.6f}] 64 bytes from 198.18.1.1: icmp_seq={15 + i} ttl=64 time=0.5 ms\n"
+    for i in range(47)
+)
+
+
+def result(probes_text: str = PING) -> DrillResult:
+    plan = DrillPlan("bond0", "eth0", ("wlan0",), "198.18.1.1")
+    return DrillResult(plan, 10.0, down_at=1000.011, up_at=1000.5, started=1000.0,
+                       ended=1000.6, probes=parse_ping(probes_text), miimon_ms=100)
+
+
+def test_parse_ping_and_outage() -> None:
+    r = result()
+    assert [p.seq for p in r.probes][:4] == [1, 2, 3, 14]
+    assert r.probes[2].rtt_ms is None
+    assert (r.sent, r.lost) == (51, 1)
+    # Last reply before the pull at 1000.010, next at 1000.130: ~119 ms of silence.
+    assert r.failover_ms == pytest.approx(119, abs=1)
+    assert r.outage_ms(r.failover_ms) == pytest.approx(109, abs=1)
+    assert result_from_dict(result_to_dict(r)) == r
+    assert "v" in sparkline(r) and "^" in sparkline(r)
+
+
+def bonded(active: str = "eth0", wlan_state: str = "activated", wlan_mii: str = "up"):  # type: ignore[no-untyped-def]
+    snap = netplan_start()
+    rt = BondRuntime("active-backup", "up", 100, active, "eth0", (
+        BondPortRuntime("eth0", "up", "1000 Mbps", 0, "52:54:00:12:34:56"),
+        BondPortRuntime("wlan0", wlan_mii, None, 0, "02:00:00:00:00:00")))
+    devices = tuple(replace(d, state=wlan_state) if d.interface == "wlan0" else d
+                    for d in snap.devices)
+    bond = Device("bond0", "bond", "activated", True, ip4_gateway="198.18.1.1", bond=rt)
+    return replace(snap, devices=(*devices, bond))
+
+
+def test_drill_plan_needs_a_ready_backup() -> None:
+    plan = drill_plan(bonded(), None, None)
+    assert (plan.port, plan.backups, plan.target) == ("eth0", ("wlan0",), "198.18.1.1")
+    with pytest.raises(DrillRefused, match="would cut the box off"):
+        drill_plan(bonded(wlan_state="disconnected"), None, None)
+    with pytest.raises(DrillRefused, match="would cut the box off"):
+        drill_plan(bonded(wlan_mii="down"), None, None)
+    with pytest.raises(DrillRefused, match="no bond"):
+        drill_plan(netplan_start(), None, None)
+
+
+def test_watch_parsers() -> None:
+    assert describe_nm("StateChanged", "org.freedesktop.NetworkManager.Device",
+                       {"old": "activated", "new": "unavailable", "reason": "carrier"}) == \
+        "activated -> unavailable (carrier)"
+    assert describe_nm("PropertiesChanged", "x", {"Strength": 70}) == "signal 70%"
+    assert describe_nm("PropertiesChanged", "x", {"Foo": 1}) is None
+    ev = parse_ip_monitor("[2026-11-25T10:00:00.123456] 198.18.1.64/24 dev bond0 ... "
+                          .replace("198.18.1.64/24", "inet 198.18.1.64/24"))
+    assert ev is not None and ev.subject == "bond0" and ev.what.startswith("added")
+    gone = parse_ip_monitor("[2026-11-25T10:00:01.5] Deleted default via 198.18.1.1 dev eth0")
+    assert gone is not None and gone.subject == "eth0" and gone.what.startswith("removed")
