@@ -50,14 +50,19 @@ class PingResult:
         got = {r.seq for r in self.replies}
         return [s for s in range(1, self.transmitted + 1) if s not in got]
 
-    def longest_gap_ms(self) -> float:
-        """Longest time without a reply, in ms. Counts from the first probe and to the end of
-        the run, so a target that never answers (again) shows its whole silence."""
+    def longest_gap(self) -> tuple[float, float]:
+        """(start, end) host times of the longest stretch without a reply. Counts from the
+        first probe and to the end of the run, so a target that never answers (again) shows
+        its whole silence."""
         times = sorted(r.at for r in self.replies)
         start = self.started if self.started is not None else (times[0] if times else 0.0)
         end = self.ended if self.ended is not None else (times[-1] if times else start)
         edges = [start, *times, max([end, *times])]
-        return max((b - a for a, b in itertools.pairwise(edges)), default=0.0) * 1000
+        return max(itertools.pairwise(edges), key=lambda ab: ab[1] - ab[0], default=(start, start))
+
+    def longest_gap_ms(self) -> float:
+        a, b = self.longest_gap()
+        return (b - a) * 1000
 
     def outage_ms(self) -> float:
         """The longest silence less one probe interval (an unbroken stream still has gaps of
@@ -129,9 +134,20 @@ class PingRun:
         )
 
     def result(self) -> PingResult:
+        """Wait until the run's time is up, then stop ping and parse what it printed."""
+        return self._collect(max(0.0, self._until - time.monotonic()))
+
+    # The name some callers reach for; same as result().
+    wait = result
+
+    def stop(self) -> PingResult:
+        """Stop now (e.g. once what was being watched has happened) and parse."""
+        return self._collect(0.0)
+
+    def _collect(self, wait: float) -> PingResult:
         stopped: float | None = None
         try:
-            out, _ = self._proc.communicate(timeout=max(0.0, self._until - time.monotonic()))
+            out, _ = self._proc.communicate(timeout=wait)
         except subprocess.TimeoutExpired:
             stopped = time.time()
             self._proc.send_signal(signal.SIGINT)
@@ -145,8 +161,3 @@ class PingRun:
             # Still probing when stopped: silence up to that moment counts.
             res.ended = max(res.ended or stopped, stopped)
         return res
-
-    def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.communicate()
