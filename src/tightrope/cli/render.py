@@ -98,6 +98,13 @@ def status(report: StatusReport, as_json: bool) -> None:
         f"[bold]{report.hostname}[/]: NetworkManager {report.nm_version}, profiles as {world}"
         + (f", {report.checkpoints} checkpoint(s) pending" if report.checkpoints else "")
     )
+    if report.pending:
+        t = report.pending
+        left = f", {t.remaining_s} s left to confirm" if t.remaining_s is not None else ""
+        out.print(
+            f"[bold yellow]pending {t.kind} {t.id}[/]: {t.phase}{left}"
+            + (f"; confirm from {t.reconnect_at}" if t.reconnect_at else "")
+        )
     for bond in report.bonds:
         _bond(out, bond)
     if not report.bonds:

@@ -60,15 +60,25 @@ class StatusReport:
     bonds: tuple[BondStatus, ...]
     devices: tuple[DeviceStatus, ...]
     checkpoints: int
+    pending: PendingTxn | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class PendingTxn:
+    id: str
+    kind: str
+    phase: str
+    remaining_s: int | None  # until NetworkManager rolls back, when awaiting confirmation
+    reconnect_at: str | None
+
+
 _SHOWN_TYPES = ("ethernet", "wifi", "bond")
 
 
-def status_report(snap: Snapshot) -> StatusReport:
+def status_report(snap: Snapshot, pending: PendingTxn | None = None) -> StatusReport:
     bonds = tuple(_bond(snap, d) for d in snap.devices if d.type == "bond")
     devices = tuple(_device(snap, d) for d in snap.devices if d.type in _SHOWN_TYPES)
     return StatusReport(
@@ -78,6 +88,7 @@ def status_report(snap: Snapshot) -> StatusReport:
         bonds=bonds,
         devices=devices,
         checkpoints=len(snap.checkpoints),
+        pending=pending,
     )
 
 
