@@ -191,10 +191,20 @@ def save_picture(result: DrillResult, path: Path) -> Path:
         (result.up_at, f"{result.plan.port} up", "green"),
     ):
         ax.axvline(at - t0, color=color, linestyle="--", linewidth=1)
-        ax.text(at - t0, top * 1.12, label, fontsize=8)
+        ax.text(
+            at - t0, 0.97, " " + label, fontsize=8, va="top", transform=ax.get_xaxis_transform()
+        )
     for ev in result.events:
         ax.axvline(ev.at - t0, color="orange", linewidth=0.8, alpha=0.7)
-        ax.text(ev.at - t0, top * 0.9, ev.what, fontsize=7, rotation=90, va="top")
+        ax.text(
+            ev.at - t0,
+            0.85,
+            ev.what,
+            fontsize=7,
+            rotation=90,
+            va="top",
+            transform=ax.get_xaxis_transform(),
+        )
     fo = result.outage_ms(result.failover_ms)
     fb = result.outage_ms(result.failback_ms)
     ax.set_title(

@@ -1,0 +1,86 @@
+"""Prove it, on the real bond: the failover drill, its guard, and the live event view."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.lab.boxtools import NEW, pyz, tr  # noqa: F401
+from tests.lab.test_apply_lab import _apply_and_confirm
+from tests.lab.test_remote_lab import _laptop_argv
+from tightrope.lab import Box, Lab
+
+pytestmark = pytest.mark.lab
+
+
+def _both_ports_up(box: Box) -> None:
+    for _ in range(90):
+        status = json.loads(tr(box, "status --json", host=NEW).stdout)
+        ports = status["bonds"][0]["ports"] if status["bonds"] else []
+        if len(ports) == 2 and all(p["link"] == "up" for p in ports):
+            return
+        time.sleep(1)
+    raise AssertionError("the bond's ports did not both come up")
+
+
+def test_drill_guard_and_watch(
+    netplan_lab: Lab, netplan_box: Box, pyz: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    box = netplan_box
+    _apply_and_confirm(box, pyz)
+    _both_ports_up(box)
+
+    # The drill, from the laptop, with its picture drawn here.
+    picture = tmp_path / "drill.png"
+    cp = subprocess.run(
+        _laptop_argv(netplan_lab, box, "drill", "--seconds", "4", "--json", "--picture",
+                     str(picture), "--host", f"root@{NEW}"),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
+    result = json.loads(cp.stdout)
+    print(f"drill: failover {result['failover_ms']} ms, fail-back {result['failback_ms']} ms, "
+          f"{result['lost']}/{result['sent']} lost, events {result['events']}")
+    assert result["port"] == "eth0" and result["backups"] == ["wlan0"]
+    assert 0 <= result["failover_ms"] < 3000
+    assert any("active eth0 -> wlan0" in what for _, what in result["events"])
+    assert picture.stat().st_size > 10_000
+    _both_ports_up(box)
+
+    # The live view sees the failover the cable pull causes.
+    box.ssh("nohup python3 /root/tightrope.pyz watch --json --seconds 14 > /root/watch.out "
+            "2>&1 &", host=NEW)  # fmt: skip
+    time.sleep(5)
+    box.pull_cable()
+    time.sleep(3)
+    box.plug_cable()
+    time.sleep(8)
+    events = [json.loads(ln) for ln in box.ssh("cat /root/watch.out", host=NEW).stdout.splitlines()
+              if ln.startswith("{")]  # fmt: skip
+    whats = [(e["source"], e["what"]) for e in events]
+    assert ("bond", "active port eth0 -> wlan0") in whats, whats
+    assert any(src == "nm" for src, _ in whats), whats
+    _both_ports_up(box)
+
+    # Refused when the backup is not ready: the drill must never cut the box off.
+    box.ssh("nmcli device disconnect wlan0", host=NEW, timeout=30)
+    cp = tr(box, "drill --seconds 2", host=NEW)
+    assert cp.returncode != 0 and "refused" in cp.stderr, cp.stderr
+    box.ssh("nmcli connection up bond0-port-wlan0", host=NEW, timeout=60)
+    _both_ports_up(box)
+
+    # The guard brings the port back even if the drill dies with it down.
+    box.ssh("timeout -s KILL 4 python3 /root/tightrope.pyz drill --seconds 20 >/dev/null 2>&1",
+            host=NEW, timeout=60)  # fmt: skip
+    assert "state DOWN" in box.ssh("ip link show eth0", host=NEW).stdout
+    t0 = time.monotonic()
+    for _ in range(60):
+        if "state UP" in box.ssh("ip link show eth0", host=NEW).stdout:
+            break
+        time.sleep(1)
+    print(f"guard restored eth0 {time.monotonic() - t0:.0f} s after the drill was killed")
+    assert "state UP" in box.ssh("ip link show eth0", host=NEW).stdout
