@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tightrope.core.model import BondConfig, Port
+from tightrope.core.model import BOND_MODES, BondConfig, Port
 from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile
 
 _NAMESPACE = uuid.UUID("4f1b7d9e-2b1c-5c1e-9a57-7469676874f0")
@@ -34,19 +34,8 @@ DEFAULTS: Mapping[tuple[str, str], Any] = {
     ("ipv6", "method"): "auto",
 }
 
-_BOND_MODE_NUMBERS = dict(
-    enumerate(
-        (
-            "balance-rr",
-            "active-backup",
-            "balance-xor",
-            "broadcast",
-            "802.3ad",
-            "balance-tlb",
-            "balance-alb",
-        )
-    )
-)
+# The kernel numbers the modes in the order model.BOND_MODES lists them.
+_BOND_MODE_NUMBERS = dict(enumerate(BOND_MODES))
 _FOM_NUMBERS = {0: "none", 1: "active", 2: "follow"}
 _BOND_OPTION_DEFAULTS = {"updelay": "0", "downdelay": "0", "fail_over_mac": "none"}
 

@@ -13,8 +13,8 @@ from tightrope.errors import TightropeError
 from tightrope.txn.steps import Context
 
 
-def finish(ctx: Context) -> list[str]:
-    """Returns problems met (the change itself is committed whatever they are)."""
+def end_checkpoint(ctx: Context) -> list[str]:
+    """The point of no return: stop re-arming and destroy the checkpoint."""
     problems: list[str] = []
     if ctx.rearm is not None:
         ctx.rearm.stop()
@@ -25,6 +25,12 @@ def finish(ctx: Context) -> list[str]:
             problems.append(f"destroying checkpoint: {exc}")
         ctx.checkpoint = None
     ctx.note("checkpoint destroyed: the change is committed")
+    return problems
+
+
+def finish(ctx: Context) -> list[str]:
+    """Returns problems met (the change itself is committed whatever they are)."""
+    problems = end_checkpoint(ctx)
     problems += _edit_netplan(ctx)
     netplan_world = ctx.plan.discovery.storage_world == "netplan"
     if netplan_world and ctx.plan.discovery.netplan:

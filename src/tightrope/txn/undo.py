@@ -14,6 +14,7 @@ from typing import Any
 
 from tightrope.errors import TightropeError
 from tightrope.txn.engine import Step
+from tightrope.txn.finish import end_checkpoint
 from tightrope.txn.steps import AwaitConfirm, Checkpoint, Context, RolledBack
 
 
@@ -148,15 +149,7 @@ class PersistOld:
 
 def _finish(undo: _Undo) -> Callable[[Context], list[str]]:
     def finish(ctx: Context) -> list[str]:
-        problems: list[str] = []
-        if ctx.rearm is not None:
-            ctx.rearm.stop()
-        if ctx.checkpoint is not None:
-            try:
-                ctx.backend.checkpoint_destroy(ctx.checkpoint)
-            except TightropeError as exc:
-                problems.append(f"destroying checkpoint: {exc}")
-            ctx.checkpoint = None
+        problems = end_checkpoint(ctx)
         for uuid in undo.ours:
             try:
                 ctx.backend.delete_profile(uuid)
