@@ -187,3 +187,15 @@ def test_undo_brings_back_the_exact_profiles_and_netplan_file(tmp_path: Path) ->
         assert box.profiles[uuid].settings == p.settings
     assert box.files["/etc/netplan/50-lab.yaml"] == original_yaml
     assert control.last_undoable(store) is None
+
+
+def test_absent_ssid_is_named_in_the_reason(tmp_path: Path) -> None:
+    from dataclasses import replace as _replace
+
+    start = netplan_start()
+    start = _replace(start, access_points=(_replace(start.access_points[0], ssid="Other"),))
+    box, clock = FakeBox(start), FakeClock()
+    box.wifi_failure = "supplicant-timeout"
+    txn_id = _start(tmp_path, box, clock)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back" and "not in wlan0's scan results" in final.reason

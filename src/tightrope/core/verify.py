@@ -58,9 +58,19 @@ def verify(config: BondConfig, snap: Snapshot, *, gateway_answers: bool | None =
     if bond is None:
         return Verdict((Check("bond", False, f"{config.name} does not exist"),))
     checks.append(Check("bond", bond.state == "activated", f"{config.name} is {bond.state}"))
+    seen = {ap.ssid for ap in snap.access_points}
     for port in config.ports:
         dev = snap.device(port.interface)
-        checks.append(_port_check(config.name, port.interface, port.is_wifi, dev))
+        check = _port_check(config.name, port.interface, port.is_wifi, dev)
+        if not check.ok and port.is_wifi and seen and port.ssid not in seen:
+            check = Check(
+                check.name,
+                False,
+                f"{check.detail}; SSID {port.ssid!r} is not in "
+                f"{port.interface}'s scan results: check its spelling and range",
+                True,
+            )
+        checks.append(check)
     rt = bond.bond
     if config.primary and rt is not None:
         primary_up = any(p.interface == config.primary and p.mii_status == "up" for p in rt.ports)
@@ -118,7 +128,10 @@ def _port_check(bond: str, iface: str, wifi: bool, dev: Device | None) -> Check:
         return Check(name, False, f"{iface} does not exist", fatal=True)
     if dev.controller != bond:
         reason = _wifi_reason(dev) if wifi else None
-        detail = f"{iface} is {dev.state}, not in {bond}" + (f": {reason}" if reason else "")
+        state = dev.state
+        if state == "activated":
+            state = "active with another profile (its port profile could not start)"
+        detail = f"{iface} is {state}, not in {bond}" + (f": {reason}" if reason else "")
         return Check(name, False, detail, fatal=bool(wifi and _fatal(dev)))
     if dev.state != "activated":
         reason = _wifi_reason(dev) if wifi else None
