@@ -336,6 +336,10 @@ class Persist:
         ctx = self.ctx
         ctx.set_phase("committing", None)
         ctx.deadline = None  # the rearmer keeps the short guard while we write to disk
+        if ctx.checkpoint is not None and ctx.rearm is not None:
+            # A confirmation in the window's last second left NetworkManager's timer nearly
+            # run out; give the writes below the full guard.
+            ctx.backend.checkpoint_adjust(ctx.checkpoint, ctx.rearm.guard_s)
         for want in ctx.plan.desired:
             ctx.backend.update_profile(want.uuid, None, to_disk=True)
         ctx.note(f"wrote {len(ctx.plan.desired)} profile(s) to disk")
