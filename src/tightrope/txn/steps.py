@@ -326,6 +326,15 @@ class AwaitConfirm:
         pass
 
 
+def hold_for_commit(ctx: Context) -> None:
+    """Confirmed: keep the short guard (not the window) while writing to disk. A confirmation
+    in the window's last second left NetworkManager's timer nearly run out, so re-arm now."""
+    ctx.set_phase("committing", None)
+    ctx.deadline = None
+    if ctx.checkpoint is not None and ctx.rearm is not None:
+        ctx.backend.checkpoint_adjust(ctx.checkpoint, ctx.rearm.guard_s)
+
+
 class Persist:
     name = "persist"
 
@@ -334,12 +343,7 @@ class Persist:
 
     def commit(self) -> None:
         ctx = self.ctx
-        ctx.set_phase("committing", None)
-        ctx.deadline = None  # the rearmer keeps the short guard while we write to disk
-        if ctx.checkpoint is not None and ctx.rearm is not None:
-            # A confirmation in the window's last second left NetworkManager's timer nearly
-            # run out; give the writes below the full guard.
-            ctx.backend.checkpoint_adjust(ctx.checkpoint, ctx.rearm.guard_s)
+        hold_for_commit(ctx)
         for want in ctx.plan.desired:
             ctx.backend.update_profile(want.uuid, None, to_disk=True)
         ctx.note(f"wrote {len(ctx.plan.desired)} profile(s) to disk")

@@ -15,7 +15,7 @@ from typing import Any
 from tightrope.errors import TightropeError
 from tightrope.txn.engine import Step
 from tightrope.txn.finish import end_checkpoint
-from tightrope.txn.steps import AwaitConfirm, Checkpoint, Context, RolledBack
+from tightrope.txn.steps import AwaitConfirm, Checkpoint, Context, RolledBack, hold_for_commit
 
 
 class _Undo:
@@ -136,8 +136,7 @@ class PersistOld:
 
     def commit(self) -> None:
         ctx = self.u.ctx
-        ctx.set_phase("committing", None)
-        ctx.deadline = None
+        hold_for_commit(ctx)
         for old in self.u.old:
             storage = old.get("filename", "")
             if storage.startswith("/etc/NetworkManager/"):
