@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,9 +31,15 @@ def _box(args: argparse.Namespace) -> Any:
     return lab.boxes[args.box]
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _up(args: argparse.Namespace) -> int:
     from tightrope.lab.lab import Lab
 
+    # A SIGTERM during `up` unwinds like Ctrl-C, so the half-built lab is removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     lab = Lab(args.name, persist=True)
     t0 = time.monotonic()
     lab.up(args.state or ["netplan"])

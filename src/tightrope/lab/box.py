@@ -16,7 +16,17 @@ from tightrope.lab.proc import kill_and_wait, netns, run, start_daemon
 from tightrope.lab.qemu import BoxFiles, qemu_argv
 from tightrope.lab.qmp import QMP
 
-BOOT_TIMEOUT = 240.0  # TCG boots take 30-45 s on 2 cores; leave room for a loaded CI machine
+BOOT_TIMEOUT = 240.0
+
+# Runs on the box: answers each line with the guest's clock; "set OFFSET" first steps the
+# clock back by OFFSET. The sample with the shortest round trip is the one to trust.
+_CLOCK_AGENT = """import sys, time
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[:1] == ["set"]:
+        time.clock_settime(time.CLOCK_REALTIME, time.time() - float(cmd[1]))
+    print(repr(time.time()), flush=True)
+"""  # TCG boots take 30-45 s on 2 cores; leave room for a loaded CI machine
 
 
 class Box:
@@ -214,5 +224,40 @@ class Box:
         if wait:
             self.wait_ssh(60)
             # The guest clock resumes from the snapshot's time.
-            self.ssh(f"date -s @{time.time():.3f} >/dev/null", check=True)
+            self.sync_clock()
         return time.monotonic() - t0
+
+    def sync_clock(self, *, adjust: bool = True) -> float:
+        """Measure the guest clock's offset from the host's (seconds, + = guest ahead) and,
+        with adjust, remove it; returns the offset left. Measured inside one SSH session, so
+        the seconds SSH takes to connect on a busy host do not count."""
+        proc = subprocess.Popen(
+            [*self.ssh_argv(), "python3 -u -c " + shlex.quote(_CLOCK_AGENT)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def sample(line: str) -> tuple[float, float]:
+            t1 = time.time()
+            stdin.write(line + "\n")
+            stdin.flush()
+            reply = stdout.readline()
+            t2 = time.time()
+            if not reply:
+                raise LabError(f"{self.name}: no answer from the clock agent over SSH")
+            return t2 - t1, float(reply) - (t1 + t2) / 2
+
+        try:
+            _, offset = min(sample("get") for _ in range(4))
+            if adjust and abs(offset) > 0.02:
+                sample(f"set {offset!r}")
+                _, offset = min(sample("get") for _ in range(4))
+            return offset
+        finally:
+            stdin.close()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
