@@ -1,0 +1,197 @@
+"""The adapter's D-Bus plumbing on a private dbus-daemon (no NetworkManager on this host):
+errors when the daemon is absent, the wire format of write calls against a tiny stand-in
+that owns NetworkManager's bus name, and the event stream's thread.
+
+The stand-in answers a handful of methods from a table; it is not a model of
+NetworkManager's behaviour (the lab tests check that against the real daemon)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbus_fast import Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from tightrope.errors import BackendUnavailable
+from tightrope.nm import CheckpointConflict, writer
+from tightrope.nm import constants as c
+from tightrope.nm.events import EventStream
+from tightrope.nm.reader import read_snapshot
+
+pytestmark = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon")
+
+CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path={socket}</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*"/><allow receive_sender="*"/><allow own="*"/>
+</policy></busconfig>
+"""
+
+Reply = tuple[str, list[Any]]
+Handler = Callable[[list[Any]], Reply]
+
+
+@pytest.fixture
+def bus_address(tmp_path: Path) -> Iterator[str]:
+    socket = tmp_path / "bus"
+    conf = tmp_path / "bus.conf"
+    conf.write_text(CONFIG.format(socket=socket))
+    daemon = subprocess.Popen(
+        ["dbus-daemon", f"--config-file={conf}", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert daemon.stdout is not None
+        daemon.stdout.readline()  # printed once it listens
+        yield f"unix:path={socket}"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+class StandIn:
+    """Owns org.freedesktop.NetworkManager on the private bus, in a thread, and answers the
+    methods in `table` ((path, interface, member) -> handler); records every call."""
+
+    def __init__(self, address: str, table: dict[tuple[str, str, str], Handler]) -> None:
+        self.address, self.table = address, table
+        self.calls: list[tuple[str, str, str, str, list[Any]]] = []
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.bus: MessageBus | None = None
+        self.stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    def __enter__(self) -> StandIn:
+        self.thread.start()
+        assert self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.loop is not None and self.stop is not None
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(10)
+
+    def emit(self, path: str, interface: str, member: str, signature: str, body: list[Any]) -> None:
+        msg = Message.new_signal(path, interface, member, signature, body)
+        assert self.loop is not None and self.bus is not None
+        bus = self.bus
+        self.loop.call_soon_threadsafe(lambda: bus.send(msg))
+
+    async def _main(self) -> None:
+        self.loop, self.stop = asyncio.get_running_loop(), asyncio.Event()
+        self.bus = await MessageBus(bus_address=self.address).connect()
+        self.bus.add_message_handler(self._on_call)
+        await self.bus.request_name(c.BUS_NAME)
+        self.ready.set()
+        await self.stop.wait()
+        self.bus.disconnect()
+
+    def _on_call(self, msg: Message) -> Message | None:
+        if msg.message_type != MessageType.METHOD_CALL:
+            return None
+        key = (msg.path or "", msg.interface or "", msg.member or "")
+        self.calls.append((*key, msg.signature, list(msg.body)))
+        handler = self.table.get(key)
+        if handler is None:
+            return Message.new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", str(key))
+        try:
+            signature, body = handler(list(msg.body))
+        except LookupError as exc:
+            return Message.new_error(msg, "org.freedesktop.NetworkManager.InvalidArguments",
+                                     str(exc.args[0]))  # fmt: skip
+        return Message.new_method_return(msg, signature, body)
+
+
+DEV = f"{c.NM_PATH}/Devices/3"
+CONN = f"{c.SETTINGS_PATH}/7"
+
+
+def nm_table() -> dict[tuple[str, str, str], Handler]:
+    checkpoints: list[str] = []
+
+    def create(body: list[Any]) -> Reply:
+        if checkpoints:
+            raise LookupError(f"device 'wlan0' is already included in checkpoint {checkpoints[0]}")
+        checkpoints.append(f"{c.NM_PATH}/Checkpoint/1")
+        return "o", [checkpoints[0]]
+
+    def get(body: list[Any]) -> Reply:
+        assert body == [c.IFACE_DEVICE, "Interface"]
+        return "v", [Variant("s", "wlan0")]
+
+    return {
+        (c.NM_PATH, c.IFACE, "GetAllDevices"): lambda body: ("ao", [[DEV]]),
+        (DEV, c.IFACE_PROPERTIES, "Get"): get,
+        (c.NM_PATH, c.IFACE, "CheckpointCreate"): create,
+        (c.NM_PATH, c.IFACE, "CheckpointAdjustRollbackTimeout"): lambda body: ("", []),
+        (c.SETTINGS_PATH, c.IFACE_SETTINGS, "AddConnection2"): lambda body: (
+            "oa{sv}", [CONN, {}]
+        ),
+        (c.SETTINGS_PATH, c.IFACE_SETTINGS, "GetConnectionByUuid"): lambda body: ("o", [CONN]),
+        (CONN, c.IFACE_CONNECTION, "Update2"): lambda body: ("a{sv}", [{}]),
+    }
+
+
+def test_no_networkmanager_on_the_bus(bus_address: str) -> None:
+    with pytest.raises(BackendUnavailable, match="not running"):
+        read_snapshot(bus_address=bus_address)
+
+
+def test_no_bus_at_all(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable, match="cannot connect"):
+        read_snapshot(bus_address=f"unix:path={tmp_path}/nothing")
+    with pytest.raises(BackendUnavailable, match="cannot connect"):
+        read_snapshot(bus_address="nonsense:")
+
+
+def test_checkpoint_calls_on_the_wire(bus_address: str) -> None:
+    with StandIn(bus_address, nm_table()) as nm:
+        path = writer.checkpoint_create(["wlan0"], 120, bus_address=bus_address)
+        with pytest.raises(CheckpointConflict) as conflict:
+            writer.checkpoint_create(["wlan0"], 120, bus_address=bus_address)
+        writer.checkpoint_adjust(path, 240, bus_address=bus_address)
+    assert conflict.value.existing == path
+    creates = [call for call in nm.calls if call[2] == "CheckpointCreate"]
+    assert creates[0][3:] == ("aouu", [[DEV], 120, c.CheckpointFlag.DELETE_NEW_CONNECTIONS])
+    adjust = [call for call in nm.calls if call[2] == "CheckpointAdjustRollbackTimeout"]
+    assert adjust[0][3:] == ("ou", [path, 240])
+
+
+def test_profile_calls_on_the_wire(bus_address: str) -> None:
+    settings: dict[str, dict[str, Any]] = {
+        "connection": {"id": "bond0", "uuid": "u-1", "type": "bond"},
+        "bond": {"options": {"mode": "active-backup"}},
+    }
+    with StandIn(bus_address, nm_table()) as nm:
+        uuid = writer.add_connection(settings, to_disk=False, block_autoconnect=True,
+                                     bus_address=bus_address)  # fmt: skip
+        writer.update_connection("u-1", None, to_disk=True, bus_address=bus_address)
+    assert uuid == "u-1"
+    add = next(call for call in nm.calls if call[2] == "AddConnection2")
+    sent, flags, args = add[4]
+    assert add[3] == "a{sa{sv}}ua{sv}" and args == {}
+    assert flags == c.AddFlag.IN_MEMORY | c.AddFlag.BLOCK_AUTOCONNECT
+    assert sent["bond"]["options"] == Variant("a{ss}", {"mode": "active-backup"})
+    update = next(call for call in nm.calls if call[2] == "Update2")
+    assert update[4] == [{}, c.UpdateFlag.TO_DISK, {}]
+
+
+def test_event_stream_delivers_signals_in_order(bus_address: str) -> None:
+    with StandIn(bus_address, {}) as nm, EventStream(bus_address) as events:
+        nm.emit(DEV, c.IFACE_DEVICE, "StateChanged", "uuu", [70, 50, 0])
+        nm.emit(DEV, c.IFACE_DEVICE, "StateChanged", "uuu", [100, 90, 0])
+        first, second = events.get(timeout=5), events.get(timeout=5)
+        assert events.get(timeout=0.2) is None
+    assert first is not None and second is not None
+    assert (first.path, first.values["new"], second.values["new"]) == (
+        DEV, "ip-config", "activated",
+    )  # fmt: skip
+    assert first.at <= second.at
