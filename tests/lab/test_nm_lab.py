@@ -234,3 +234,25 @@ def test_unreachable_networkmanager_is_a_clean_error(netplan_box: Box, pyz: Path
     assert done.returncode == 4
     assert "NetworkManager is not running" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_update_with_its_own_settings_changes_nothing(any_box: Box, pyz: Path) -> None:
+    """Restoring a profile through Update2 from a snapshot's JSON settings: nothing changes,
+    the file stays where it was, and the PSK survives although the settings carry none."""
+    result = on_box(any_box, pyz, """
+snap = read_snapshot()
+p = next(p for p in snap.profiles if p.type == "802-11-wireless")
+before = w.get_settings(p.uuid, include_secrets=True)
+w.update_connection(p.uuid, p.settings, to_disk=p.storage == "etc", no_reapply=True)
+after = w.get_settings(p.uuid, include_secrets=True)
+again = read_snapshot().profile(p.uuid)
+for s in (before, after):
+    s["connection"].pop("timestamp", None)
+out([before == after, p.filename == again.filename,
+     after["802-11-wireless-security"].get("psk") is not None,
+     sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))])
+""")  # fmt: skip
+    same, same_file, psk_kept, differing = result
+    assert differing == [] and same
+    assert same_file
+    assert psk_kept
