@@ -217,5 +217,6 @@ def _powersave(
         wifi[str(dev.get("Interface", ""))] = None if value is None else int(value)
     global_value = system.parse_nm_conf_powersave(system.read_nm_conf_texts(root))
     if Path(root) != Path("/"):
+        # Reading a copied tree: the driver's live answer would describe this machine instead.
         return system.wifi_powersave(wifi, global_value, live=lambda _name: None)
     return system.wifi_powersave(wifi, global_value)
