@@ -53,15 +53,13 @@ def test_seed_script_baseline(
     box.put(script, "/root/seed.sh")
 
     # --- run it, detached, and watch the new address from the laptop -------------------
-    converge = lab.start_ping(SEED_TARGET, seconds=30, interval=0.05)
-    t0 = time.time()
+    t0 = time.monotonic()
     box.ssh(f"systemd-run --quiet --collect --unit={UNIT} bash /root/seed.sh", timeout=30)
+    lab.wait_ping(SEED_TARGET, 120)
+    facts["new_address_answers_s"] = round(time.monotonic() - t0, 1)
     wait_for("bond0 with eth0 and wlan0 up and Wi-Fi associated", lambda: both_ports_up(box),
              timeout=120)  # fmt: skip
-    facts["both_ports_up_s"] = round(time.time() - t0, 1)
-    first = converge.result().first_reply_after(t0)
-    assert first is not None, f"{SEED_TARGET} never answered"
-    facts["new_address_answers_s"] = round(first - t0, 2)
+    facts["both_ports_up_s"] = round(time.monotonic() - t0, 1)
 
     out = box.ssh(f"journalctl -u {UNIT} -o cat --no-pager", host=SEED_TARGET).stdout
     facts["script_output"] = [line for line in out.splitlines() if "successfully" in line]
@@ -142,17 +140,17 @@ def test_seed_script_baseline(
 
     # --- a reboot -------------------------------------------------------------------------
     before = box.boot_id(SEED_TARGET)
-    watch = lab.start_ping(SEED_TARGET, seconds=200, interval=0.1)
-    t_reboot = time.time()
+    t_reboot = time.monotonic()
     box.ssh("systemctl reboot", host=SEED_TARGET, timeout=15)
+    lab.wait_ping(SEED_TARGET, 120, answering=False)
+    lab.wait_ping(SEED_TARGET, 240)
+    facts["reboot_new_address_answers_s"] = round(time.monotonic() - t_reboot, 1)
 
     def rebooted() -> bool:
         return box.boot_id(SEED_TARGET) != before and both_ports_up(box)
 
     wait_for(f"{SEED_TARGET} to answer SSH on a new boot with both ports up", rebooted, 180)
-    facts["reboot_ssh_and_ports_s"] = round(time.time() - t_reboot, 1)
-    _, back_at = watch.stop().longest_gap()
-    facts["reboot_new_address_answers_s"] = round(back_at - t_reboot, 1)
+    facts["reboot_ssh_and_ports_s"] = round(time.monotonic() - t_reboot, 1)
     after: dict[str, Any] = {
         "active": active_profiles(box, SEED_TARGET),
         "profiles": all_profiles(box, SEED_TARGET),

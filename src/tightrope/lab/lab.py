@@ -29,7 +29,7 @@ from tightrope.errors import LabError
 from tightrope.lab import image as image_mod
 from tightrope.lab.box import Box
 from tightrope.lab.net import BoxSpec
-from tightrope.lab.ping import PingResult, PingRun
+from tightrope.lab.ping import PingResult, PingRun, wait_answer
 from tightrope.lab.proc import netns, run
 from tightrope.lab.qemu import BoxFiles, choose_accel
 from tightrope.lab.topology import NAME_PREFIX, Topology, list_namespaces, remove_namespace
@@ -225,6 +225,10 @@ class Lab:
     def ping(self, target: str, seconds: float, interval: float = 0.01) -> PingResult:
         """Ping target from the laptop every interval for seconds; per-probe results."""
         return self.start_ping(target, seconds, interval).result()
+
+    def wait_ping(self, target: str, timeout: float = 120.0, *, answering: bool = True) -> float:
+        """Seconds until target answers pings from the laptop (or stops, answering=False)."""
+        return wait_answer(self.topology.laptop_ns, target, timeout, answering=answering)
 
 
 # --- cleanup of ephemeral labs, whatever ends the process ---------------------------------

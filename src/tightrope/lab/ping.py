@@ -161,3 +161,22 @@ class PingRun:
             # Still probing when stopped: silence up to that moment counts.
             res.ended = max(res.ended or stopped, stopped)
         return res
+
+
+def wait_answer(ns: str, target: str, timeout: float, *, answering: bool = True) -> float:
+    """Seconds until target answers a ping (or, with answering=False, stops answering),
+    probing with a fresh one-shot ping about every 0.1 s. Made for "when did the new address
+    come up": a long-running ping that saw many errors falls behind and slows down (iputils
+    backs off), a fresh process does not."""
+    t0 = time.monotonic()
+    while True:
+        cp = subprocess.run(
+            netns(ns, ["ping", "-c", "1", "-n", "-W", "0.5", target]),
+            capture_output=True, check=False,
+        )  # fmt: skip
+        if (cp.returncode == 0) == answering:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"{target} {'never answered' if answering else 'kept answering'}"
+                               f" within {timeout:.0f} s")  # fmt: skip
+        time.sleep(0.1)
