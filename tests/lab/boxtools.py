@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tightrope.errors import LabError
 from tightrope.lab import LAB_PSK, LAB_SSID, Box
 from tightrope.remote.zipapp import build
 
@@ -64,16 +66,27 @@ def profiles(box: Box, host: str | None = None) -> dict[str, Any]:
     cp = box.ssh(["python3", "-c", _DUMP], host=host, timeout=60, check=True)
     out = {}
     for uuid, pid, filename, settings in json.loads(cp.stdout):
+        if settings.get("connection", {}).get("type") == "loopback":
+            continue  # NetworkManager makes a new `lo` profile at every start; not ours
         for setting, key in _VOLATILE:
             settings.get(setting, {}).pop(key, None)
         out[uuid] = {"id": pid, "filename": filename, "settings": settings}
     return out
 
 
+def try_ssh(box: Box, cmd: str, host: str, timeout: float = 20) -> Any:
+    """box.ssh that reports an unreachable box as a failed command instead of raising: polling
+    loops run while the box moves between addresses."""
+    try:
+        return box.ssh(cmd, host=host, timeout=timeout)
+    except LabError:
+        return subprocess.CompletedProcess([cmd], 255, "", "timed out")
+
+
 def wait_ssh(box: Box, host: str, timeout: float) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if box.ssh("true", host=host, timeout=8).returncode == 0:
+        if try_ssh(box, "true", host).returncode == 0:
             return time.monotonic() - t0
         time.sleep(0.5)
     raise AssertionError(f"{host} did not answer SSH within {timeout:.0f} s")
@@ -92,8 +105,7 @@ def wait_phase(box: Box, host: str, phases: tuple[str, ...], timeout: float) -> 
     t0 = time.monotonic()
     last: dict[str, Any] = {}
     while time.monotonic() - t0 < timeout:
-        cp = box.ssh("d=/var/lib/tightrope/txn; cat $d/$(ls $d | tail -1)/state.json",
-                     host=host, timeout=15)  # fmt: skip
+        cp = try_ssh(box, "d=/var/lib/tightrope/txn; cat $d/$(ls $d | tail -1)/state.json", host)
         if cp.returncode == 0 and cp.stdout.strip():
             last = json.loads(cp.stdout)
             if last.get("phase") in phases:
@@ -104,8 +116,11 @@ def wait_phase(box: Box, host: str, phases: tuple[str, ...], timeout: float) -> 
 
 def start_apply(box: Box, options: str = "", host: str | None = None) -> None:
     """Start `apply --no-wait`; the SSH session may die as the address moves, that is fine."""
-    box.ssh(f"python3 {PYZ} apply /root/bond.yaml --yes --no-wait {options} "
-            "> /root/apply.out 2>&1", host=host, timeout=60)  # fmt: skip
+    box.ssh(
+        f"python3 {PYZ} apply /root/bond.yaml --yes --no-wait {options} > /root/apply.out 2>&1",
+        host=host,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,9 @@ def test_status_of_a_bond_built_by_hand(netplan_box: Box, pyz: Path) -> None:  #
         "nmcli c add type bond con-name b ifname bond0 bond.options mode=active-backup,miimon=100"
         " ipv4.method manual ipv4.addresses 198.18.1.70/24 && "
         "nmcli c add type ethernet con-name b-eth slave-type bond master bond0 ifname eth1x "
-        ">/dev/null; nmcli c up b >/dev/null; sleep 2", timeout=60)  # fmt: skip
+        ">/dev/null; nmcli c up b >/dev/null; sleep 2",
+        timeout=60,
+    )
     cp = tr(netplan_box, "status --json")
     report = json.loads(cp.stdout)
     (bond,) = report["bonds"]

@@ -76,8 +76,16 @@ class Recorder:
         self.state = self.store.update(self.state, phase=phase, deadline=deadline, timings=timings)
 
     def end(self, outcome: str, reason: str) -> None:
-        self.set_phase(outcome, None)
-        self.state = self.store.update(self.state, outcome=outcome, reason=reason)
+        # One write: a reader polling for the end must never see the phase without the outcome.
+        timings = {**self.state.timings, outcome: self.clock.now()}
+        self.state = self.store.update(
+            self.state,
+            phase=outcome,
+            deadline=None,
+            timings=timings,
+            outcome=outcome,
+            reason=reason,
+        )
 
 
 def _context(

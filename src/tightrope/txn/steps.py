@@ -56,6 +56,9 @@ class Context:
         return self.checkpoint is not None and self.backend.checkpoint_exists(self.checkpoint)
 
 
+NM_MARGIN_S = 10
+
+
 class Rearmer:
     """Keeps NetworkManager's rollback timer short while we live, so that if this process dies
     the box rolls back within `guard_s`; our own deadline decides the confirm window."""
@@ -77,7 +80,9 @@ class Rearmer:
         deadline = self.ctx.deadline
         if deadline is None:
             return self.guard_s
-        remaining = deadline - self.ctx.clock.now()
+        # NetworkManager's timer runs a little past our deadline, so that while we live it is
+        # our rollback (with its recorded reason) that ends the window, not the daemon's.
+        remaining = deadline - self.ctx.clock.now() + NM_MARGIN_S
         return max(1, min(self.guard_s, int(remaining + 0.999)))
 
     def _loop(self) -> None:
@@ -311,10 +316,10 @@ class AwaitConfirm:
                     + (f" through {ctx.probe_via}" if ctx.probe_via else "")
                 )
                 return
-            if ctx.checkpoint is not None and not ctx.backend.checkpoint_exists(ctx.checkpoint):
-                raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
             if ctx.clock.now() >= ctx.deadline:
                 raise RolledBack(f"not confirmed within {ctx.confirm_timeout_s} s")
+            if ctx.checkpoint is not None and not ctx.backend.checkpoint_exists(ctx.checkpoint):
+                raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
             ctx.clock.sleep(0.5)
 
     def _reachable(self) -> bool:
