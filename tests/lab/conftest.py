@@ -111,3 +111,6 @@ def rpios_box(rpios_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
 def any_box(request: pytest.FixtureRequest) -> Iterator[Box]:
     lab: Lab = request.getfixturevalue(f"{request.param}_lab")
     yield from _fresh(lab, request)
+
+# The zipapp the box runs, built once per session (tests/lab/boxtools.py).
+from tests.lab.boxtools import pyz  # noqa: E402, F401

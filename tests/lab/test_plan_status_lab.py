@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.boxtools import config_text, install, pyz, tr, write_config  # noqa: F401
+from tests.lab.boxtools import config_text, install, tr, write_config
 from tightrope.lab import Box
 
 pytestmark = pytest.mark.lab
 
 
-def test_plan_from_both_start_states(any_box: Box, pyz: Path) -> None:  # noqa: F811
+def test_plan_from_both_start_states(any_box: Box, pyz: Path) -> None:
     install(any_box, pyz)
     write_config(any_box, config_text())
     cp = tr(any_box, "plan /root/bond.yaml --json")
@@ -35,7 +35,7 @@ def test_plan_from_both_start_states(any_box: Box, pyz: Path) -> None:  # noqa: 
     assert "lab-only" not in cp.stdout  # the PSK never shows
 
 
-def test_plan_invalid_config_exits_3_naming_fields(netplan_box: Box, pyz: Path) -> None:  # noqa: F811
+def test_plan_invalid_config_exits_3_naming_fields(netplan_box: Box, pyz: Path) -> None:
     install(netplan_box, pyz)
     write_config(netplan_box, config_text(address="198.18.1.64", gateway="198.19.0.1"))
     cp = tr(netplan_box, "plan /root/bond.yaml")
@@ -43,7 +43,7 @@ def test_plan_invalid_config_exits_3_naming_fields(netplan_box: Box, pyz: Path) 
     assert "ipv4.addresses[0]" in cp.stderr and "Traceback" not in cp.stderr
 
 
-def test_status_without_bond_shows_claims(any_box: Box, pyz: Path) -> None:  # noqa: F811
+def test_status_without_bond_shows_claims(any_box: Box, pyz: Path) -> None:
     install(any_box, pyz)
     cp = tr(any_box, "status --json")
     assert cp.returncode == 0, cp.stderr
@@ -54,7 +54,7 @@ def test_status_without_bond_shows_claims(any_box: Box, pyz: Path) -> None:  # n
     assert devices["eth0"]["addresses"][0] == "198.18.1.50/24"
 
 
-def test_status_of_a_bond_built_by_hand(netplan_box: Box, pyz: Path) -> None:  # noqa: F811
+def test_status_of_a_bond_built_by_hand(netplan_box: Box, pyz: Path) -> None:
     """The seed's bond, made with nmcli, read back by status (no primary, both ports)."""
     install(netplan_box, pyz)
     netplan_box.ssh(

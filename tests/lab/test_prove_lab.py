@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.boxtools import NEW, pyz, tr  # noqa: F401
+from tests.lab.boxtools import NEW, tr
 from tests.lab.test_apply_lab import _apply_and_confirm
 from tests.lab.test_remote_lab import _laptop_argv
 from tightrope.lab import Box, Lab
@@ -28,7 +28,10 @@ def _both_ports_up(box: Box) -> None:
 
 
 def test_drill_guard_and_watch(
-    netplan_lab: Lab, netplan_box: Box, pyz: Path, tmp_path: Path  # noqa: F811
+    netplan_lab: Lab,
+    netplan_box: Box,
+    pyz: Path,
+    tmp_path: Path,
 ) -> None:
     box = netplan_box
     _apply_and_confirm(box, pyz)
@@ -37,14 +40,28 @@ def test_drill_guard_and_watch(
     # The drill, from the laptop, with its picture drawn here.
     picture = tmp_path / "drill.png"
     cp = subprocess.run(
-        _laptop_argv(netplan_lab, box, "drill", "--seconds", "4", "--json", "--picture",
-                     str(picture), "--host", f"root@{NEW}"),
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        _laptop_argv(
+            netplan_lab,
+            box,
+            "drill",
+            "--seconds",
+            "4",
+            "--json",
+            "--picture",
+            str(picture),
+            "--host",
+            f"root@{NEW}",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
     result = json.loads(cp.stdout)
-    print(f"drill: failover {result['failover_ms']} ms, fail-back {result['failback_ms']} ms, "
-          f"{result['lost']}/{result['sent']} lost, events {result['events']}")
+    print(
+        f"drill: failover {result['failover_ms']} ms, fail-back {result['failback_ms']} ms, "
+        f"{result['lost']}/{result['sent']} lost, events {result['events']}"
+    )
     assert result["port"] == "eth0" and result["backups"] == ["wlan0"]
     assert 0 <= result["failover_ms"] < 3000
     assert any("active eth0 -> wlan0" in what for _, what in result["events"])
@@ -52,15 +69,20 @@ def test_drill_guard_and_watch(
     _both_ports_up(box)
 
     # The live view sees the failover the cable pull causes.
-    box.ssh("nohup python3 /root/tightrope.pyz watch --json --seconds 14 > /root/watch.out "
-            "2>&1 &", host=NEW)  # fmt: skip
+    box.ssh(
+        "nohup python3 /root/tightrope.pyz watch --json --seconds 14 > /root/watch.out 2>&1 &",
+        host=NEW,
+    )
     time.sleep(5)
     box.pull_cable()
     time.sleep(3)
     box.plug_cable()
     time.sleep(8)
-    events = [json.loads(ln) for ln in box.ssh("cat /root/watch.out", host=NEW).stdout.splitlines()
-              if ln.startswith("{")]  # fmt: skip
+    events = [
+        json.loads(ln)
+        for ln in box.ssh("cat /root/watch.out", host=NEW).stdout.splitlines()
+        if ln.startswith("{")
+    ]
     whats = [(e["source"], e["what"]) for e in events]
     assert ("bond", "active port eth0 -> wlan0") in whats, whats
     assert any(src == "nm" for src, _ in whats), whats
@@ -74,8 +96,11 @@ def test_drill_guard_and_watch(
     _both_ports_up(box)
 
     # The guard brings the port back even if the drill dies with it down.
-    box.ssh("timeout -s KILL 4 python3 /root/tightrope.pyz drill --seconds 20 >/dev/null 2>&1",
-            host=NEW, timeout=60)  # fmt: skip
+    box.ssh(
+        "timeout -s KILL 4 python3 /root/tightrope.pyz drill --seconds 20 >/dev/null 2>&1",
+        host=NEW,
+        timeout=60,
+    )
     assert "state DOWN" in box.ssh("ip link show eth0", host=NEW).stdout
     t0 = time.monotonic()
     for _ in range(60):

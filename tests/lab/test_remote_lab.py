@@ -1,0 +1,212 @@
+"""Remote mode from the admin's laptop (the laptop namespace) against the lab box."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab.boxtools import NEW, OLD, config_text, profiles, wait_ssh
+from tightrope.lab import LAB_PSK, Box, Lab
+
+pytestmark = pytest.mark.lab
+FAST = ["--confirm-timeout", "30", "--verify-timeout", "40"]
+
+
+def _laptop_argv(lab: Lab, box: Box, *args: str) -> list[str]:
+    ssh = [
+        "--ssh-config",
+        "/dev/null",
+        "--ssh-option",
+        f"IdentityFile={box.image.key}",
+        "--ssh-option",
+        "IdentitiesOnly=yes",
+        "--ssh-option",
+        f"UserKnownHostsFile={box.known_hosts}",
+        "--ssh-option",
+        "GlobalKnownHostsFile=/dev/null",
+        "--ssh-option",
+        "StrictHostKeyChecking=yes",
+    ]
+    return [
+        "ip",
+        "netns",
+        "exec",
+        lab.topology.laptop_ns,
+        sys.executable,
+        "-m",
+        "tightrope",
+        *args,
+        *ssh,
+    ]
+
+
+def _config(tmp_path: Path, psk: str = LAB_PSK, **kw: Any) -> Path:
+    psk_file = tmp_path / "wlan0.psk"
+    psk_file.write_text(psk)
+    psk_file.chmod(0o600)
+    cfg = tmp_path / "bond.yaml"
+    cfg.write_text(config_text(**kw).replace("/root/wlan0.psk", str(psk_file)))
+    cfg.chmod(0o600)
+    return cfg
+
+
+def _events(stdout: str) -> list[dict[str, Any]]:
+    """--json streams one document per event; pretty-printed, so split on top-level braces."""
+    docs, depth, start = [], 0, 0
+    for i, ch in enumerate(stdout):
+        if ch == "{":
+            depth += 1
+            if depth == 1:
+                start = i
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                docs.append(json.loads(stdout[start : i + 1]))
+    return docs
+
+
+def _summary(stdout: str) -> dict[str, Any]:
+    (summary,) = [e for e in _events(stdout) if e.get("event") == "summary"]
+    result: dict[str, Any] = summary["results"][0]
+    return result
+
+
+def _lab(request: pytest.FixtureRequest, box_fixture: str) -> Lab:
+    return request.getfixturevalue("netplan_lab" if "netplan" in box_fixture else "rpios_lab")
+
+
+def test_remote_seed_journey(request: pytest.FixtureRequest, any_box: Box, tmp_path: Path) -> None:
+    lab = _lab(request, request.node.callspec.id)
+    cfg = _config(tmp_path)
+    watch = _ArgvWatch()
+    cp = subprocess.run(
+        _laptop_argv(
+            lab, any_box, "apply", str(cfg), "--host", f"root@{OLD}", "--yes", "--json", *FAST
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    watch.stop()
+    assert cp.returncode == 0, cp.stdout[-3000:] + cp.stderr[-3000:]
+    result = _summary(cp.stdout)
+    assert result["outcome"] == "committed" and result["new_address"] == NEW
+    print(f"remote journey: {result['seconds']:.1f} s, outage {result['outage_s']}")
+    assert LAB_PSK not in watch.seen, "the PSK showed in a laptop-side argv"
+    status = subprocess.run(
+        _laptop_argv(lab, any_box, "status", "--json", "--host", f"root@{NEW}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(status.stdout)["bonds"][0]["active_port"] == "eth0"
+
+
+def test_remote_wrong_psk_reports_the_rollback(
+    netplan_lab: Lab, netplan_box: Box, tmp_path: Path
+) -> None:
+    before = profiles(netplan_box)
+    cfg = _config(tmp_path, psk="not-the-lab-passphrase")
+    cp = subprocess.run(
+        _laptop_argv(
+            netplan_lab,
+            netplan_box,
+            "apply",
+            str(cfg),
+            "--host",
+            f"root@{OLD}",
+            "--yes",
+            "--json",
+            *FAST,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert cp.returncode == 1, cp.stdout[-2000:] + cp.stderr[-2000:]
+    result = _summary(cp.stdout)
+    assert result["outcome"] == "rolled-back", result
+    print(f"wrong PSK: {result['reason']} after {result['seconds']:.0f} s")
+    wait_ssh(netplan_box, OLD, 60)
+    assert profiles(netplan_box) == before
+
+
+def test_ssh_cut_mid_journey_tells_the_truth(
+    netplan_lab: Lab, netplan_box: Box, tmp_path: Path
+) -> None:
+    cfg = _config(tmp_path)
+    proc = subprocess.Popen(
+        _laptop_argv(
+            netplan_lab,
+            netplan_box,
+            "apply",
+            str(cfg),
+            "--host",
+            f"root@{OLD}",
+            "--yes",
+            "--json",
+            *FAST,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Cut the laptop off as soon as the transaction starts, for longer than the confirm window.
+    ns = netplan_lab.topology.laptop_ns
+    out = ""
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    for _ in range(600):
+        out += proc.stdout.read() or ""
+        if '"started"' in out:
+            break
+        time.sleep(0.2)
+    subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "down"], check=True)
+    time.sleep(30 + 40 + 10)
+    subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
+    subprocess.run(
+        ["ip", "-n", ns, "route", "replace", "default", "via", "198.18.1.1"], check=False
+    )
+    os.set_blocking(proc.stdout.fileno(), True)
+    rest, err = proc.communicate(timeout=600)
+    result = _summary(out + rest)
+    assert result["outcome"] in ("rolled-back", "committed"), result
+    # The truth: whatever it says must be what the box did.
+    host = NEW if result["outcome"] == "committed" else OLD
+    wait_ssh(netplan_box, host, 60)
+    assert proc.returncode == (0 if result["outcome"] == "committed" else 1), err[-2000:]
+
+
+class _ArgvWatch:
+    """Reads every process's argv on this machine (the laptop side) while the journey runs."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.seen = ""
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if LAB_PSK.encode() in argv:
+                        self.seen += argv.decode(errors="replace")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join()
