@@ -210,3 +210,51 @@ class _ArgvWatch:
     def stop(self) -> None:
         self._stop.set()
         self._t.join()
+
+
+def test_fleet_canary_stops_at_a_bad_box(tmp_path: Path) -> None:
+    """Two boxes through the fleet path; box1 cannot join Wi-Fi (its access point is off).
+    Canary first: box1 fails and rolls back, box0 is not touched. Then both in parallel
+    without canary: box0 ends bonded, box1 rolled back, and the summary says so."""
+    import os as _os
+
+    with Lab(f"fleet{_os.getpid() % 10000}") as lab:
+        box0 = lab.up(["netplan", "netplan"])
+        box1 = lab.boxes[1]
+        box1.ssh("ip netns exec ap pkill hostapd", host=box1.spec.eth0_ip, check=False)
+        hosts = tmp_path / "hosts.yaml"
+        hosts.write_text(
+            f"- {{host: root@{box1.spec.eth0_ip}, address: 198.18.1.65/24}}\n"
+            f"- {{host: root@{box0.spec.eth0_ip}, address: 198.18.1.64/24}}\n"
+        )
+        cfg = _config(tmp_path)
+        base = ["apply", str(cfg), "--hosts", str(hosts), "--yes", "--json", *FAST]
+        cp = subprocess.run(
+            _laptop_argv(lab, box0, *base, "--canary", "1"),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+        outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
+        assert cp.returncode == 1, cp.stderr[-2000:]
+        assert outcomes == {
+            f"root@{box1.spec.eth0_ip}": "rolled-back",
+            f"root@{box0.spec.eth0_ip}": "skipped",
+        }, summary
+        assert "198.18.1.50/24" in box0.ssh("ip -4 -o addr show eth0").stdout
+
+        cp = subprocess.run(
+            _laptop_argv(lab, box0, *base, "--parallel", "2"),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+        outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
+        assert outcomes == {
+            f"root@{box1.spec.eth0_ip}": "rolled-back",
+            f"root@{box0.spec.eth0_ip}": "committed",
+        }, summary
+        wait_ssh(box0, "198.18.1.64", 60)
+        wait_ssh(box1, box1.spec.eth0_ip, 60)

@@ -22,6 +22,10 @@ class HostEntry:
     def adapt(self, config: BondConfig) -> BondConfig:
         if self.address is None:
             return config
+        gw = config.ipv4.gateway
+        if gw is not None and gw not in self.address.network:
+            raise UsageError(f"--hosts {self.target}: address {self.address} is not in the "
+                             f"gateway {gw}'s subnet", hint="give an address in that subnet")
         ipv4 = dataclasses.replace(config.ipv4, addresses=(self.address,))
         return dataclasses.replace(config, ipv4=ipv4)
 
