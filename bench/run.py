@@ -67,9 +67,11 @@ def apply_outage(lab: Lab, box: Box, start: Any) -> dict[str, float]:
     old_r, new_r = old.stop(), new.stop()
     last_old = max((r.at for r in old_r.replies if r.at >= t0 - 1), default=t0)
     first_new = new_r.first_reply_after(t0) or time.time()
-    return {"old_silent_after_s": round(last_old - t0, 2),
-            "new_answers_after_s": round(first_new - t0, 2),
-            "outage_s": round(max(0.0, first_new - last_old), 2)}
+    return {
+        "old_silent_after_s": round(last_old - t0, 2),
+        "new_answers_after_s": round(first_new - t0, 2),
+        "outage_s": round(max(0.0, first_new - last_old), 2),
+    }
 
 
 def cable_cycles(lab: Lab, box: Box, pulls: int) -> dict[str, Any]:
@@ -97,6 +99,33 @@ def cable_cycles(lab: Lab, box: Box, pulls: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def flapping_cable(lab: Lab, box: Box, updelay_ms: int, flaps: int = 4) -> dict[str, Any]:
+    """A cable that comes and goes every second (reported on Pi 4 eth0): how many outages and
+    probes lost with this up-delay. Set at runtime through sysfs; the profile is untouched."""
+    wait_until(lambda: len(bond_state(box)[1]) == 2, 60)
+    box.ssh(f"echo {updelay_ms} > /sys/class/net/bond0/bonding/updelay", host=NEW, check=True)
+    run = lab.start_ping(NEW, seconds=2 + flaps * 2 + 4, interval=0.01)
+    time.sleep(2)
+    for _ in range(flaps):
+        box.pull_cable()
+        time.sleep(1)
+        box.plug_cable()
+        time.sleep(1)
+    res = run.result()
+    times = sorted(r.at for r in res.replies)
+    outages = [
+        round((b - a) * 1000) for a, b in zip(times, times[1:], strict=False) if b - a > 0.05
+    ]
+    box.ssh("echo 0 > /sys/class/net/bond0/bonding/updelay", host=NEW)
+    return {
+        "updelay_ms": updelay_ms,
+        "outages": len(outages),
+        "outage_ms": outages,
+        "lost": len(res.lost),
+        "sent": res.transmitted,
+    }
+
+
 def run_seed(box: Box, tmp: Path) -> None:
     script = tmp / "seed.sh"
     script.write_text(SEED_SCRIPT)
@@ -121,8 +150,12 @@ def wrong_psk_recovery(lab: Lab, box: Box, pyz: Path) -> dict[str, Any]:
     back = wait_until(lambda: box.ssh("true", timeout=4).returncode == 0, 240, 0.5)
     state = box.ssh("d=/var/lib/tightrope/txn; cat $d/$(ls $d | tail -1)/state.json").stdout
     reason = json.loads(state).get("reason", "")
-    return {"old_address_back_after_s": round(time.time() - t0, 1),
-            "silent_s": round(back, 1), "went_silent_after_s": round(went, 1), "reason": reason}
+    return {
+        "old_address_back_after_s": round(time.time() - t0, 1),
+        "silent_s": round(back, 1),
+        "went_silent_after_s": round(went, 1),
+        "reason": reason,
+    }
 
 
 def status_latency(box: Box, pyz: Path, n: int = 5) -> dict[str, float]:
@@ -133,9 +166,11 @@ def status_latency(box: Box, pyz: Path, n: int = 5) -> dict[str, float]:
     out = box.ssh(script, timeout=300).stdout
     t = [float(e) - float(s) for k, s, e in (ln.split() for ln in out.splitlines()) if k == "T"]
     m = [float(e) - float(s) for k, s, e in (ln.split() for ln in out.splitlines()) if k == "N"]
-    return {"tightrope_status_median_s": round(statistics.median(t), 3),
-            "nmcli_device_status_median_s": round(statistics.median(m), 3),
-            "ratio": round(statistics.median(t) / statistics.median(m), 1)}
+    return {
+        "tightrope_status_median_s": round(statistics.median(t), 3),
+        "nmcli_device_status_median_s": round(statistics.median(m), 3),
+        "ratio": round(statistics.median(t) / statistics.median(m), 1),
+    }
 
 
 def main() -> int:
@@ -156,21 +191,31 @@ def main() -> int:
         results["accel"] = lab.accel
         results["boot_s"] = round(time.monotonic() - t0, 1)
         box.snapshot("pristine")
-        for name, start in (("seed", lambda: run_seed(box, tmp)),
-                            ("tightrope", lambda: run_tightrope(box, pyz,
-                                                                extra="--auto-confirm"))):
+        for name, start in (
+            ("seed", lambda: run_seed(box, tmp)),
+            ("tightrope", lambda: run_tightrope(box, pyz, extra="--auto-confirm")),
+        ):
             box.restore("pristine")
             entry: dict[str, Any] = {"apply": apply_outage(lab, box, start)}
             if name == "tightrope":
-                wait_until(lambda: "committed" in box.ssh(
-                    "cat /var/lib/tightrope/txn/*/state.json", host=NEW).stdout, 120)
+                wait_until(
+                    lambda: (
+                        "committed"
+                        in box.ssh("cat /var/lib/tightrope/txn/*/state.json", host=NEW).stdout
+                    ),
+                    120,
+                )
             entry["cable"] = cable_cycles(lab, box, args.pulls)
+            if name == "tightrope":
+                entry["flapping"] = [flapping_cable(lab, box, d) for d in (0, 2000)]
             results[name] = entry
             print(name, json.dumps(entry, indent=1), flush=True)
         box.restore("pristine")
-        results["wrong_psk"] = {"tightrope": wrong_psk_recovery(lab, box, pyz),
-                                "seed": "never: the seed has no rollback; its bond comes up "
-                                        "on eth0 alone and nothing notices Wi-Fi never joined"}
+        results["wrong_psk"] = {
+            "tightrope": wrong_psk_recovery(lab, box, pyz),
+            "seed": "never: the seed has no rollback; its bond comes up "
+            "on eth0 alone and nothing notices Wi-Fi never joined",
+        }
         box.restore("pristine")
         results["cli"] = status_latency(box, pyz)
     out = Path(args.out)
@@ -213,6 +258,10 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"(ratio {r['cli']['ratio']}; tightrope runs from its zipapp with pure-Python D-Bus and "
         "reads every profile, the scan list and the bonding state).", "",
         f"Wrong PSK with tightrope: {r['wrong_psk']['tightrope']['reason']}", "",
+        "## A flapping cable (pulled and replugged every second, 4 times)", "",
+        "| up-delay | outages | probes lost |", "|---|---|---|",
+        *[f"| {f['updelay_ms']} ms | {f['outages']} | {f['lost']} of {f['sent']} |"
+          for f in t.get("flapping", [])], "",
     ]  # fmt: skip
     return "\n".join(lines)
 
