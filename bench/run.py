@@ -13,6 +13,7 @@ ratios and the miimon-bound figures.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import statistics
@@ -114,7 +115,7 @@ def flapping_cable(lab: Lab, box: Box, updelay_ms: int, flaps: int = 4) -> dict[
     res = run.result()
     times = sorted(r.at for r in res.replies)
     outages = [
-        round((b - a) * 1000) for a, b in zip(times, times[1:], strict=False) if b - a > 0.05
+        round((b - a) * 1000) for a, b in itertools.pairwise(times) if b - a > 0.05
     ]
     box.ssh("echo 0 > /sys/class/net/bond0/bonding/updelay", host=NEW)
     return {
