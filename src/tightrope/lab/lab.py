@@ -106,8 +106,9 @@ class Lab:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.disk_dir.mkdir(parents=True, exist_ok=True)
             self.known_hosts.write_text(f"198.18.* {self.image.host_key}\n")
-            self.topology.create()
+            # state.json first: it names the owner, so a concurrent cleanup() sees a live lab.
             self._save()
+            self.topology.create()
             for state in states:
                 self.add_box(state, settle=False)
             if settle:
@@ -289,6 +290,11 @@ def cleanup(*, everything: bool = False) -> list[str]:
             data = json.loads(lab.state_file.read_text())
         except (OSError, ValueError):
             data = {}
+        if not data:
+            # A run directory without state is either being created this second or broken.
+            with contextlib.suppress(OSError):
+                if time.time() - lab.run_dir.stat().st_mtime < 120 and not everything:
+                    continue
         stale = not data or (not data.get("persist") and not _alive(data.get("owner_pid")))
         if everything or stale:
             with contextlib.suppress(LabError):
