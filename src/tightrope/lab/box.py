@@ -52,6 +52,7 @@ class Box:
         self.accel = accel
         self.qmp = QMP(files.qmp)
         self.host = spec.eth0_ip  # where ssh() goes unless told otherwise
+        self.started_at = 0.0  # time.monotonic() when QEMU was last started
 
     @property
     def name(self) -> str:
@@ -67,6 +68,7 @@ class Box:
                  "-b", str(self.image.disk), str(self.files.overlay)])  # fmt: skip
         self.files.pidfile.unlink(missing_ok=True)
         argv = qemu_argv(self.spec, self.image, self.files, self.accel, self.run_name)
+        self.started_at = time.monotonic()
         start_daemon(netns(self.lan_ns, argv), self.files.run_dir / f"{self.name}-qemu.log")
         self.qmp.wait_ready(time.monotonic() + 30)
 

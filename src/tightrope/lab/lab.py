@@ -113,9 +113,7 @@ class Lab:
                 self.add_box(state, settle=False)
             if settle:
                 for box in self.boxes:
-                    t1 = time.monotonic()
-                    box.wait_settled()
-                    self.timings[f"{box.name}_settle_s"] = time.monotonic() - t1
+                    self._settle(box)
             return self.box
         except BaseException:
             self.down()
@@ -130,13 +128,15 @@ class Lab:
         box = self._make_box(spec)
         self.boxes.append(box)
         self._save()
-        t0 = time.monotonic()
         box.start()
         self._say(f"{box.name} ({state}) booting under {self.accel}, console {box.files.console}")
         if settle:
-            box.wait_settled()
-        self.timings[f"{box.name}_boot_s"] = time.monotonic() - t0
+            self._settle(box)
         return box
+
+    def _settle(self, box: Box) -> None:
+        box.wait_settled()
+        self.timings[f"{box.name}_up_s"] = time.monotonic() - box.started_at
 
     def _make_box(self, spec: BoxSpec) -> Box:
         assert self.image is not None
