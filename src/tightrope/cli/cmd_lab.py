@@ -138,6 +138,19 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tightrope.lab.demo import run_demo
+    from tightrope.lab.lab import Lab
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    lab = Lab(args.name, persist=True)
+    lab.up("netplan")
+    code: int = run_demo(lab, _say, Path(args.picture).resolve())
+    return code
+
+
 def _image(args: argparse.Namespace) -> int:
     from tightrope.lab import image
 
@@ -154,9 +167,11 @@ def register(sub: Any) -> None:
     lsub = p.add_subparsers(dest="lab_command", metavar="ACTION")
     lsub.required = True
 
-    def action(name: str, func: Any, help: str, box: bool = True) -> argparse.ArgumentParser:
+    def action(
+        name: str, func: Any, help: str, box: bool = True, lab: str = "lab"
+    ) -> argparse.ArgumentParser:
         a: argparse.ArgumentParser = lsub.add_parser(name, help=help, description=help)
-        a.add_argument("--name", default="lab", help="which lab (default: lab)")
+        a.add_argument("--name", default=lab, help=f"which lab (default: {lab})")
         if box:
             a.add_argument("--box", type=int, default=0, help="which box (default: 0)")
         a.set_defaults(func=func)
@@ -191,3 +206,8 @@ def register(sub: Any) -> None:
     dn.add_argument("--all", action="store_true",
                     help="remove every lab, including leftovers of crashed runs")  # fmt: skip
     action("image", _image, "build the lab image if needed and print its build record", box=False)
+    demo = action("demo", _demo, "boot a netplan box and run the seed's journey with tightrope "
+                  "from the laptop, command by command; the box stays up", box=False,
+                  lab="demo")  # fmt: skip
+    demo.add_argument("--picture", default="tightrope-demo-drill.png",
+                      help="where the drill's timeline goes (default: %(default)s)")  # fmt: skip
