@@ -199,3 +199,28 @@ def test_absent_ssid_is_named_in_the_reason(tmp_path: Path) -> None:
     txn_id = _start(tmp_path, box, clock)
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back" and "not in wlan0's scan results" in final.reason
+
+
+def test_refused_psk_seen_once_is_reported_after_fallback(tmp_path: Path) -> None:
+    """NetworkManager falls back to the old profile right after our port failed; the reason
+    (no-secrets) was visible in one poll only."""
+    from dataclasses import replace as _replace
+
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_failure = "no-secrets"
+    txn_id = _start(tmp_path, box, clock)
+    polls = {"n": 0}
+    real = box.snapshot
+
+    def snapshot(*, include_secrets: bool = False) -> object:
+        snap = real(include_secrets=include_secrets)
+        polls["n"] += 1
+        if polls["n"] > 3:  # after the first verify poll: back on the old profile
+            box.devices["wlan0"] = _replace(box.devices["wlan0"], state="activated",
+                                            state_reason="none", active_profile="u-wlan0")
+        return snap
+
+    box.snapshot = snapshot  # type: ignore[method-assign]
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back"
+    assert "passphrase" in final.reason, final.reason

@@ -18,7 +18,7 @@ from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.core.profiles import DesiredProfile
 from tightrope.core.snapshot import Snapshot
-from tightrope.core.verify import Verdict, verify
+from tightrope.core.verify import WIFI_FATAL_REASONS, Verdict, verify
 from tightrope.errors import TightropeError
 from tightrope.txn.backend import Backend, System
 from tightrope.txn.clock import Clock
@@ -272,8 +272,15 @@ class Verify:
         ctx.set_phase("verifying", None)
         until = ctx.clock.now() + ctx.verify_timeout_s
         gw = str(ctx.config.ipv4.gateway) if ctx.config.ipv4.gateway else None
+        # NetworkManager may fall back to the old Wi-Fi profile right after ours failed; the
+        # reason it failed (a refused PSK) shows only in the poll that caught it, so keep it.
+        seen: dict[str, str] = {}
         while True:
             snap = ctx.backend.snapshot()
+            for port in ctx.config.wifi_ports:
+                dev = snap.device(port.interface)
+                if dev is not None and dev.state_reason in WIFI_FATAL_REASONS:
+                    seen[port.interface] = WIFI_FATAL_REASONS[dev.state_reason]
             base = verify(ctx.config, snap)
             answers = None
             if base.ok and gw:
@@ -282,8 +289,14 @@ class Verify:
             if ctx.verdict.ok:
                 ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
                 return
-            if ctx.verdict.fatal or ctx.clock.now() >= until:
-                raise RolledBack(f"verification failed: {ctx.verdict.reason()}")
+            refused = any(f.name == f"port {i}" for i in seen for f in ctx.verdict.failures)
+            if ctx.verdict.fatal or refused or ctx.clock.now() >= until:
+                earlier = "".join(
+                    f"; {iface} earlier: {why}"
+                    for iface, why in seen.items()
+                    if why not in ctx.verdict.reason()
+                )
+                raise RolledBack(f"verification failed: {ctx.verdict.reason()}{earlier}")
             ctx.clock.sleep(1.0)
 
     def rollback(self) -> None:
