@@ -180,9 +180,14 @@ def plan_result(answer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Cautions meant for someone at a shell; a play follows the box itself (they stay in `plan`).
+FOLLOWED_BY_THE_PLAY = ("ssh-cut",)
+
+
 def plan_warnings(plan: dict[str, Any]) -> list[str]:
     return [f"{w.get('code')}: {w.get('message')}" for w in plan.get("warnings", [])
-            if w.get("severity") != "info"]  # fmt: skip
+            if w.get("severity") != "info"
+            and w.get("code") not in FOLLOWED_BY_THE_PLAY]  # fmt: skip
 
 
 def started_result(
