@@ -76,7 +76,11 @@ class ZipappAction(ActionBase):
     """Action plugin base: make sure the zipapp is on the box, then run MODULE with `pyz`."""
 
     MODULE = ""
-    TRANSFERS_FILES = True
+    # False on purpose: True makes ActionBase create a remote temporary directory up front and
+    # remove it only after the module, i.e. over SSH to an address the bond may just have
+    # taken away. ensure_pyz makes its own, only when it must send the zipapp, and removes it
+    # before the module runs.
+    TRANSFERS_FILES = False
 
     def ensure_pyz(self, task_vars: Mapping[str, Any]) -> tuple[str, bool]:
         """(the zipapp's path on the box, whether it had to be sent)."""
