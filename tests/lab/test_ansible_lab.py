@@ -87,7 +87,7 @@ def _run(lab: Lab, collections: Path, tmp: Path, *extra: str) -> Run:
         ["-i", str(tmp / "inventory.yml"), str(EXAMPLES / "bond.yml"), *extra],
         collections=collections, workdir=tmp, timeout=900,
         prefix=["ip", "netns", "exec", lab.topology.laptop_ns],
-        env={"ANSIBLE_PIPELINING": "1"},
+        env={"ANSIBLE_CONFIG": str(EXAMPLES / "ansible.cfg")},  # the example's: pipelining
     )  # fmt: skip
     print(f"ansible-playbook {' '.join(extra)}: rc {run.rc} in {time.monotonic() - t0:.0f} s; "
           f"recap {run.recap()}")  # fmt: skip
