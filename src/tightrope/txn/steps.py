@@ -12,17 +12,19 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.core.profiles import DesiredProfile
 from tightrope.core.snapshot import Snapshot
 from tightrope.core.verify import WIFI_FATAL_REASONS, Verdict, verify
-from tightrope.errors import TightropeError
+from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.txn.backend import Backend, System
 from tightrope.txn.clock import Clock
 from tightrope.txn.state import Store
+
+T = TypeVar("T")
 
 
 class RolledBack(TightropeError):
@@ -53,7 +55,23 @@ class Context:
     verdict: Verdict | None = None
 
     def checkpoint_alive(self) -> bool:
-        return self.checkpoint is not None and self.backend.checkpoint_exists(self.checkpoint)
+        cp = self.checkpoint
+        return cp is not None and self.patiently(lambda: self.backend.checkpoint_exists(cp))
+
+    def snapshot(self) -> Snapshot:
+        return self.patiently(self.backend.snapshot)
+
+    def patiently(self, call: Callable[[], T], wait_s: float = 90.0) -> T:
+        """NetworkManager restarting is a moment, not a verdict: retry while it is away, so a
+        rollback never gives up on the very daemon it needs."""
+        until = self.clock.now() + wait_s
+        while True:
+            try:
+                return call()
+            except BackendUnavailable:
+                if self.clock.now() >= until:
+                    raise
+                self.clock.sleep(1.0)
 
 
 NM_MARGIN_S = 10
@@ -276,7 +294,7 @@ class Verify:
         # reason it failed (a refused PSK) shows only in the poll that caught it, so keep it.
         seen: dict[str, str] = {}
         while True:
-            snap = ctx.backend.snapshot()
+            snap = ctx.snapshot()
             for port in ctx.config.wifi_ports:
                 dev = snap.device(port.interface)
                 if dev is not None and dev.state_reason in WIFI_FATAL_REASONS:
@@ -331,7 +349,7 @@ class AwaitConfirm:
                 return
             if ctx.clock.now() >= ctx.deadline:
                 raise RolledBack(f"not confirmed within {ctx.confirm_timeout_s} s")
-            if ctx.checkpoint is not None and not ctx.backend.checkpoint_exists(ctx.checkpoint):
+            if ctx.checkpoint is not None and not ctx.checkpoint_alive():
                 raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
             ctx.clock.sleep(0.5)
 

@@ -107,7 +107,7 @@ class VerifyOld:
         until = ctx.clock.now() + ctx.verify_timeout_s
         wanted = self.u.manifest.get("addresses", {})
         while True:
-            snap = ctx.backend.snapshot()
+            snap = ctx.snapshot()
             missing = []
             for iface, uuid in self.u.active.items():
                 dev = snap.device(iface)
