@@ -144,10 +144,21 @@ def _remote_or(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
 def _confirm(args: argparse.Namespace) -> int:
     control.require_root()
     store, clock = _store(args), RealClock()
+    ended = _ended(store, args.txn)
+    if ended is not None:  # say how it ended rather than refuse: scripts ask after the fact
+        render_txn.outcome(ended, as_json=args.json)
+        return int(Exit.OK if ended.outcome == "committed" else Exit.FAILED)
     state = control.request(store, "confirm", args.txn)
     final = control.wait_for_end(store, state.id, clock, timeout_s=90)
     render_txn.outcome(final, as_json=args.json)
     return int(Exit.OK if final.outcome == "committed" else Exit.FAILED)
+
+
+def _ended(store: Store, txn_id: str | None) -> TxnState | None:
+    if txn_id is None:
+        return None
+    state = store.load(txn_id)
+    return state if state.finished else None
 
 
 def _rollback(args: argparse.Namespace) -> int:
