@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab.boxtools import NEW, OLD, config_text, profiles, wait_ssh
+from tests.lab.boxtools import NEW, OLD, config_text, install, profiles, wait_ssh
 from tightrope.lab import LAB_PSK, Box, Lab
 
 pytestmark = pytest.mark.lab
@@ -110,8 +110,9 @@ def test_remote_seed_journey(request: pytest.FixtureRequest, any_box: Box, tmp_p
 
 
 def test_remote_wrong_psk_reports_the_rollback(
-    netplan_lab: Lab, netplan_box: Box, tmp_path: Path
+    netplan_lab: Lab, netplan_box: Box, tmp_path: Path, pyz: Path
 ) -> None:
+    install(netplan_box, pyz)  # for reading profiles; the journey ships its own copy
     before = profiles(netplan_box)
     cfg = _config(tmp_path, psk="not-the-lab-passphrase")
     cp = subprocess.run(
@@ -159,13 +160,16 @@ def test_ssh_cut_mid_journey_tells_the_truth(
         text=True,
     )
     # Cut the laptop off as soon as the transaction starts, for longer than the confirm window.
+    import threading
+
     ns = netplan_lab.topology.laptop_ns
-    out = ""
+    lines: list[str] = []
     assert proc.stdout is not None
-    os.set_blocking(proc.stdout.fileno(), False)
+    stdout = proc.stdout
+    reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
+    reader.start()
     for _ in range(600):
-        out += proc.stdout.read() or ""
-        if '"started"' in out:
+        if any('"started"' in ln for ln in lines):
             break
         time.sleep(0.2)
     subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "down"], check=True)
@@ -174,8 +178,10 @@ def test_ssh_cut_mid_journey_tells_the_truth(
     subprocess.run(
         ["ip", "-n", ns, "route", "replace", "default", "via", "198.18.1.1"], check=False
     )
-    os.set_blocking(proc.stdout.fileno(), True)
-    rest, err = proc.communicate(timeout=600)
+    proc.wait(timeout=600)
+    reader.join(timeout=10)
+    err = proc.stderr.read() if proc.stderr else ""
+    out, rest = "".join(lines), ""
     result = _summary(out + rest)
     assert result["outcome"] in ("rolled-back", "committed"), result
     # The truth: whatever it says must be what the box did.

@@ -124,6 +124,8 @@ class Watch:
         names = _device_names()
         try:
             with EventStream() as stream:
+                # Subscribing can take seconds on a slow box; say when events will be seen.
+                self._emit("nm", "NetworkManager", "listening to signals")
                 while not self._stop.is_set():
                     ev = stream.get(timeout=0.5)
                     if ev is None:

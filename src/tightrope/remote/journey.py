@@ -99,16 +99,17 @@ def apply_remote(
     emit("plan", "reading the box's state")
     answer = agent(ssh, path, request_for(config, "plan", options))
     plan = answer["plan"]
+    name = str(ssh.target)  # results are named as the user named the box
     if plan["no_change"] or not consent(answer):
         outcome = "no-change" if plan["no_change"] else "declined"
-        return JourneyResult(answer["host"], old, plan.get("reconnect_at"), outcome,
+        return JourneyResult(name, old, plan.get("reconnect_at"), outcome,
                              seconds=clock() - t0)  # fmt: skip
     started = agent(ssh, path, request_for(config, "apply", options))["started"]
     txn, new = started["txn"], started["reconnect_at"]
     emit("started", f"transaction {txn} running on the box; the session to {old} will drop")
     ssh.close()
     if not new:
-        return JourneyResult(answer["host"], old, None, "unknown", "the bond takes a DHCP "
+        return JourneyResult(name, old, None, "unknown", "the bond takes a DHCP "
                              "address: confirm from it with `tightrope confirm`", txn,
                              seconds=clock() - t0)  # fmt: skip
     window = int(started["confirm_timeout_s"]) + int(options.get("verify_timeout", 60)) + 30
@@ -121,7 +122,13 @@ def apply_remote(
             t_new = clock()
             outage = t_new - last_old if old_silent else 0.0
             emit("reached", f"{new} answers after {t_new - t0:.1f} s; confirming from there")
-            return _confirm(there, path, answer["host"], old, new, txn, outage, t0, clock)
+            result = _confirm(there, path, name, old, new, txn, outage, t0, clock)
+            if result.outcome in ("committed", "rolled-back"):
+                return result
+            # The box left the new address while we confirmed (its verification failed and
+            # it rolled back): ask it at the old address how the transaction ended.
+            emit("lost", f"{new} went away while confirming; asking {old} what happened")
+            return _after_rollback(ssh, path, name, old, new, txn, t0, clock, sleep)
         if not old_silent and ssh.reachable(timeout=2):
             last_old = clock()
         else:
@@ -130,7 +137,7 @@ def apply_remote(
             old_silent = True
         sleep(1.0)
     emit("waiting", f"{new} never answered; waiting for the box to roll back to {old}")
-    return _after_rollback(ssh, path, answer["host"], old, new, txn, t0, clock, sleep)
+    return _after_rollback(ssh, path, name, old, new, txn, t0, clock, sleep)
 
 
 def _confirm(
@@ -146,7 +153,7 @@ def _confirm(
 ) -> JourneyResult:
     cp = there.root(f"python3 {path} confirm {txn} --json", timeout=150)
     result = _last_json(cp.stdout)
-    outcome = result.get("outcome") or ("committed" if cp.returncode == 0 else "failed")
+    outcome = result.get("outcome") or ("committed" if cp.returncode == 0 else "unknown")
     reason = result.get("reason") or result.get("message") or ""
     return JourneyResult(host, old, new, outcome, reason, txn, outage, clock() - t0)
 
