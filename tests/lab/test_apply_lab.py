@@ -207,9 +207,12 @@ def test_undo_restores_the_profile_set(any_box: Box, pyz: Path) -> None:
     before = profiles(any_box)
     _apply_and_confirm(any_box, pyz)
     any_box.ssh(
-        f"python3 /root/tightrope.pyz undo --no-wait {FAST} >/dev/null 2>&1", host=NEW, timeout=30
+        "python3 /root/tightrope.pyz undo --no-wait --confirm-timeout 60 --verify-timeout 90 "
+        ">/dev/null 2>&1",
+        host=NEW,
+        timeout=30,
     )
-    wait_phase(any_box, OLD, ("awaiting-confirm",), 120)
+    wait_phase(any_box, OLD, ("awaiting-confirm",), 240)
     cp = tr(any_box, "confirm")
     assert cp.returncode == 0, cp.stdout + cp.stderr
     after = profiles(any_box)
