@@ -76,6 +76,7 @@ def test_watch_parsers() -> None:
         "activated -> unavailable (carrier)"
     assert describe_nm("PropertiesChanged", "x", {"Strength": 70}) == "signal 70%"
     assert describe_nm("PropertiesChanged", "x", {"Foo": 1}) is None
+    assert describe_nm("PropertiesChanged", "x", {"Carrier": False}) == "carrier down"
     ev = parse_ip_monitor("[2026-11-25T10:00:00.123456] 198.18.1.64/24 dev bond0 ... "
                           .replace("198.18.1.64/24", "inet 198.18.1.64/24"))
     assert ev is not None and ev.subject == "bond0" and ev.what.startswith("added")

@@ -45,6 +45,8 @@ def describe_nm(member: str, interface: str, values: dict[str, Any]) -> str | No
     if member == "NameOwnerChanged":
         return "NetworkManager stopped" if not values.get("new") else "NetworkManager started"
     if member == "PropertiesChanged":
+        if "Carrier" in values:  # a bond port keeps its state; its carrier is what moves
+            return "carrier up" if values["Carrier"] else "carrier down"
         if "Strength" in values:
             return f"signal {values['Strength']}%"
         if "ActiveAccessPoint" in values:
