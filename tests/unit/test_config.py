@@ -42,6 +42,7 @@ def test_seed_defaults() -> None:
     assert c.mode == "active-backup"
     assert c.primary == "eth0"  # the first ethernet port, so the bond fails back to the cable
     assert c.miimon == 100
+    assert c.updelay == 2000  # fail-back waits for a cable that stays (measured default)
     assert c.fail_over_mac == "active"  # a Wi-Fi port needs it
     assert [p.kind for p in c.ports] == [PortKind.ETHERNET, PortKind.WIFI]
     assert c.ports[1].psk == Secret(PSK)
@@ -190,7 +191,9 @@ def test_delays_are_multiples_of_miimon() -> None:
 
 def test_primary_must_be_a_port_and_can_be_switched_off() -> None:
     assert "parameters.primary" in problems(seed(parameters={"primary": "eth1"}))
-    assert parse_config(seed(parameters={"primary": None}), ENV).primary is None
+    no_primary = parse_config(seed(parameters={"primary": None}), ENV)
+    assert no_primary.primary is None and no_primary.updelay == 0
+    assert parse_config(seed(parameters={"mii-monitor-interval": 300}), ENV).updelay == 1800
 
 
 def test_missing_and_duplicate_ports() -> None:
@@ -214,3 +217,11 @@ def test_dhcp_and_ipv6() -> None:
 def test_secret_never_in_repr() -> None:
     c = parse_config(seed(), ENV)
     assert PSK not in repr(c) and PSK not in str(c.ports[1])
+
+
+def test_print_config_round_trips_an_explicit_zero_updelay() -> None:
+    from tightrope.core.configdump import config_to_data
+
+    c = parse_config(seed(parameters={"up-delay": 0}), ENV)
+    again = parse_config(config_to_data(c), ENV)
+    assert again.updelay == 0 and again == c

@@ -84,7 +84,7 @@ def test_changed_psk_and_options_are_modifications_without_values() -> None:
     other = parse_config(
         {"ports": {"eth0": {"type": "ethernet"},
                    "wlan0": {"type": "wifi", "ssid": "TightropeLab", "psk-env": "P"}},
-         "parameters": {"up-delay": 2000},
+         "parameters": {"up-delay": 3000},
          "ipv4": {"addresses": ["198.18.1.64/24"], "gateway": "198.18.1.1",
                   "nameservers": {"addresses": ["198.18.1.1"]}}},
         Sources(env={"P": "another-passphrase"}),
@@ -119,7 +119,7 @@ def test_bond_options_by_number_equal_by_name() -> None:
         if p.type == "bond":
             s = dict(p.settings)
             s["bond"] = {"options": {"mode": "1", "miimon": "100", "primary": "eth0",
-                                     "fail_over_mac": "1", "updelay": "0"}}
+                                     "fail_over_mac": "1", "updelay": "2000"}}
             p = replace(p, settings=s)
         profiles.append(p)
     assert make_plan(config, replace(snap, profiles=tuple(profiles))).no_change

@@ -86,9 +86,9 @@ def flags_to_data(args: argparse.Namespace) -> dict[str, Any]:
         params["primary"] = None
     elif args.primary:
         params["primary"] = args.primary
-    if args.updelay:
+    if args.updelay is not None:
         params["up-delay"] = args.updelay
-    if args.downdelay:
+    if args.downdelay is not None:
         params["down-delay"] = args.downdelay
     if args.fail_over_mac:
         params["fail-over-mac-policy"] = args.fail_over_mac
@@ -164,8 +164,10 @@ def register(sub: Any) -> None:
     b.add_argument("--primary", metavar="IFACE", help="primary port (default: first ethernet)")
     b.add_argument("--no-primary", action="store_true", help="no primary (no fail-back)")
     b.add_argument("--miimon", type=int, default=100, metavar="MS", help="MII interval (100)")
-    b.add_argument("--updelay", type=int, default=0, metavar="MS")
-    b.add_argument("--downdelay", type=int, default=0, metavar="MS")
+    b.add_argument(
+        "--updelay", type=int, metavar="MS", help="fail-back delay (2000 with a primary)"
+    )
+    b.add_argument("--downdelay", type=int, metavar="MS")
     b.add_argument("--fail-over-mac", choices=("none", "active", "follow"))
     b.add_argument("--mtu", type=int)
     a = p.add_argument_group("addresses")

@@ -13,10 +13,9 @@ def config_to_data(config: BondConfig) -> dict[str, Any]:
         data["ports"][port.interface] = _port(port)
     params: dict[str, Any] = {"mode": config.mode, "primary": config.primary}
     params["mii-monitor-interval"] = config.miimon
-    if config.updelay:
-        params["up-delay"] = config.updelay
-    if config.downdelay:
-        params["down-delay"] = config.downdelay
+    # Always written: a 0 left out would read back as the default (2000 with a primary).
+    params["up-delay"] = config.updelay
+    params["down-delay"] = config.downdelay
     params["fail-over-mac-policy"] = config.fail_over_mac
     data["parameters"] = params
     v4 = config.ipv4
