@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.lab.boxtools import NEW, OLD, config_text, install, write_config
-from tests.lab.seedrun import SEED_SCRIPT
+from tests.lab.seedrun import SEED_SCRIPT, wait_for
 
 from tightrope.lab import Box, Lab
 from tightrope.remote.zipapp import build
@@ -31,15 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_until(check: Any, timeout: float, step: float = 0.5) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            if check():
-                return time.monotonic() - t0
-        except Exception:  # the box may be between addresses
-            pass
-        time.sleep(step)
-    raise TimeoutError(f"not within {timeout:.0f} s")
+    return wait_for("the box", check, timeout, step)
 
 
 def bond_state(box: Box) -> tuple[str | None, list[str]]:
@@ -114,9 +106,7 @@ def flapping_cable(lab: Lab, box: Box, updelay_ms: int, flaps: int = 4) -> dict[
         time.sleep(1)
     res = run.result()
     times = sorted(r.at for r in res.replies)
-    outages = [
-        round((b - a) * 1000) for a, b in itertools.pairwise(times) if b - a > 0.05
-    ]
+    outages = [round((b - a) * 1000) for a, b in itertools.pairwise(times) if b - a > 0.05]
     box.ssh("echo 0 > /sys/class/net/bond0/bonding/updelay", host=NEW)
     return {
         "updelay_ms": updelay_ms,

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.core.profiles import DesiredProfile
-from tightrope.core.snapshot import Snapshot
+from tightrope.core.snapshot import Profile, Snapshot
 from tightrope.core.verify import WIFI_FATAL_REASONS, Verdict, verify
 from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.txn.backend import Backend, System
@@ -114,6 +114,13 @@ class Rearmer:
                 self.errors += 1
 
 
+def backup_profile(ctx: Context, p: Profile) -> None:
+    """A profile's full settings (secrets included, root-only file), as undo reads it back."""
+    record = {"uuid": p.uuid, "id": p.id, "filename": p.filename, "flags": p.flags,
+              "settings": p.settings}  # fmt: skip
+    ctx.store.write_backup(ctx.txn_id, f"{p.uuid}.json", json.dumps(record, indent=2))
+
+
 class Backup:
     name = "backup"
 
@@ -129,20 +136,7 @@ class Backup:
             manifest["profiles"].append(entry)
             if p.uuid not in touched:
                 continue
-            ctx.store.write_backup(
-                ctx.txn_id,
-                f"{p.uuid}.json",
-                json.dumps(
-                    {
-                        "uuid": p.uuid,
-                        "id": p.id,
-                        "filename": p.filename,
-                        "flags": p.flags,
-                        "settings": p.settings,
-                    },
-                    indent=2,
-                ),
-            )
+            backup_profile(ctx, p)
             raw = ctx.system.read_bytes(p.filename) if p.filename else None
             if raw is not None:
                 ctx.store.write_backup(ctx.txn_id, f"{p.uuid}.file", raw)

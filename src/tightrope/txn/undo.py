@@ -15,7 +15,14 @@ from typing import Any
 from tightrope.errors import TightropeError
 from tightrope.txn.engine import Step
 from tightrope.txn.finish import end_checkpoint
-from tightrope.txn.steps import AwaitConfirm, Checkpoint, Context, RolledBack, hold_for_commit
+from tightrope.txn.steps import (
+    AwaitConfirm,
+    Checkpoint,
+    Context,
+    RolledBack,
+    backup_profile,
+    hold_for_commit,
+)
 
 
 class _Undo:
@@ -45,9 +52,7 @@ class SaveCurrent:
         for uuid in self.u.ours:
             p = ctx.before.profile(uuid)
             if p is not None:
-                ctx.store.write_backup(ctx.txn_id, f"{uuid}.json", json.dumps(
-                    {"uuid": p.uuid, "id": p.id, "filename": p.filename, "flags": p.flags,
-                     "settings": p.settings}, indent=2))  # fmt: skip
+                backup_profile(ctx, p)
         ctx.note(f"saved the bond's {len(self.u.ours)} profile(s) before undoing {self.u.of}")
 
     def rollback(self) -> None:
