@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,8 @@ from tightrope.core.drill import (
     sparkline,
 )
 from tightrope.core.snapshot import BondPortRuntime, BondRuntime, Device
-from tightrope.prove.watch import describe_nm, parse_ip_monitor
+from tightrope.prove.watch import describe_nm, describe_txn, parse_ip_monitor
+from tightrope.txn.state import StepLog, TxnState
 
 PING = """\
 PING 198.18.1.1 (198.18.1.1) from 198.18.1.64 bond0: 56(84) bytes of data.
@@ -32,8 +34,16 @@ PING 198.18.1.1 (198.18.1.1) from 198.18.1.64 bond0: 56(84) bytes of data.
 
 def result(probes_text: str = PING) -> DrillResult:
     plan = DrillPlan("bond0", "eth0", ("wlan0",), "198.18.1.1")
-    return DrillResult(plan, 10.0, down_at=1000.011, up_at=1000.5, started=1000.0,
-                       ended=1000.6, probes=parse_ping(probes_text), miimon_ms=100)
+    return DrillResult(
+        plan,
+        10.0,
+        down_at=1000.011,
+        up_at=1000.5,
+        started=1000.0,
+        ended=1000.6,
+        probes=parse_ping(probes_text),
+        miimon_ms=100,
+    )
 
 
 def test_parse_ping_and_outage() -> None:
@@ -48,13 +58,29 @@ def test_parse_ping_and_outage() -> None:
     assert "v" in sparkline(r) and "^" in sparkline(r)
 
 
+def test_no_outage_invented_past_the_last_probe() -> None:
+    # ping's output ends at 1000.60 (last reply); the drill ended at 1002.0. The silence after
+    # the last probe is not an outage: nobody was asking.
+    r = replace(result(), ended=1002.0)
+    assert r.failback_ms == pytest.approx(10, abs=1)
+
+
 def bonded(active: str = "eth0", wlan_state: str = "activated", wlan_mii: str = "up"):  # type: ignore[no-untyped-def]
     snap = netplan_start()
-    rt = BondRuntime("active-backup", "up", 100, active, "eth0", (
-        BondPortRuntime("eth0", "up", "1000 Mbps", 0, "52:54:00:12:34:56"),
-        BondPortRuntime("wlan0", wlan_mii, None, 0, "02:00:00:00:00:00")))
-    devices = tuple(replace(d, state=wlan_state) if d.interface == "wlan0" else d
-                    for d in snap.devices)
+    rt = BondRuntime(
+        "active-backup",
+        "up",
+        100,
+        active,
+        "eth0",
+        (
+            BondPortRuntime("eth0", "up", "1000 Mbps", 0, "52:54:00:12:34:56"),
+            BondPortRuntime("wlan0", wlan_mii, None, 0, "02:00:00:00:00:00"),
+        ),
+    )
+    devices = tuple(
+        replace(d, state=wlan_state) if d.interface == "wlan0" else d for d in snap.devices
+    )
     bond = Device("bond0", "bond", "activated", True, ip4_gateway="198.18.1.1", bond=rt)
     return replace(snap, devices=(*devices, bond))
 
@@ -71,14 +97,45 @@ def test_drill_plan_needs_a_ready_backup() -> None:
 
 
 def test_watch_parsers() -> None:
-    assert describe_nm("StateChanged", "org.freedesktop.NetworkManager.Device",
-                       {"old": "activated", "new": "unavailable", "reason": "carrier"}) == \
-        "activated -> unavailable (carrier)"
+    assert (
+        describe_nm(
+            "StateChanged",
+            "org.freedesktop.NetworkManager.Device",
+            {"old": "activated", "new": "unavailable", "reason": "carrier"},
+        )
+        == "activated -> unavailable (carrier)"
+    )
     assert describe_nm("PropertiesChanged", "x", {"Strength": 70}) == "signal 70%"
     assert describe_nm("PropertiesChanged", "x", {"Foo": 1}) is None
     assert describe_nm("PropertiesChanged", "x", {"Carrier": False}) == "carrier down"
-    ev = parse_ip_monitor("[2026-11-25T10:00:00.123456] 198.18.1.64/24 dev bond0 ... "
-                          .replace("198.18.1.64/24", "inet 198.18.1.64/24"))
+    ev = parse_ip_monitor(
+        "[2026-11-25T10:00:00.123456] 198.18.1.64/24 dev bond0 ... ".replace(
+            "198.18.1.64/24", "inet 198.18.1.64/24"
+        )
+    )
     assert ev is not None and ev.subject == "bond0" and ev.what.startswith("added")
     gone = parse_ip_monitor("[2026-11-25T10:00:01.5] Deleted default via 198.18.1.1 dev eth0")
     assert gone is not None and gone.subject == "eth0" and gone.what.startswith("removed")
+
+
+def _txn(phase: str, steps: tuple[StepLog, ...] = (), **kw: Any) -> TxnState:
+    return TxnState(id="t1", kind="apply", phase=phase, created=0.0, boot_id="b", steps=steps, **kw)
+
+
+def test_describe_txn_says_phase_changes_and_new_steps_once() -> None:
+    first = _txn("activating", (StepLog("backup", "started", 1.0), StepLog("backup", "done", 2.0)))
+    assert describe_txn(None, first, 0.0) == ["apply activating", "step backup done"]
+    same = describe_txn(first, first, 0.0)
+    assert same == []
+    later = _txn("rolled-back", (*first.steps, StepLog("activate", "rolled-back", 3.0)),
+                 reason="port wlan0: PSK refused")  # fmt: skip
+    assert describe_txn(first, later, 0.0) == [
+        "apply rolled-back: port wlan0: PSK refused",
+        "step activate rolled-back",
+    ]
+
+
+def test_describe_txn_names_the_rollback_deadline_while_waiting() -> None:
+    waiting = _txn("awaiting-confirm", deadline=1061.0)
+    (line,) = describe_txn(_txn("verifying"), waiting, 1000.0)
+    assert line.startswith("apply awaiting-confirm (NetworkManager rolls back in 6")

@@ -62,6 +62,10 @@ class DrillResult:
         return len({p.seq for p in self.probes} - answered)
 
     def _gap_ms(self, start: float, end: float) -> float:
+        # Silence counts only while probes were going out: past the last one seen (answered or
+        # not) there is nothing to say, and counting it would invent an outage.
+        if self.probes:
+            end = min(end, max(self.probes, key=lambda p: p.seq).at)
         times = sorted(p.at for p in self.probes if p.rtt_ms is not None and start <= p.at <= end)
         edges = [start, *times, end]
         return max((b - a for a, b in itertools.pairwise(edges)), default=0.0) * 1000

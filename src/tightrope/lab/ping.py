@@ -12,6 +12,7 @@ import math
 import re
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -125,9 +126,13 @@ class PingRun:
         self.interval = interval
         self.seconds = seconds
         self._until = time.monotonic() + seconds
+        # A file, not a pipe: nobody reads while the run goes on, and a full pipe (64 KiB,
+        # about 11 s of 10 ms probes) would block ping itself, which then looks exactly like
+        # an outage.
+        self._out = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in _collect)
         self._proc = subprocess.Popen(
             netns(ns, ping_argv(target, max(1, math.ceil(seconds / interval)), interval)),
-            stdout=subprocess.PIPE,
+            stdout=self._out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
@@ -147,15 +152,18 @@ class PingRun:
     def _collect(self, wait: float) -> PingResult:
         stopped: float | None = None
         try:
-            out, _ = self._proc.communicate(timeout=wait)
+            self._proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             stopped = time.time()
             self._proc.send_signal(signal.SIGINT)
             try:
-                out, _ = self._proc.communicate(timeout=5)
+                self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
-                out, _ = self._proc.communicate()
+                self._proc.wait()
+        self._out.seek(0)
+        out = self._out.read()
+        self._out.close()
         res = parse_ping(out, self.target, self.interval)
         if stopped is not None:
             # Still probing when stopped: silence up to that moment counts.

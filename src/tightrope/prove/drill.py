@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -112,26 +114,14 @@ def run_drill(
 ) -> DrillResult:
     total = lead_s + seconds + tail_s
     guard = start_guard(plan.port, lead_s + seconds + GUARD_MARGIN_S)
+    # Into a file, not a pipe: nobody reads while the drill runs, and a full pipe (64 KiB, about
+    # 11 s of 10 ms probes) would stop ping itself, a silence that looks exactly like an outage.
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed below)
     ping = subprocess.Popen(
-        [
-            "ping",
-            "-D",
-            "-O",
-            "-n",
-            "-i",
-            f"{interval_ms / 1000:.3f}",
-            "-W",
-            "1",
-            "-w",
-            str(int(total + 1)),
-            "-I",
-            plan.bond,
-            plan.target,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+        ["ping", "-D", "-O", "-n", "-i", f"{interval_ms / 1000:.3f}", "-W", "1",
+         "-w", str(int(total + 1)), "-I", plan.bond, plan.target],
+        stdout=log, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
     started = time.time()
     down_at = up_at = started
     try:
@@ -147,8 +137,16 @@ def run_drill(
         # Whatever happened above, the port must end up: the guard covers our own death.
         subprocess.run([_ip(), "link", "set", "dev", plan.port, "up"], check=False)
         stop_guard(guard)
-        ping.terminate()
-    out, _ = ping.communicate(timeout=10)
+        # SIGINT, as Ctrl-C: ping writes out what it still holds; SIGTERM would lose it.
+        ping.send_signal(signal.SIGINT)
+        try:
+            ping.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            ping.kill()
+            ping.wait()
+    log.seek(0)
+    out = log.read()
+    log.close()
     ended = time.time()
     rt = None
     with contextlib.suppress(OSError, ValueError):
