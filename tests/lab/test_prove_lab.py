@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.boxtools import NEW, tr
+from tests.lab.boxtools import NEW, config_text, tr, write_config
 from tests.lab.test_apply_lab import _apply_and_confirm
 from tests.lab.test_remote_lab import _laptop_argv
 from tightrope.lab import Box, Lab
@@ -68,28 +68,38 @@ def test_drill_guard_and_watch(
     assert picture.stat().st_size > 10_000
     _both_ports_up(box)
 
-    # The live view sees the failover the cable pull causes.
-    box.ssh(
-        "nohup python3 /root/tightrope.pyz watch --json --seconds 60 > /root/watch.out 2>&1 &",
-        host=NEW,
-    )
-    for _ in range(45):  # until its D-Bus subscription is live
-        if "listening" in box.ssh("cat /root/watch.out", host=NEW).stdout:
-            break
-        time.sleep(1)
-    time.sleep(1)
-    box.pull_cable()
-    time.sleep(3)
-    box.plug_cable()
-    time.sleep(8)
-    events = [
-        json.loads(ln)
-        for ln in box.ssh("cat /root/watch.out", host=NEW).stdout.splitlines()
-        if ln.startswith("{")
-    ]
+    # The live view, from the laptop: the failover a cable pull causes, and a transaction
+    # (a changed up-delay, auto-confirmed) with its checkpoint.
+    watch = subprocess.Popen(
+        _laptop_argv(netplan_lab, box, "watch", "--json", "--seconds", "150",
+                     "--host", f"root@{NEW}"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert watch.stdout is not None
+        for line in watch.stdout:  # until its D-Bus subscription is live
+            lines.append(line)
+            if "listening to signals" in line:
+                break
+        box.pull_cable()
+        time.sleep(3)
+        box.plug_cable()
+        write_config(box, config_text(extra="parameters: {up-delay: 1000}\n"), host=NEW)
+        cp = tr(box, "apply /root/bond.yaml --yes --auto-confirm", host=NEW, timeout=240)
+        assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
+        time.sleep(3)
+    finally:
+        watch.terminate()
+        out, err = watch.communicate(timeout=30)
+    events = [json.loads(ln) for ln in [*lines, *out.splitlines()] if ln.startswith("{")]
     whats = [(e["source"], e["what"]) for e in events]
-    assert ("bond", "active port eth0 -> wlan0") in whats, whats
+    assert ("bond", "active port eth0 -> wlan0") in whats, (whats, err[-2000:])
     assert any(src == "nm" and "listening" not in what for src, what in whats), whats
+    assert any(src == "nm" and what.startswith("checkpoints now") for src, what in whats), whats
+    assert ("txn", "apply committed") in whats, whats
+    assert any(src == "txn" and what == "step checkpoint done" for src, what in whats), whats
+    assert "1000" in box.ssh("cat /sys/class/net/bond0/bonding/updelay", host=NEW).stdout
     _both_ports_up(box)
 
     # Refused when the backup is not ready: the drill must never cut the box off.

@@ -3,7 +3,8 @@
 Three sources merged into one stream: NetworkManager's D-Bus signals (device and activation
 states, Wi-Fi access point and signal, checkpoints, the daemon restarting), the kernel's
 bonding state (active port, MII per port; /proc/net/bonding sampled every 20 ms), and the
-kernel's address and route changes (`ip -ts monitor`).
+kernel's address and route changes (`ip -ts monitor`). A fourth, tightrope's own transactions
+(phase and step changes read from the state directory), says why the others move.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tightrope.core.procbond import parse_proc_bond
+from tightrope.txn.state import DEFAULT_ROOT, Store, TxnState
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,29 @@ def parse_ip_monitor(line: str) -> WatchEvent | None:
     return None
 
 
+def describe_txn(before: TxnState | None, now: TxnState, at: float) -> list[str]:
+    """Pure: what changed in a transaction between two reads of its state, in words."""
+    said: list[str] = []
+    if before is None or before.phase != now.phase:
+        line = f"{now.kind} {now.phase}"
+        if now.phase == "awaiting-confirm" and now.deadline:
+            left = now.deadline - at
+            line += f" (NetworkManager rolls back in {left:.0f} s unless confirmed)"
+        if now.finished and now.reason:
+            line += f": {now.reason}"
+        said.append(line)
+    seen = len(before.steps) if before is not None else 0
+    for step in now.steps[seen:]:
+        if step.status in ("done", "rolled-back", "rollback-failed"):
+            said.append(
+                f"step {step.name} {step.status}" + (f": {step.detail}" if step.detail else "")
+            )
+    return said
+
+
 class Watch:
-    def __init__(self) -> None:
+    def __init__(self, state_root: Path = DEFAULT_ROOT) -> None:
+        self._store = Store(state_root)
         self.events: queue.Queue[WatchEvent] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -106,6 +129,28 @@ class Watch:
                             self._emit("bond", iface, f"link {status} in {path.name}")
                 last[path.name] = (rt.active_port, links)
             time.sleep(0.02)
+
+    def _txns(self) -> None:
+        seen: dict[str, TxnState] = {}
+        first = True
+        while not self._stop.is_set():
+            try:
+                ids = self._store.all_ids()[-3:]
+            except OSError:  # not root: the state directory is root-only
+                return
+            for txn_id in ids:
+                try:
+                    now = self._store.load(txn_id)
+                except Exception:  # being written, or not ours to read
+                    continue
+                before = seen.get(txn_id)
+                # Old, finished transactions are history, not events.
+                if not (first and now.finished):
+                    for what in describe_txn(before, now, time.time()):
+                        self._emit("txn", txn_id, what)
+                seen[txn_id] = now
+            first = False
+            time.sleep(0.2)
 
     def _kernel(self) -> None:
         try:
@@ -140,7 +185,7 @@ class Watch:
             self._emit("nm", "NetworkManager", f"signals unavailable: {exc}")
 
     def start(self) -> None:
-        for target in (self._bonds, self._kernel, self._nm):
+        for target in (self._bonds, self._kernel, self._nm, self._txns):
             t = threading.Thread(target=target, daemon=True)
             t.start()
             self._threads.append(t)
