@@ -24,6 +24,7 @@ from typing import Any
 from tests.lab.boxtools import NEW, OLD, config_text, install, write_config
 from tests.lab.seedrun import SEED_SCRIPT, wait_for
 
+from bench.report import render_markdown
 from tightrope.lab import Box, Lab
 from tightrope.remote.zipapp import build
 
@@ -117,6 +118,66 @@ def flapping_cable(lab: Lab, box: Box, updelay_ms: int, flaps: int = 4) -> dict[
     }
 
 
+# Half the gratuitous ARPs (ARP requests for the box's own new address) the box sends over
+# Wi-Fi are dropped where they reach the lab's access point. Only those: dropping every ARP
+# frame would also fail the laptop's routine unicast re-checks, which real Wi-Fi retries at L2.
+_NEW_HEX = "".join(f"{int(o):02x}" for o in NEW.split("."))
+LOSSY_WIFI = (
+    "ip netns exec ap tc qdisc add dev wlan1 ingress && ip netns exec ap tc filter add dev wlan1 "
+    "ingress protocol arp u32 match u16 0x0001 0xffff at 6 "
+    f"match u32 0x{_NEW_HEX} 0xffffffff at 24 action gact ok random netrand drop 2"
+)
+
+
+def lossy_wifi_failover(
+    lab: Lab, box: Box, grat_arp: int, delay_ms: int, pulls: int
+) -> dict[str, Any]:
+    """Cable pulls while the access point loses half the gratuitous ARPs from the box (a tc
+    filter in the box's own AP namespace): how long is the box unreachable when the ARP
+    announcing its moved MAC may be lost? Set at runtime through sysfs."""
+    box.ssh(f"echo {grat_arp} > /sys/class/net/bond0/bonding/num_grat_arp; echo {delay_ms} > "
+            "/sys/class/net/bond0/bonding/peer_notif_delay", host=NEW, check=True)  # fmt: skip
+    box.ssh(LOSSY_WIFI, host=NEW, check=True)
+    outages = []
+    try:
+        for _ in range(pulls):
+            wait_until(lambda: len(bond_state(box)[1]) == 2, 60)
+            run = lab.start_ping(NEW, seconds=9, interval=0.01)
+            time.sleep(1.5)
+            box.pull_cable()
+            res = run.result()
+            box.plug_cable()
+            outages.append(round(res.longest_gap_ms(), 1))
+    finally:
+        box.ssh("ip netns exec ap tc qdisc del dev wlan1 ingress", host=NEW)
+    return {
+        "num_grat_arp": grat_arp,
+        "peer_notif_delay_ms": delay_ms,
+        "outage_ms": outages,
+        "median_ms": statistics.median(outages),
+        "worst_ms": max(outages),
+        "over_1s": sum(o > 1000 for o in outages),
+    }
+
+
+def drills(box: Box, runs: int = 3) -> dict[str, Any]:
+    """`tightrope drill` on the box, as an admin would run it: its own failover and
+    fail-back figures (probes to the gateway every 10 ms)."""
+    failover, failback = [], []
+    for _ in range(runs):
+        wait_until(lambda: len(bond_state(box)[1]) == 2, 60)
+        cp = box.ssh("python3 /root/tightrope.pyz drill --seconds 5 --json", host=NEW, timeout=180)
+        d = json.loads(cp.stdout)
+        failover.append(d["failover_ms"])
+        failback.append(d["failback_ms"])
+    return {
+        "failover_ms": failover,
+        "failback_ms": failback,
+        "failover_median_ms": statistics.median(failover),
+        "failback_median_ms": statistics.median(failback),
+    }
+
+
 def run_seed(box: Box, tmp: Path) -> None:
     script = tmp / "seed.sh"
     script.write_text(SEED_SCRIPT)
@@ -198,7 +259,11 @@ def main() -> int:
                 )
             entry["cable"] = cable_cycles(lab, box, args.pulls)
             if name == "tightrope":
+                entry["drill"] = drills(box)
                 entry["flapping"] = [flapping_cable(lab, box, d) for d in (0, 2000)]
+                entry["lossy_wifi"] = [
+                    lossy_wifi_failover(lab, box, n, d, args.pulls) for n, d in ((1, 0), (3, 200))
+                ]
             results[name] = entry
             print(name, json.dumps(entry, indent=1), flush=True)
         box.restore("pristine")
@@ -216,45 +281,6 @@ def main() -> int:
     (ROOT / "docs" / "benchmarks.md").write_text(render_markdown(results))
     print(f"results: {path}")
     return 0
-
-
-def render_markdown(r: dict[str, Any]) -> str:
-    s, t = r["seed"], r["tightrope"]
-    rows = [
-        ("apply outage (old silent -> new answers)", f"{s['apply']['outage_s']} s",
-         f"{t['apply']['outage_s']} s"),
-        ("new address answers after start", f"{s['apply']['new_answers_after_s']} s",
-         f"{t['apply']['new_answers_after_s']} s"),
-        ("cable pull outage, median / worst", f"{s['cable']['pull_median_ms']} / "
-         f"{s['cable']['pull_worst_ms']} ms", f"{t['cable']['pull_median_ms']} / "
-         f"{t['cable']['pull_worst_ms']} ms"),
-        ("cable return outage, median", f"{s['cable']['return_median_ms']} ms",
-         f"{t['cable']['return_median_ms']} ms"),
-        ("port carrying traffic after the cable returns",
-         ", ".join(sorted(set(map(str, s['cable']['active_after_return'])))),
-         ", ".join(sorted(set(map(str, t['cable']['active_after_return']))))),
-        ("wrong PSK: old address answers again after", "never (no rollback)",
-         f"{r['wrong_psk']['tightrope']['old_address_back_after_s']} s"),
-    ]  # fmt: skip
-    lines = [
-        "# Benchmarks", "",
-        f"Run {r['date']} on {r['machine']}; the lab VM ran under **{r['accel']}** "
-        "(software emulation inflates absolute times: read the ratios and the "
-        "miimon-bound figures). Produced by `sudo python -m bench.run`; raw JSON in "
-        "bench/results/.", "",
-        "| | seed script | tightrope |", "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in rows], "",
-        f"`tightrope status` takes {r['cli']['tightrope_status_median_s']} s on the box against "
-        f"{r['cli']['nmcli_device_status_median_s']} s for `nmcli device status` "
-        f"(ratio {r['cli']['ratio']}; tightrope runs from its zipapp with pure-Python D-Bus and "
-        "reads every profile, the scan list and the bonding state).", "",
-        f"Wrong PSK with tightrope: {r['wrong_psk']['tightrope']['reason']}", "",
-        "## A flapping cable (pulled and replugged every second, 4 times)", "",
-        "| up-delay | outages | probes lost |", "|---|---|---|",
-        *[f"| {f['updelay_ms']} ms | {f['outages']} | {f['lost']} of {f['sent']} |"
-          for f in t.get("flapping", [])], "",
-    ]  # fmt: skip
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -225,3 +225,23 @@ def test_print_config_round_trips_an_explicit_zero_updelay() -> None:
     c = parse_config(seed(parameters={"up-delay": 0}), ENV)
     again = parse_config(config_to_data(c), ENV)
     assert again.updelay == 0 and again == c
+
+
+def test_moving_mac_gets_more_peer_notifications_spaced_by_miimon() -> None:
+    c = parse_config(seed(), ENV)  # Wi-Fi port: fail_over_mac=active, the MAC moves
+    assert (c.fail_over_mac, c.num_grat_arp, c.peer_notif_delay) == ("active", 3, 200)
+    wired = parse_config(seed(ports={"eth0": {"type": "ethernet"},
+                                     "eth1": {"type": "ethernet"}}), ENV)  # fmt: skip
+    assert (wired.fail_over_mac, wired.num_grat_arp, wired.peer_notif_delay) == ("none", 1, 0)
+    slow = parse_config(seed(parameters={"mii-monitor-interval": 150}), ENV)
+    assert slow.peer_notif_delay == 150  # our default fitted to their interval
+    mine = parse_config(seed(parameters={"gratuitous-arp": 1, "peer-notify-delay": 0}), ENV)
+    assert (mine.num_grat_arp, mine.peer_notif_delay) == (1, 0)
+
+
+def test_peer_notification_parameters_are_checked() -> None:
+    found = problems(seed(parameters={"gratuitous-arp": 300, "peer-notify-delay": 250}))
+    assert sorted(found) == ["parameters.gratuitous-arp", "parameters.peer-notify-delay"]
+    with pytest.raises(ConfigError) as info:  # the sysfs name points to ours
+        parse_config(seed(parameters={"num_grat_arp": 3}), ENV)
+    assert "gratuitous-arp" in info.value.problems[0].fix

@@ -119,7 +119,8 @@ def test_bond_options_by_number_equal_by_name() -> None:
         if p.type == "bond":
             s = dict(p.settings)
             s["bond"] = {"options": {"mode": "1", "miimon": "100", "primary": "eth0",
-                                     "fail_over_mac": "1", "updelay": "2000"}}
+                                     "fail_over_mac": "1", "updelay": "2000",
+                                     "num_unsol_na": "3", "peer_notif_delay": "200"}}
             p = replace(p, settings=s)
         profiles.append(p)
     assert make_plan(config, replace(snap, profiles=tuple(profiles))).no_change

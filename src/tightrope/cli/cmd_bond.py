@@ -35,6 +35,8 @@ _FLAG_FOR_FIELD = (
     ("parameters.up-delay", "--updelay"),
     ("parameters.down-delay", "--downdelay"),
     ("parameters.fail-over-mac-policy", "--fail-over-mac"),
+    ("parameters.gratuitous-arp", "--num-grat-arp"),
+    ("parameters.peer-notify-delay", "--peer-notif-delay"),
     ("parameters.primary", "--primary"),
     ("parameters.mode", "--mode"),
     ("bond", "--name"),
@@ -92,6 +94,10 @@ def flags_to_data(args: argparse.Namespace) -> dict[str, Any]:
         params["down-delay"] = args.downdelay
     if args.fail_over_mac:
         params["fail-over-mac-policy"] = args.fail_over_mac
+    if args.num_grat_arp is not None:
+        params["gratuitous-arp"] = args.num_grat_arp
+    if args.peer_notif_delay is not None:
+        params["peer-notify-delay"] = args.peer_notif_delay
     data["parameters"] = params
     ipv4: dict[str, Any] = {}
     if args.dhcp:
@@ -169,6 +175,14 @@ def register(sub: Any) -> None:
     )
     b.add_argument("--downdelay", type=int, metavar="MS")
     b.add_argument("--fail-over-mac", choices=("none", "active", "follow"))
+    b.add_argument(
+        "--num-grat-arp", type=int, metavar="N",
+        help="gratuitous ARPs after a switch (3 when the MAC moves, else 1)",
+    )  # fmt: skip
+    b.add_argument(
+        "--peer-notif-delay", type=int, metavar="MS",
+        help="ms between them (200 when the MAC moves)",
+    )  # fmt: skip
     b.add_argument("--mtu", type=int)
     a = p.add_argument_group("addresses")
     a.add_argument("--address", action="append", metavar="CIDR", help="e.g. 192.168.1.64/24")

@@ -45,6 +45,12 @@ from tightrope.core.model import (
 from tightrope.errors import ConfigError
 
 FAILBACK_UPDELAY_MS = 2000
+# With fail_over_mac=active the bond's MAC moves at every switch and peers learn it only from
+# gratuitous ARPs. Measured in the lab with half the ARP frames over Wi-Fi lost: one GARP left
+# the box unreachable for seconds after some cable pulls; three, 200 ms apart, did not
+# (docs/benchmarks.md).
+MOVING_MAC_GRAT_ARP = 3
+MOVING_MAC_NOTIFY_DELAY_MS = 200
 
 TOP_KEYS = ("bond", "ports", "parameters", "ipv4", "ipv6", "mtu")
 PARAM_KEYS = (
@@ -54,6 +60,8 @@ PARAM_KEYS = (
     "up-delay",
     "down-delay",
     "fail-over-mac-policy",
+    "gratuitous-arp",
+    "peer-notify-delay",
 )
 PORT_KEYS = ("type", "ssid", "psk", "psk-file", "psk-env")
 
@@ -141,6 +149,18 @@ def parse_config(data: Any, sources: Sources | None = None, origin: str = "") ->
             "use active (or leave it out): an access point drops frames from a borrowed MAC",
         )
 
+    moving_mac = fom == "active"
+    grat_arp = c.integer(
+        params.get("gratuitous-arp", MOVING_MAC_GRAT_ARP if moving_mac else 1),
+        "parameters.gratuitous-arp",
+        0,
+        255,
+        " of notifications",
+    )
+    notify_delay = _delay(
+        c, params, "peer-notify-delay", miimon, MOVING_MAC_NOTIFY_DELAY_MS if moving_mac else 0
+    )
+
     ipv4 = parse_ipv4(c, top.get("ipv4"))
     ipv6 = parse_ipv6(c, top.get("ipv6", "auto"))
     mtu = None
@@ -158,6 +178,8 @@ def parse_config(data: Any, sources: Sources | None = None, origin: str = "") ->
         updelay=updelay or 0,
         downdelay=downdelay or 0,
         fail_over_mac=fom,
+        num_grat_arp=1 if grat_arp is None else grat_arp,
+        peer_notif_delay=notify_delay or 0,
         ipv4=ipv4,
         ipv6=ipv6,
         mtu=mtu,

@@ -17,6 +17,8 @@ def config_to_data(config: BondConfig) -> dict[str, Any]:
     params["up-delay"] = config.updelay
     params["down-delay"] = config.downdelay
     params["fail-over-mac-policy"] = config.fail_over_mac
+    params["gratuitous-arp"] = config.num_grat_arp
+    params["peer-notify-delay"] = config.peer_notif_delay
     data["parameters"] = params
     v4 = config.ipv4
     ipv4: dict[str, Any] = {}

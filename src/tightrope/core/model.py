@@ -102,6 +102,8 @@ class BondConfig:
     updelay: int = 0
     downdelay: int = 0
     fail_over_mac: str = "none"
+    num_grat_arp: int = 1  # peer notifications (gratuitous ARPs) after a switch
+    peer_notif_delay: int = 0  # ms between them
     ipv4: IPv4Config = field(default_factory=IPv4Config)
     ipv6: IPv6Config = field(default_factory=IPv6Config)
     mtu: int | None = None

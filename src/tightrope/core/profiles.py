@@ -37,7 +37,13 @@ DEFAULTS: Mapping[tuple[str, str], Any] = {
 # The kernel numbers the modes in the order model.BOND_MODES lists them.
 _BOND_MODE_NUMBERS = dict(enumerate(BOND_MODES))
 _FOM_NUMBERS = {0: "none", 1: "active", 2: "follow"}
-_BOND_OPTION_DEFAULTS = {"updelay": "0", "downdelay": "0", "fail_over_mac": "none"}
+_BOND_OPTION_DEFAULTS = {
+    "updelay": "0",
+    "downdelay": "0",
+    "fail_over_mac": "none",
+    "num_grat_arp": "1",
+    "peer_notif_delay": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,10 @@ def _bond_profile(config: BondConfig) -> DesiredProfile:
         options["downdelay"] = str(config.downdelay)
     if config.fail_over_mac != "none":
         options["fail_over_mac"] = config.fail_over_mac
+    if config.num_grat_arp != 1:
+        options["num_grat_arp"] = str(config.num_grat_arp)
+    if config.peer_notif_delay:
+        options["peer_notif_delay"] = str(config.peer_notif_delay)
     settings: dict[str, dict[str, Any]] = {
         "connection": {
             "id": config.name,
@@ -166,6 +176,9 @@ def _port_profile(config: BondConfig, port: Port, bond_uuid: str) -> DesiredProf
 def normalise_bond_options(options: Mapping[str, Any]) -> dict[str, str]:
     """NetworkManager may hand back numbers where names were written; compare by name."""
     out = {str(k): str(v) for k, v in options.items()}
+    # The kernel has one counter under two names; NetworkManager may report either.
+    if "num_unsol_na" in out:
+        out.setdefault("num_grat_arp", out.pop("num_unsol_na"))
     if out.get("mode", "").isdigit():
         out["mode"] = _BOND_MODE_NUMBERS.get(int(out["mode"]), out["mode"])
     if out.get("fail_over_mac", "").isdigit():

@@ -51,7 +51,8 @@ options:
   parameters:
     description:
       - Bond parameters with netplan's names (C(mode), C(primary), C(mii-monitor-interval),
-        C(up-delay), C(down-delay), C(fail-over-mac-policy)); tightrope's defaults otherwise.
+        C(up-delay), C(down-delay), C(fail-over-mac-policy), C(gratuitous-arp),
+        C(peer-notify-delay)); tightrope's defaults otherwise.
     type: dict
   ipv4:
     description:
