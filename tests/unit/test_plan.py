@@ -178,3 +178,12 @@ def test_dhcp_with_moving_mac_warns_about_client_id() -> None:
     plan = make_plan(config, netplan_start())
     assert "dhcp-mac" in {w.code for w in plan.warnings}
     assert plan.reconnect_at is None
+
+
+def test_files_a_change_in_place_rewrites_and_no_change_leaves() -> None:
+    snap = as_in_place(seed_config(), netplan_start())
+    assert make_plan(seed_config(), snap).storage.files == ()
+    plan = make_plan(seed_config(**{"up-delay": 1000}), snap)
+    assert [(f.action, f.path) for f in plan.storage.files] == [
+        ("rewrite", "/etc/NetworkManager/system-connections/bond0.nmconnection")
+    ]

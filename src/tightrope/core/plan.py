@@ -89,7 +89,14 @@ def make_plan(config: BondConfig, snapshot: Snapshot, probes: Probes | None = No
         )
     reconnect = str(config.new_address) if config.new_address else None
     retired = {c.uuid: _filename(snapshot, c.uuid) for c in changes if c.action == "retire"}
-    storage = storage_report(found, desired, retired)
+    written = {c.uuid for c in changes if c.action in ("add", "modify")}
+    storage = storage_report(
+        found,
+        desired,
+        retired,
+        {c.uuid: _filename(snapshot, c.uuid) for c in changes if c.action == "modify"},
+        written,
+    )
     cautions = warnings_for(config, snapshot, found, bool(changes), probes or Probes())
     if storage.psk_in_yaml and changes:
         cautions += (

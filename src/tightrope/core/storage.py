@@ -42,9 +42,15 @@ def new_profile_file(world: str, profile: DesiredProfile) -> str:
 
 
 def storage_report(
-    found: Discovery, desired: tuple[DesiredProfile, ...], retire_files: dict[str, str]
+    found: Discovery,
+    desired: tuple[DesiredProfile, ...],
+    retire_files: dict[str, str],
+    modify_files: dict[str, str] | None = None,
+    written: set[str] | None = None,
 ) -> StorageReport:
-    """retire_files: uuid -> filename of each profile the plan retires."""
+    """retire_files / modify_files: uuid -> filename of each profile the plan retires /
+    changes in place; written: the uuids the plan writes (default: every desired profile)."""
+    modify_files = modify_files or {}
     world = found.storage_world
     files: list[FileChange] = []
     by_path: dict[str, list[str]] = {}
@@ -65,7 +71,13 @@ def storage_report(
         if filename.startswith(("/etc/", "/lib/")) and not _netplan_generated(filename):
             files.append(FileChange(filename, "delete", f"retired profile {uuid} (backed up)"))
     for d in desired:
-        files.append(FileChange(new_profile_file(world, d), "create", f"profile {d.id}"))
+        if written is not None and d.uuid not in written:
+            continue
+        on_disk = modify_files.get(d.uuid, "")
+        if on_disk.startswith(("/etc/", "/lib/")):
+            files.append(FileChange(on_disk, "rewrite", f"profile {d.id}"))
+        else:
+            files.append(FileChange(new_profile_file(world, d), "create", f"profile {d.id}"))
     wifi = any("802-11-wireless-security" in d.settings for d in desired)
     if world == "netplan":
         summary = (
