@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -74,6 +76,7 @@ def test_drill_guard_and_watch(
         _laptop_argv(netplan_lab, box, "watch", "--json", "--seconds", "150",
                      "--host", f"root@{NEW}"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # so that stopping it stops its ssh too
     )  # fmt: skip
     lines: list[str] = []
     try:
@@ -90,7 +93,7 @@ def test_drill_guard_and_watch(
         assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
         time.sleep(3)
     finally:
-        watch.terminate()
+        os.killpg(watch.pid, signal.SIGTERM)
         out, err = watch.communicate(timeout=30)
     events = [json.loads(ln) for ln in [*lines, *out.splitlines()] if ln.startswith("{")]
     whats = [(e["source"], e["what"]) for e in events]

@@ -23,7 +23,7 @@ from tightrope.errors import Exit, TightropeError
 
 def _watch(args: argparse.Namespace) -> int:
     if remote_cli.wants_remote(args):
-        return remote_cli.passthrough(args, remote_cli.strip_remote_args(args.argv))
+        return remote_cli.stream(args, remote_cli.strip_remote_args(args.argv))
     from tightrope.prove.watch import Watch
 
     watch = Watch()

@@ -150,6 +150,18 @@ def passthrough(args: argparse.Namespace, argv: list[str]) -> int:
     return code
 
 
+def stream(args: argparse.Namespace, argv: list[str]) -> int:
+    """Like passthrough, but the box's output is shown as it comes (`watch --host`); one
+    box at a time."""
+    code = 0
+    for entry in entries(args):
+        ssh = Ssh(entry.target, ssh_options(args))
+        path = ssh.ensure_pyz(_pyz())
+        code = code or ssh.root_streaming(f"python3 {path} " + shlex.join(argv))
+        ssh.close()
+    return code
+
+
 def strip_remote_args(argv: list[str]) -> list[str]:
     """The command line minus the options that only mean something on the laptop."""
     out: list[str] = []

@@ -131,6 +131,24 @@ class Ssh:
             raise RemoteError("sudo refused the password")
         return cp
 
+    def root_streaming(self, command: str) -> int:
+        """Run as root with the box's output shown as it comes (for `watch`), until the
+        command ends or the user presses Ctrl-C; returns its exit code."""
+        sudo, prefix = self._root()
+        line = shlex.join(sudo) + " " + command if sudo else command
+        argv = [*self.argv(master=True, connect_timeout=8), "--", line]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE)
+        assert proc.stdin is not None
+        if prefix:
+            proc.stdin.write(prefix)
+        proc.stdin.close()
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            return 0
+
     # -- tightrope on the box ----------------------------------------------------------------
     def ensure_pyz(self, pyz: Path) -> str:
         """Put the zipapp in the box's root-owned cache unless it is there; returns its path."""
