@@ -46,9 +46,10 @@ from tightrope.errors import ConfigError
 
 FAILBACK_UPDELAY_MS = 2000
 # With fail_over_mac=active the bond's MAC moves at every switch and peers learn it only from
-# gratuitous ARPs. Measured in the lab with half the ARP frames over Wi-Fi lost: one GARP left
-# the box unreachable for seconds after some cable pulls; three, 200 ms apart, did not
-# (docs/benchmarks.md).
+# gratuitous ARPs. In the lab, with half of them lost at the access point, one notification
+# left 3 of 10 cable pulls silent for seconds; three, 200 ms apart, 0 of 10, at ~50 ms more
+# median (docs/benchmarks.md; an earlier exploratory run of 8 pulls each was less clear-cut:
+# 2 and 2). On a lossless link they cost nothing.
 MOVING_MAC_GRAT_ARP = 3
 MOVING_MAC_NOTIFY_DELAY_MS = 200
 
