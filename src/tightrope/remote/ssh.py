@@ -124,18 +124,21 @@ class Ssh:
     def root(
         self, command: str, *, stdin: bytes = b"", timeout: float = 120
     ) -> subprocess.CompletedProcess[bytes]:
-        sudo, prefix = self._root()
-        line = shlex.join(sudo) + " " + command if sudo else command
+        line, prefix = self._as_root(command)
         cp = self.run(line, stdin=prefix + stdin, timeout=timeout)
         if cp.returncode == 1 and b"incorrect password" in cp.stderr:
             raise RemoteError("sudo refused the password")
         return cp
 
+    def _as_root(self, command: str) -> tuple[str, bytes]:
+        """The command line that runs `command` as root, and what its stdin must start with."""
+        sudo, prefix = self._root()
+        return (shlex.join(sudo) + " " + command if sudo else command), prefix
+
     def root_streaming(self, command: str) -> int:
         """Run as root with the box's output shown as it comes (for `watch`), until the
         command ends or the user presses Ctrl-C; returns its exit code."""
-        sudo, prefix = self._root()
-        line = shlex.join(sudo) + " " + command if sudo else command
+        line, prefix = self._as_root(command)
         argv = [*self.argv(master=True, connect_timeout=8), "--", line]
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE)
         assert proc.stdin is not None
