@@ -13,6 +13,7 @@ Kept free of AnsibleModule so the unit tests call it with a fake runner and cloc
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,23 @@ TERMINAL = ("committed", "rolled-back", "failed", "aborted")
 
 # argv, stdin text -> (exit code, stdout, stderr); AnsibleModule.run_command in production.
 Runner = Callable[[list[str], str], "tuple[int, str, str]"]
+
+
+def module_runner(module: Any) -> Runner:
+    """What every module checks before speaking to the zipapp, and its runner. `module` is
+    the AnsibleModule, taken duck-typed so this file stays free of it."""
+    if sys.version_info[:2] < MIN_PYTHON:
+        module.fail_json(msg="tightrope needs Python 3.10+ on the box; found "
+                         + ".".join(map(str, sys.version_info[:3])))  # fmt: skip
+    if not module.params["pyz"]:
+        module.fail_json(msg="pyz is unset: run this module through its action plugin")
+
+    def run(argv: list[str], stdin: str) -> tuple[int, str, str]:
+        # A list argv (no shell); the request, PSK included, goes on stdin only.
+        rc, out, err = module.run_command(argv, data=stdin, binary_data=True)
+        return rc, out, err
+
+    return run
 
 
 class AgentError(Exception):

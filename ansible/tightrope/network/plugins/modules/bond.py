@@ -199,10 +199,10 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tightrope.network.plugins.module_utils.agent import (
-    MIN_PYTHON,
     AgentError,
     call_agent,
     diff_text,
+    module_runner,
     plan_result,
     plan_warnings,
     request,
@@ -232,16 +232,7 @@ def run_module() -> None:
         supports_check_mode=True,
         mutually_exclusive=[("psk", "psks")],
     )
-    if sys.version_info[:2] < MIN_PYTHON:
-        module.fail_json(msg="tightrope needs Python 3.10+ on the box; found "
-                         + ".".join(map(str, sys.version_info[:3])))  # fmt: skip
-    if not module.params["pyz"]:
-        module.fail_json(msg="pyz is unset: run this module through its action plugin")
-
-    def run(argv: list[str], stdin: str) -> tuple[int, str, str]:
-        # A list argv (no shell); the request, PSK included, goes on stdin only.
-        rc, out, err = module.run_command(argv, data=stdin, binary_data=True)
-        return rc, out, err
+    run = module_runner(module)
 
     action = "plan" if module.check_mode else "apply"
     try:

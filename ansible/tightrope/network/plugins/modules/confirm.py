@@ -102,8 +102,8 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tightrope.network.plugins.module_utils.agent import (
     COMMITTED,
-    MIN_PYTHON,
     AgentError,
+    module_runner,
     outcome_message,
     read_txn,
     settle_txn,
@@ -120,14 +120,7 @@ ARGUMENT_SPEC = {
 
 def run_module() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if sys.version_info[:2] < MIN_PYTHON:
-        module.fail_json(msg="tightrope needs Python 3.10+ on the box")
-    if not module.params["pyz"]:
-        module.fail_json(msg="pyz is unset: run this module through its action plugin")
-
-    def run(argv: list[str], stdin: str) -> tuple[int, str, str]:
-        rc, out, err = module.run_command(argv, data=stdin, binary_data=True)
-        return rc, out, err
+    run = module_runner(module)
 
     pyz, txn = module.params["pyz"], module.params["txn"]
     try:
