@@ -127,3 +127,15 @@ def start_apply(box: Box, options: str = "", host: str | None = None) -> None:
 def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tightrope as the single file the box gets (built from this checkout)."""
     return build(tmp_path_factory.mktemp("pyz"))
+
+
+def both_ports_up(box: Box, timeout_s: int = 90) -> None:
+    """Wait until `tightrope status` shows the bond with both ports' links up (Wi-Fi
+    re-associates after a boot or a drill), or fail."""
+    for _ in range(timeout_s):
+        status = json.loads(tr(box, "status --json", host=NEW).stdout)
+        ports = status["bonds"][0]["ports"] if status["bonds"] else []
+        if len(ports) == 2 and all(p["link"] == "up" for p in ports):
+            return
+        time.sleep(1)
+    raise AssertionError("the bond's ports did not both come up")

@@ -15,6 +15,7 @@ import pytest
 from tests.lab.boxtools import (
     NEW,
     OLD,
+    both_ports_up,
     config_text,
     install,
     profiles,
@@ -60,12 +61,7 @@ def test_seed_journey_reboot_and_failover(
     names = any_box.ssh("nmcli -t -f NAME connection show", host=NEW, check=True).stdout.split()
     assert sorted(n for n in names if n != "lo") == ["bond0", "bond0-port-eth0", "bond0-port-wlan0"]
     # Wi-Fi re-associates after boot; wait until both ports are in before pulling the cable.
-    for _ in range(60):
-        status = json.loads(tr(any_box, "status --json", host=NEW).stdout)
-        ports = status["bonds"][0]["ports"] if status["bonds"] else []
-        if len(ports) == 2 and all(p["link"] == "up" for p in ports):
-            break
-        time.sleep(1)
+    both_ports_up(any_box, 60)
     run = lab.start_ping(NEW, seconds=8)
     time.sleep(2)
     any_box.pull_cable()

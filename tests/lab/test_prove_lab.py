@@ -11,22 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.boxtools import NEW, config_text, tr, write_config
+from tests.lab.boxtools import NEW, both_ports_up, config_text, tr, write_config
 from tests.lab.test_apply_lab import _apply_and_confirm
 from tests.lab.test_remote_lab import _laptop_argv
 from tightrope.lab import Box, Lab
 
 pytestmark = pytest.mark.lab
-
-
-def _both_ports_up(box: Box) -> None:
-    for _ in range(90):
-        status = json.loads(tr(box, "status --json", host=NEW).stdout)
-        ports = status["bonds"][0]["ports"] if status["bonds"] else []
-        if len(ports) == 2 and all(p["link"] == "up" for p in ports):
-            return
-        time.sleep(1)
-    raise AssertionError("the bond's ports did not both come up")
 
 
 def test_drill_guard_and_watch(
@@ -37,7 +27,7 @@ def test_drill_guard_and_watch(
 ) -> None:
     box = netplan_box
     _apply_and_confirm(box, pyz)
-    _both_ports_up(box)
+    both_ports_up(box)
 
     # The drill, from the laptop, with its picture drawn here.
     picture = tmp_path / "drill.png"
@@ -68,7 +58,7 @@ def test_drill_guard_and_watch(
     assert 0 <= result["failover_ms"] < 3000
     assert any("active eth0 -> wlan0" in what for _, what in result["events"])
     assert picture.stat().st_size > 10_000
-    _both_ports_up(box)
+    both_ports_up(box)
 
     # The live view, from the laptop: the failover a cable pull causes, and a transaction
     # (a changed up-delay, auto-confirmed) with its checkpoint.
@@ -103,14 +93,14 @@ def test_drill_guard_and_watch(
     assert ("txn", "apply committed") in whats, whats
     assert any(src == "txn" and what == "step checkpoint done" for src, what in whats), whats
     assert "1000" in box.ssh("cat /sys/class/net/bond0/bonding/updelay", host=NEW).stdout
-    _both_ports_up(box)
+    both_ports_up(box)
 
     # Refused when the backup is not ready: the drill must never cut the box off.
     box.ssh("nmcli device disconnect wlan0", host=NEW, timeout=30)
     cp = tr(box, "drill --seconds 2", host=NEW)
     assert cp.returncode != 0 and "refused" in cp.stderr, cp.stderr
     box.ssh("nmcli connection up bond0-port-wlan0", host=NEW, timeout=60)
-    _both_ports_up(box)
+    both_ports_up(box)
 
     # The guard brings the port back even if the drill dies with it down.
     box.ssh("nohup python3 /root/tightrope.pyz drill --seconds 20 >/dev/null 2>&1 &", host=NEW)

@@ -47,6 +47,12 @@ def _laptop_argv(lab: Lab, box: Box, *args: str) -> list[str]:
     ]
 
 
+def _journey_argv(lab: Lab, box: Box, cfg: Path) -> list[str]:
+    """The seed's journey from the laptop: apply at the old address, follow the box."""
+    return _laptop_argv(lab, box, "apply", str(cfg), "--host", f"root@{OLD}", "--yes", "--json",
+                        *FAST)  # fmt: skip
+
+
 def _config(tmp_path: Path, psk: str = LAB_PSK, **kw: Any) -> Path:
     psk_file = tmp_path / "wlan0.psk"
     psk_file.write_text(psk)
@@ -87,9 +93,7 @@ def test_remote_seed_journey(request: pytest.FixtureRequest, any_box: Box, tmp_p
     cfg = _config(tmp_path)
     watch = _ArgvWatch()
     cp = subprocess.run(
-        _laptop_argv(
-            lab, any_box, "apply", str(cfg), "--host", f"root@{OLD}", "--yes", "--json", *FAST
-        ),
+        _journey_argv(lab, any_box, cfg),
         capture_output=True,
         text=True,
         timeout=600,
@@ -116,17 +120,7 @@ def test_remote_wrong_psk_reports_the_rollback(
     before = profiles(netplan_box)
     cfg = _config(tmp_path, psk="not-the-lab-passphrase")
     cp = subprocess.run(
-        _laptop_argv(
-            netplan_lab,
-            netplan_box,
-            "apply",
-            str(cfg),
-            "--host",
-            f"root@{OLD}",
-            "--yes",
-            "--json",
-            *FAST,
-        ),
+        _journey_argv(netplan_lab, netplan_box, cfg),
         capture_output=True,
         text=True,
         timeout=900,
@@ -144,17 +138,7 @@ def test_ssh_cut_mid_journey_tells_the_truth(
 ) -> None:
     cfg = _config(tmp_path)
     proc = subprocess.Popen(
-        _laptop_argv(
-            netplan_lab,
-            netplan_box,
-            "apply",
-            str(cfg),
-            "--host",
-            f"root@{OLD}",
-            "--yes",
-            "--json",
-            *FAST,
-        ),
+        _journey_argv(netplan_lab, netplan_box, cfg),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
