@@ -19,6 +19,10 @@ class Exit(IntEnum):
     BUSY = 5  # another transaction is pending
     NOT_ROOT = 6  # needs root on the box
     LAB = 7  # the lab could not be built or driven
+    SSH_AUTH = 8  # SSH refused us: authentication failed
+    HOST_KEY = 9  # the box's host key is unknown or changed (or another machine answered)
+    BOX_UNSUPPORTED = 11  # the box lacks python3 3.10+, or speaks another protocol
+    PLAN_CHANGED = 12  # the box changed between the agreed plan and the start; nothing changed
     INTERRUPTED = 130
 
 
@@ -93,3 +97,32 @@ class LabError(TightropeError):
 class NotImplementedYet(TightropeError):
     exit_code = Exit.FAILED
     hint = "This command is planned but not built yet; see the project's issues."
+
+
+# What a finished change means for the exit code, whoever reports it (box, journey, fleet).
+_OUTCOME_EXIT = {
+    "committed": Exit.OK,
+    "no-change": Exit.OK,
+    "rolled-back": Exit.FAILED,
+    "failed": Exit.FAILED,
+    "aborted": Exit.FAILED,
+    "declined": Exit.FAILED,
+    "skipped": Exit.FAILED,
+    "unknown": Exit.NM_UNREACHABLE,
+}
+
+# A fleet's summary exit code is its worst host's, in this order (best first): a change that
+# ran and rolled back is worse than one refused before anything changed, and a box whose
+# state nobody could learn is the worst of all.
+SEVERITY = (Exit.OK, Exit.CHANGES, Exit.USAGE, Exit.INVALID, Exit.PLAN_CHANGED, Exit.BUSY,
+            Exit.NOT_ROOT, Exit.BOX_UNSUPPORTED, Exit.SSH_AUTH, Exit.HOST_KEY, Exit.LAB,
+            Exit.FAILED, Exit.INTERRUPTED, Exit.NM_UNREACHABLE)  # fmt: skip
+
+
+def exit_for_outcome(outcome: str) -> Exit:
+    return _OUTCOME_EXIT.get(outcome, Exit.FAILED)
+
+
+def worst(codes: list[int]) -> int:
+    rank = {int(c): i for i, c in enumerate(SEVERITY)}
+    return max(codes, key=lambda c: rank.get(c, rank[int(Exit.FAILED)]), default=int(Exit.OK))

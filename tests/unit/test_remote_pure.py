@@ -9,7 +9,7 @@ from tests.unit.test_plan import PSK, seed_config
 from tightrope.cli.remote_cli import strip_remote_args
 from tightrope.errors import UsageError
 from tightrope.remote.hosts import parse_hosts_file
-from tightrope.remote.journey import _last_json, request_for
+from tightrope.remote.journey import request_config
 from tightrope.remote.ssh import Ssh, SshOptions
 from tightrope.remote.target import Target, parse_target
 
@@ -52,21 +52,26 @@ def test_strip_remote_args_keeps_the_command() -> None:
 
 
 def test_request_carries_psk_only_in_its_field_and_no_local_sources() -> None:
-    body = json.loads(request_for(seed_config(), "plan", {}))
-    assert body["psk"] == {"wlan0": PSK}
-    assert "psk-env" not in body["config"]["ports"]["wlan0"]
-    assert PSK not in json.dumps(body["config"])
+    data, psk = request_config(seed_config())
+    assert psk == {"wlan0": PSK}
+    assert "psk-env" not in data["ports"]["wlan0"]
+    assert PSK not in json.dumps(data)
 
 
-def test_ssh_argv_follows_the_box_with_its_old_host_key() -> None:
-    ssh = Ssh(Target("198.18.1.50", "pi"), SshOptions(options=("IdentityFile=k",)))
+def test_ssh_argv_follows_the_box_with_its_old_host_key_and_identity() -> None:
+    ssh = Ssh(Target("box", "pi", 2222), SshOptions(options=("IdentityFile=k",),
+                                                    accept_new_host_key=True))
+    ssh.known_name = "[198.18.1.50]:2222"
     there = ssh.at("198.18.1.64")
-    argv = there.argv()
-    assert argv[-1] == "pi@198.18.1.64" and "HostKeyAlias=198.18.1.50" in argv
+    argv = there.argv("true")
+    # the user's own destination after `--`, only HostName changed, key checked by its name
+    assert argv[-3:] == ["--", "pi@box", "true"]
+    assert "HostName=198.18.1.64" in argv and "HostKeyAlias=[198.18.1.50]:2222" in argv
+    assert "StrictHostKeyChecking=yes" in argv
     assert "StrictHostKeyChecking=accept-new" not in argv
-    assert "IdentityFile=k" in argv
-
-
-def test_last_json_reads_pretty_and_line_output() -> None:
-    assert _last_json(b'{\n  "outcome": "committed"\n}\n') == {"outcome": "committed"}
-    assert _last_json(b'{"a": 1}\n{"outcome": "x"}\n') == {"outcome": "x"}
+    # ssh takes the first value given: ours come before the user's options
+    assert argv.index("StrictHostKeyChecking=yes") < argv.index("IdentityFile=k")
+    assert argv[argv.index("-p") + 1] == "2222"
+    with pytest.raises(ValueError):
+        ssh.at("-oProxyCommand=touch /tmp/x")
+    ssh.close()

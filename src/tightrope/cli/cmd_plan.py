@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tightrope.box import app
+from tightrope.box.env import real_env
 from tightrope.cli import inputs, remote_cli, render
 from tightrope.core.model import BondConfig
-from tightrope.core.plan import make_plan
 from tightrope.errors import Exit
 
 
@@ -22,10 +23,10 @@ def add_snapshot_options(p: argparse.ArgumentParser) -> None:
 
 def show_plan(config: BondConfig, args: argparse.Namespace) -> int:
     # Secrets are read (as root) only to tell whether the PSK changed; they are never shown.
-    snap = inputs.snapshot_from(args.from_snapshot, include_secrets=True)
-    p = make_plan(config, snap)
-    render.plan(p, hostname=snap.hostname, nm_version=snap.nm_version, as_json=args.json)
-    return int(Exit.OK if p.no_change else Exit.CHANGES)
+    planned = app.plan_only(real_env(from_snapshot=args.from_snapshot), config)
+    render.plan(planned.plan, hostname=planned.host, nm_version=planned.nm_version,
+                as_json=args.json)  # fmt: skip
+    return int(Exit.OK if planned.plan.no_change else Exit.CHANGES)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tightrope.cli import inputs, remote_cli
+from tightrope.cli import remote_cli
 from tightrope.cli.render import _console, emit_json
 from tightrope.core.drill import (
     DrillRefused,
@@ -87,11 +87,12 @@ def render_drill(result: DrillResult, picture: str | None, as_json: bool) -> Non
 def _drill(args: argparse.Namespace) -> int:
     if remote_cli.wants_remote(args):
         return _drill_remote(args)
+    from tightrope.box.env import real_env
     from tightrope.prove.drill import run_drill
-    from tightrope.txn.control import require_root
 
-    require_root()
-    snap = inputs.snapshot_from(None)
+    env = real_env()
+    env.require_root()
+    snap = env.read_snapshot(False)
     try:
         plan = drill_plan(snap, args.bond, args.target)
     except DrillRefused as exc:
@@ -105,32 +106,17 @@ def _drill(args: argparse.Namespace) -> int:
 
 def _drill_remote(args: argparse.Namespace) -> int:
     """Run the drill on the box, draw its picture here."""
-    from tightrope.remote.ssh import Ssh
-
-    argv = [a for a in remote_cli.strip_remote_args(args.argv)]
+    argv = remote_cli.strip_remote_args(args.argv)
     if "--picture" in argv:
         i = argv.index("--picture")
         del argv[i : i + 2]
     if "--json" not in argv:
         argv.append("--json")
-    code = 0
-    for entry in remote_cli.entries(args):
-        ssh = Ssh(entry.target, remote_cli.ssh_options(args))
-        path = ssh.ensure_pyz(remote_cli._pyz())
-        import shlex
-
-        cp = ssh.root(f"python3 {path} " + shlex.join(argv), timeout=args.seconds + 120)
-        try:
-            data: Any = json.loads(cp.stdout)
-        except ValueError:
-            raise TightropeError(
-                "the drill on the box failed: " + cp.stderr.decode(errors="replace")[-800:]
-            ) from None
-        if "error" in data:
-            raise TightropeError(data["message"], data.get("hint", ""))
+    for _name, data in remote_cli.drill_remote(args, argv):
+        if isinstance(data, dict) and "error" in data:
+            raise TightropeError(str(data.get("message")), str(data.get("hint", "")))
         render_drill(result_from_dict(data), args.picture, args.json)
-        code = code or cp.returncode
-    return code
+    return int(Exit.OK)
 
 
 def register(sub: Any) -> None:

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
-from tightrope.cli import inputs, remote_cli, render
-from tightrope.core.status import PendingTxn, status_report
-from tightrope.errors import Exit, TightropeError
-
-
-def _pending() -> PendingTxn | None:
-    """The transaction not finished yet, if this user may read the state directory."""
-    from tightrope.txn.state import DEFAULT_ROOT, Store
-
-    store = Store(DEFAULT_ROOT)
-    try:
-        txn_id = store.pending_id()
-        if txn_id is None:
-            return None
-        state = store.load(txn_id)
-    except (OSError, TightropeError):
-        return None
-    remaining = int(state.deadline - time.time()) if state.deadline else None
-    return PendingTxn(state.id, state.kind, state.phase, remaining, state.reconnect_at)
+from tightrope.box import app
+from tightrope.box.env import real_env
+from tightrope.cli import remote_cli, render
+from tightrope.errors import Exit
 
 
 def _run(args: argparse.Namespace) -> int:
     if remote_cli.wants_remote(args):
-        return remote_cli.passthrough(args, remote_cli.strip_remote_args(args.argv))
-    snap = inputs.snapshot_from(args.from_snapshot)
-    render.status(status_report(snap, _pending()), as_json=args.json)
+        return remote_cli.status_remote(args)
+    render.status(app.status(real_env(from_snapshot=args.from_snapshot)), as_json=args.json)
     return int(Exit.OK)
 
 

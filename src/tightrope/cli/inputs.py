@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any
 
 from tightrope.core.config import Sources, parse_config
 from tightrope.core.model import BondConfig
-from tightrope.core.snapshot import Snapshot
 from tightrope.core.yamltext import parse_yaml
-from tightrope.errors import ConfigError, Problem, UsageError
+from tightrope.errors import ConfigError, Problem
 
 MAX_CONFIG_BYTES = 1 << 20  # a bond description is a few hundred bytes; refuse to slurp a disk
 
@@ -73,16 +70,3 @@ def load_config_file(path: str, *, interactive: bool | None = None) -> BondConfi
     data = parse_yaml(raw, origin=path)
     private = (st.st_mode & 0o077) == 0
     return parse_config(data, sources(file_private=private, interactive=interactive), origin=path)
-
-
-def snapshot_from(path: str | None, *, include_secrets: bool = False) -> Snapshot:
-    """A live snapshot from the local NetworkManager, or one saved as JSON (--from-snapshot)."""
-    if path:
-        try:
-            data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
-            return Snapshot.from_dict(data)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot use snapshot {path}: {exc}") from None
-    from tightrope.nm import read_snapshot
-
-    return read_snapshot(include_secrets=include_secrets and os.geteuid() == 0)

@@ -1,26 +1,39 @@
 """`--host`: every command run from the laptop against one box or a few (a thin fleet loop).
 
-apply/bond follow the journey (remote.journey); plan goes through the box's agent so the PSK
-is compared there; the other commands run as they are on the box, their output passed through.
+Each box is reached through one agent session per address (tightrope.remote); results come
+back typed and are rendered here. Changes that move the box (apply, bond, undo) are journeys:
+followed to the new address and confirmed there.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
+import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from tightrope import proto
 from tightrope.cli import render, render_txn
 from tightrope.core.model import BondConfig
-from tightrope.errors import Exit, TightropeError, UsageError
+from tightrope.core.status import report_from_dict
+from tightrope.errors import Exit, TightropeError, UsageError, worst
 from tightrope.remote.hosts import HostEntry, parse_hosts_file
-from tightrope.remote.journey import JourneyResult, agent, apply_remote, request_for
+from tightrope.remote.journey import (
+    JourneyResult,
+    Outcome,
+    apply_journey,
+    hello,
+    request_config,  # fmt: skip
+    undo_journey,
+)
+from tightrope.remote.reach import SshReach
 from tightrope.remote.ssh import Ssh, SshOptions
 from tightrope.remote.target import parse_target
+
+M = TypeVar("M", bound=proto.Message)
 
 
 def add_remote_options(p: argparse.ArgumentParser, *, fleet: bool = False) -> None:
@@ -44,7 +57,8 @@ def add_remote_options(p: argparse.ArgumentParser, *, fleet: bool = False) -> No
     g.add_argument(
         "--accept-new-host-key",
         action="store_true",
-        help="trust the box's key on first contact (StrictHostKeyChecking=accept-new)",
+        help="trust the box's key on first contact at the address you gave "
+        "(StrictHostKeyChecking=accept-new; never at the new address)",
     )
 
 
@@ -61,105 +75,199 @@ def entries(args: argparse.Namespace) -> list[HostEntry]:
     if getattr(args, "hosts", None):
         try:
             text = Path(args.hosts).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read --hosts {args.hosts}: {exc.strerror}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --hosts {args.hosts}: {exc}") from None
         out += parse_hosts_file(text)
     if not out:
         raise UsageError("no host given")
     return out
 
 
-def _pyz() -> Path:
+def pyz() -> Path:
     from tightrope.remote.zipapp import build
 
     return build(Path.home() / ".cache" / "tightrope" / "pyz")
 
 
-def apply_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"confirm_timeout": args.confirm_timeout, "verify_timeout": args.verify_timeout,
-            "auto_confirm": args.auto_confirm}  # fmt: skip
+def reach_for(entry: HostEntry, args: argparse.Namespace, app: Path) -> SshReach:
+    return SshReach(Ssh(entry.target, ssh_options(args)), app, str(entry.target))
+
+
+def options(args: argparse.Namespace) -> proto.Options:
+    return proto.Options(confirm_timeout=args.confirm_timeout,
+                         verify_timeout=args.verify_timeout,
+                         auto_confirm=bool(getattr(args, "auto_confirm", False)))  # fmt: skip
+
+
+def _each(args: argparse.Namespace, one: Callable[[SshReach], int]) -> int:
+    """Run `one` per box in turn; the exit code is the worst box's."""
+    app = pyz()
+    codes = []
+    for entry in entries(args):
+        with reach_for(entry, args, app) as reach:
+            codes.append(one(reach))
+    return worst(codes)
+
+
+def _ask(reach: SshReach, request: proto.Message, expect: type[M], **kw: Any) -> M:
+    channel = reach.open(None)
+    try:
+        hello(channel)
+        return channel.call(request, expect, **kw)
+    finally:
+        channel.close()
 
 
 def plan_remote(config: BondConfig, args: argparse.Namespace) -> int:
-    code = Exit.OK
-    for entry in entries(args):
-        ssh = Ssh(entry.target, ssh_options(args))
-        path = ssh.ensure_pyz(_pyz())
-        answer = agent(ssh, path, request_for(entry.adapt(config), "plan", {}))
-        render.plan_data({"host": answer["host"], "nm_version": answer["nm_version"],
-                          **answer["plan"]}, as_json=args.json)  # fmt: skip
-        if not answer["plan"]["no_change"]:
-            code = Exit.CHANGES
-        ssh.close()
-    return int(code)
+    data, psk = request_config(config)
+
+    def one(reach: SshReach) -> int:
+        answer = _ask(reach, proto.PlanRequest(config=data, psk=psk), proto.PlanAnswer)
+        render.plan_data({"host": answer.host, "nm_version": answer.nm_version, **answer.plan},
+                         as_json=args.json)  # fmt: skip
+        return int(Exit.OK if answer.plan.get("no_change") else Exit.CHANGES)
+
+    return _each(args, one)
 
 
-def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
+def status_remote(args: argparse.Namespace) -> int:
+    def one(reach: SshReach) -> int:
+        answer = _ask(reach, proto.StatusRequest(), proto.StatusAnswer)
+        try:
+            report = report_from_dict(answer.status)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise TightropeError(f"{reach.name} sent a status that is not tightrope's: {exc}",
+                                 hint="Run the command again (it refreshes the box's "
+                                 "copy).") from None  # fmt: skip
+        render.status(report, as_json=args.json)
+        return int(Exit.OK)
+
+    return _each(args, one)
+
+
+def log_remote(args: argparse.Namespace) -> int:
+    def one(reach: SshReach) -> int:
+        if args.txn:
+            v = _ask(reach, proto.TxnRequest(action="log", txn=proto.valid_txn_id(args.txn)),
+                     proto.TxnView)  # fmt: skip
+            render_txn.log(v, as_json=args.json)
+        else:
+            h = _ask(reach, proto.HistoryRequest(), proto.HistoryAnswer)
+            render_txn.history(h.txns, as_json=args.json)
+        return int(Exit.OK)
+
+    return _each(args, one)
+
+
+def settle_remote(args: argparse.Namespace, action: str) -> int:
+    """confirm / rollback from the laptop, waiting for the end as on the box."""
+    txn = proto.valid_txn_id(args.txn) if args.txn else None
+    want = "committed" if action == "confirm" else "rolled-back"
+
+    def one(reach: SshReach) -> int:
+        def event(e: proto.Event) -> None:
+            render_txn.journey_event(reach.name, action, e.message, args.json)
+
+        v = _ask(reach, proto.TxnRequest(action=action, txn=txn, wait_s=90), proto.TxnView,
+                 timeout=150, on_event=event)  # fmt: skip
+        render_txn.outcome(v, as_json=args.json)
+        return int(Exit.OK if v.outcome == want else Exit.FAILED)
+
+    return _each(args, one)
+
+
+def _fleet(args: argparse.Namespace, journey: Callable[[SshReach, HostEntry, Any], JourneyResult],
+           ) -> int:  # fmt: skip
+    """Run one journey per box (canaries first, then in parallel) and sum them up."""
     hosts = entries(args)
-    pyz = _pyz()
+    app = pyz()
     lock = threading.Lock()
-    single = len(hosts) == 1
 
-    def one(entry: HostEntry) -> JourneyResult:
-        ssh = Ssh(entry.target, ssh_options(args))
-
+    def emit_for(entry: HostEntry) -> Callable[[str, str], None]:
         def emit(phase: str, message: str) -> None:
             with lock:
                 render_txn.journey_event(str(entry.target), phase, message, args.json)
 
-        def consent(answer: dict[str, Any]) -> bool:
-            with lock:
-                render.plan_data({"host": answer["host"], "nm_version": answer["nm_version"],
-                                  **answer["plan"]}, as_json=args.json)  # fmt: skip
-                return args.yes or (single and render_txn.consent(
-                    f"Apply these changes to {answer['host']}?"))  # fmt: skip
+        return emit
 
-        try:
-            return apply_remote(ssh, entry.adapt(config), pyz, options=apply_options(args),
-                                consent=consent, emit=emit)  # fmt: skip
-        except TightropeError as exc:
-            return JourneyResult(str(entry.target), entry.target.host, None, "failed", str(exc))
+    def one(entry: HostEntry) -> JourneyResult:
+        with reach_for(entry, args, app) as reach:
+            try:
+                return journey(reach, entry, emit_for(entry))
+            except TightropeError as exc:
+                return JourneyResult(str(entry.target), entry.target.host, None, Outcome.FAILED,
+                                     str(exc), exit_code=int(exc.exit_code))  # fmt: skip
 
     results: list[JourneyResult] = []
-    canary, rest = hosts[: args.canary] if args.canary else [], hosts[args.canary :]
-    for batch in ([canary] if canary else []) + [rest]:
-        with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
-            for result in pool.map(one, batch):
-                results.append(result)
-        if any(r.outcome not in ("committed", "no-change") for r in results):
-            skipped = hosts[len(results) :]
-            results += [JourneyResult(str(e.target), e.target.host, None, "skipped",
-                                      "an earlier box failed") for e in skipped]  # fmt: skip
+    canary = getattr(args, "canary", 0) or 0
+    first, rest = (hosts[:canary], hosts[canary:]) if canary else ([], hosts)
+    for batch in ([first] if first else []) + [rest]:
+        with ThreadPoolExecutor(max_workers=max(1, getattr(args, "parallel", 1))) as pool:
+            results += list(pool.map(one, batch))
+        if any(r.exit_code != Exit.OK for r in results):
+            results += [JourneyResult(str(e.target), e.target.host, None, Outcome.SKIPPED,
+                                      "an earlier box failed", exit_code=int(Exit.FAILED))
+                        for e in hosts[len(results):]]  # fmt: skip
             break
-    render_txn.journey_summary(results, args.json)
-    ok = all(r.outcome in ("committed", "no-change") for r in results)
-    return int(Exit.OK if ok else Exit.FAILED)
-
-
-def passthrough(args: argparse.Namespace, argv: list[str]) -> int:
-    """Run this same command on each box (as root) and show its output."""
-    code = 0
-    for entry in entries(args):
-        ssh = Ssh(entry.target, ssh_options(args))
-        path = ssh.ensure_pyz(_pyz())
-        cp = ssh.root(f"python3 {path} " + shlex.join(argv), timeout=300)
-        sys.stdout.write(cp.stdout.decode(errors="replace"))
-        sys.stderr.write(cp.stderr.decode(errors="replace"))
-        code = code or cp.returncode
-        ssh.close()
+    code = worst([r.exit_code for r in results])
+    render_txn.journey_summary(results, code, args.json)
     return code
+
+
+def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
+    single = len(entries(args)) == 1
+    lock = threading.Lock()
+
+    def journey(reach: SshReach, entry: HostEntry, emit: Any) -> JourneyResult:
+        def consent(answer: proto.PlanAnswer) -> bool:
+            with lock:
+                render_txn.journey_plan(reach.name, {"host": answer.host,
+                                        "nm_version": answer.nm_version, **answer.plan},
+                                        args.json)  # fmt: skip
+                return bool(args.yes) or (single and render_txn.consent(
+                    f"Apply these changes to {answer.host}?"))  # fmt: skip
+
+        return apply_journey(reach, entry.adapt(config), options(args), consent=consent,
+                             emit=emit)  # fmt: skip
+
+    return _fleet(args, journey)
+
+
+def undo_remote(args: argparse.Namespace) -> int:
+    txn = proto.valid_txn_id(args.txn) if args.txn else None
+    to = proto.valid_address(args.to) if getattr(args, "to", None) else None
+
+    def journey(reach: SshReach, entry: HostEntry, emit: Any) -> JourneyResult:
+        return undo_journey(reach, txn, options(args), emit=emit, to=to)
+
+    return _fleet(args, journey)
+
+
+def drill_remote(args: argparse.Namespace, argv: list[str]) -> list[tuple[str, Any]]:
+    """Run the drill on each box (it answers one JSON document); (box, document) pairs."""
+    out = []
+    app = pyz()
+    for entry in entries(args):
+        with reach_for(entry, args, app) as reach:
+            path = reach.ssh.ensure_pyz(app)
+            cp = reach.ssh.command(path, argv, timeout=args.seconds + 120)
+            try:
+                data: Any = json.loads(cp.stdout)
+            except ValueError:
+                raise TightropeError(f"the drill on {reach.name} failed: "
+                                     + cp.stderr.decode(errors="replace")[-800:]) from None
+            out.append((reach.name, data))
+    return out
 
 
 def stream(args: argparse.Namespace, argv: list[str]) -> int:
-    """Like passthrough, but the box's output is shown as it comes (`watch --host`); one
-    box at a time."""
-    code = 0
+    """The box's output as it comes (`watch --host`); one box at a time."""
+    app = pyz()
+    codes = []
     for entry in entries(args):
-        ssh = Ssh(entry.target, ssh_options(args))
-        path = ssh.ensure_pyz(_pyz())
-        code = code or ssh.root_streaming(f"python3 {path} " + shlex.join(argv))
-        ssh.close()
-    return code
+        with reach_for(entry, args, app) as reach:
+            codes.append(reach.ssh.streaming(reach.ssh.ensure_pyz(app), argv))
+    return worst(codes)
 
 
 def strip_remote_args(argv: list[str]) -> list[str]:

@@ -25,6 +25,12 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def emit_json_line(data: Any) -> None:
+    """One compact JSON object on one line (streams of events are JSON lines)."""
+    sys.stdout.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()
+
+
 def error(exc: TightropeError, as_json: bool = False) -> None:
     if as_json:
         payload: dict[str, Any] = {

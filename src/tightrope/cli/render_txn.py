@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from tightrope.cli.render import _console, emit_json
-from tightrope.txn.clock import Clock
-from tightrope.txn.state import Store, TxnState
+from tightrope.cli.render import _console, emit_json, emit_json_line
+from tightrope.proto import TxnView
 
 _OUTCOME_STYLE = {
     "committed": "bold green",
@@ -27,7 +28,7 @@ def consent(question: str) -> bool:
     return answer in ("y", "yes")
 
 
-def confirm_command(state: TxnState) -> str:
+def confirm_command(state: TxnView) -> str:
     user = os.environ.get("SUDO_USER")
     where = state.reconnect_at or "<the new address>"
     if user and user != "root":
@@ -35,14 +36,14 @@ def confirm_command(state: TxnState) -> str:
     return f"ssh root@{where} tightrope confirm"
 
 
-def started(state: TxnState, as_json: bool) -> None:
+def started(state: TxnView, as_json: bool) -> None:
     if as_json:
         emit_json(
             {
                 "event": "started",
                 "txn": state.id,
                 "reconnect_at": state.reconnect_at,
-                "confirm_timeout_s": state.confirm_timeout_s,
+                "deadline_in_s": state.deadline_in_s,
             }
         )
         return
@@ -59,34 +60,24 @@ def _step_line(s: Any) -> str:
     return f"{when}  {s.name}: {s.status}" + (f" ({s.detail})" if s.detail else "")
 
 
-def follow(store: Store, txn_id: str, clock: Clock, as_json: bool) -> TxnState:
+def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
     """Print progress until the transaction ends. If the SSH session dies meanwhile, so be it:
     the runner does not depend on us."""
     out = _console()
     shown = 0
     told = False
     last_tick = 0.0
-    state = store.load(txn_id)
-    while True:
+    state: TxnView | None = None
+    for state in views:
         for s in state.steps[shown:]:
             if as_json:
-                emit_json(
-                    {
-                        "event": "step",
-                        "txn": txn_id,
-                        "name": s.name,
-                        "status": s.status,
-                        "detail": s.detail,
-                        "at": s.at,
-                    }
-                )
+                emit_json({"event": "step", "txn": state.id, "name": s.name, "status": s.status,
+                           "detail": s.detail, "at": s.at})  # fmt: skip
             else:
                 out.print(_step_line(s))
         shown = len(state.steps)
-        if state.finished:
-            break
-        if state.phase == "awaiting-confirm" and state.deadline:
-            left = int(state.deadline - clock.now())
+        if state.phase == "awaiting-confirm" and state.deadline_in_s is not None:
+            left = int(state.deadline_in_s)
             if not told:
                 told = True
                 if not as_json:
@@ -96,24 +87,17 @@ def follow(store: Store, txn_id: str, clock: Clock, as_json: bool) -> TxnState:
                         f"{confirm_command(state)}[/]\nor NetworkManager rolls back."
                     )
                 else:
-                    emit_json(
-                        {
-                            "event": "awaiting-confirm",
-                            "txn": txn_id,
-                            "deadline": state.deadline,
-                            "confirm": confirm_command(state),
-                        }
-                    )
-            if not as_json and clock.now() - last_tick >= 10:
-                last_tick = clock.now()
+                    emit_json({"event": "awaiting-confirm", "txn": state.id,
+                               "deadline_in_s": left, "confirm": confirm_command(state)})
+            if not as_json and time.monotonic() - last_tick >= 10:
+                last_tick = time.monotonic()
                 out.print(f"[dim]… rollback in {left} s unless confirmed[/]")
-        clock.sleep(0.5)
-        state = store.load(txn_id)
+    assert state is not None
     outcome(state, as_json)
     return state
 
 
-def outcome(state: TxnState, as_json: bool) -> None:
+def outcome(state: TxnView, as_json: bool) -> None:
     if as_json:
         emit_json(
             {
@@ -132,13 +116,13 @@ def outcome(state: TxnState, as_json: bool) -> None:
     _console().print(line)
 
 
-def log(state: TxnState, as_json: bool) -> None:
+def log(state: TxnView, as_json: bool) -> None:
     if as_json:
-        emit_json(state.to_dict())
+        emit_json(view_dict(state))
         return
     out = _console()
     out.print(
-        f"[bold]{state.id}[/] ({state.kind}): {state.phase}"
+        f"[bold]{state.id}[/] ({state.txn_kind}): {state.phase}"
         + (f", {state.outcome}" if state.outcome else "")
         + (f" — {state.reason}" if state.reason else "")
     )
@@ -146,13 +130,25 @@ def log(state: TxnState, as_json: bool) -> None:
         out.print("  " + _step_line(s))
 
 
-def history(states: list[TxnState], as_json: bool) -> None:
+def view_dict(state: TxnView) -> dict[str, Any]:
+    """A transaction as `log --json` documents it."""
+    from tightrope.proto import encode
+
+    d: dict[str, Any] = json.loads(encode(state))
+    d.pop("v")
+    d.pop("type")
+    d["kind"] = d.pop("txn_kind")
+    return d
+
+
+def history(states: Iterable[TxnView], as_json: bool) -> None:
+    states = list(states)
     if as_json:
         emit_json(
             [
                 {
                     "id": s.id,
-                    "kind": s.kind,
+                    "kind": s.txn_kind,
                     "phase": s.phase,
                     "outcome": s.outcome,
                     "reason": s.reason,
@@ -168,29 +164,45 @@ def history(states: list[TxnState], as_json: bool) -> None:
     for col in ("transaction", "kind", "phase", "outcome", "reason"):
         table.add_column(col)
     for s in states:
-        table.add_row(s.id, s.kind, s.phase, s.outcome or "", s.reason)
+        table.add_row(s.id, s.txn_kind, s.phase, s.outcome or "", s.reason)
     _console().print(table if states else "No transactions yet.")
 
 
 def journey_event(host: str, phase: str, message: str, as_json: bool) -> None:
+    """A journey's --json is JSON lines: one object per event, the summary last."""
     if as_json:
-        emit_json({"event": phase, "host": host, "message": message, "at": time.time()})
+        emit_json_line({"event": phase, "host": host, "message": message, "at": time.time()})
         return
-    _console().print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{host}[/] {phase}: {message}")
+    from rich.markup import escape
+
+    _console().print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{escape(host)}[/] {phase}: "
+                     f"{escape(message)}")  # fmt: skip
 
 
-def journey_summary(results: list[Any], as_json: bool) -> None:
+def journey_plan(host: str, plan: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        emit_json({"event": "summary", "results": [r.to_dict() for r in results]})
+        emit_json_line({"event": "plan", "host": host, "plan": plan, "at": time.time()})
         return
+    from tightrope.cli.render import plan_data
+
+    plan_data(plan, as_json=False)
+
+
+def journey_summary(results: list[Any], code: int, as_json: bool) -> None:
+    if as_json:
+        emit_json_line({"event": "summary", "exit_code": code,
+                        "results": [r.to_dict() for r in results]})  # fmt: skip
+        return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=True, header_style="bold")
     for col in ("host", "old address", "new address", "outcome", "outage", "seconds", "why"):
         table.add_column(col)
     for r in results:
-        style = _OUTCOME_STYLE.get(r.outcome, "bold")
+        style = _OUTCOME_STYLE.get(r.outcome.value, "bold")
         outage = f"{r.outage_s:.1f} s" if r.outage_s is not None else ""
-        table.add_row(r.host, r.old_address, r.new_address or "", f"[{style}]{r.outcome}[/]",
-                      outage, f"{r.seconds:.0f}", r.reason)  # fmt: skip
+        table.add_row(escape(r.host), r.old_address, r.new_address or "",
+                      f"[{style}]{r.outcome.value}[/]", outage, f"{r.seconds:.0f}",
+                      escape(r.reason))  # fmt: skip
     _console().print(table)

@@ -167,3 +167,27 @@ def _device(snap: Snapshot, dev: Device) -> DeviceStatus:
         claimed_by=tuple(claims),
         active_profile=_profile_name(snap, dev.active_profile),
     )
+
+
+def report_from_dict(d: dict[str, Any]) -> StatusReport:
+    """A report sent by the box (StatusAnswer) back into its types; a malformed one raises
+    TypeError/KeyError/ValueError for the caller to turn into an error."""
+
+    def port(p: dict[str, Any]) -> PortStatus:
+        return PortStatus(**p)
+
+    def bond(b: dict[str, Any]) -> BondStatus:
+        return BondStatus(**{**b, "ports": tuple(port(p) for p in b["ports"]),
+                             "addresses": tuple(b["addresses"]), "dns": tuple(b["dns"])})
+
+    def device(x: dict[str, Any]) -> DeviceStatus:
+        return DeviceStatus(**{**x, "addresses": tuple(x["addresses"]),
+                               "claimed_by": tuple(x["claimed_by"])})
+
+    pend = d.get("pending")
+    return StatusReport(
+        hostname=str(d["hostname"]), nm_version=str(d["nm_version"]),
+        storage_world=str(d["storage_world"]), bonds=tuple(bond(b) for b in d["bonds"]),
+        devices=tuple(device(x) for x in d["devices"]), checkpoints=int(d["checkpoints"]),
+        pending=PendingTxn(**pend) if isinstance(pend, dict) else None,
+    )  # fmt: skip

@@ -1,23 +1,41 @@
-"""The laptop side of a remote apply: plan there, start it detached, follow the box to its
-new address, confirm from there; or, if it never answers, wait for its own rollback and say
-why it failed.
+"""The laptop side of a change that moves the box: plan there, start it detached, follow the
+box to its new address, confirm from there; or, if it never answers, wait for its own
+rollback and say why it failed.
+
+The box is reached through an injected `Reach` (SSH in production, a stand-in agent in unit
+tests). The laptop decides where it connects: the new address comes from its own config (for
+undo: the box's record, accepted only as an IP address), and the host key there must be the
+one trusted for the old address.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from enum import Enum
+from typing import Any, Protocol
 
+from tightrope import proto
 from tightrope.core.configdump import config_to_data
 from tightrope.core.model import BondConfig
-from tightrope.errors import TightropeError
-from tightrope.remote.ssh import SSH_FAILED, RemoteError, Ssh
+from tightrope.errors import Exit, TightropeError, exit_for_outcome
+from tightrope.remote.session import Channel, clean
 
 Emit = Callable[[str, str], None]  # (phase, message)
+CONFIRM_WAIT_S = 90.0
+ASK_BOTH_S = 180.0
+
+
+class Outcome(str, Enum):
+    COMMITTED = "committed"
+    ROLLED_BACK = "rolled-back"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    NO_CHANGE = "no-change"
+    DECLINED = "declined"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -25,155 +43,234 @@ class JourneyResult:
     host: str
     old_address: str
     new_address: str | None
-    outcome: str  # committed, rolled-back, no-change, declined, failed, unknown
+    outcome: Outcome
     reason: str = ""
     txn: str | None = None
     outage_s: float | None = None  # old address silent -> new address answering
     seconds: float = 0.0
+    exit_code: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["outcome"] = self.outcome.value
+        return d
 
 
-def request_for(config: BondConfig, action: str, options: dict[str, Any]) -> bytes:
+class Reach(Protocol):
+    """The box as the journey reaches it: at the address the user gave (None) or another."""
+
+    name: str  # as the user named the box
+    old: str  # the address (or name) the user gave
+
+    def open(self, address: str | None) -> Channel: ...
+
+    def probe(self, address: str | None, timeout: int) -> TightropeError | None: ...
+
+    def check_can_follow(self) -> None: ...
+
+
+def request_config(config: BondConfig) -> tuple[dict[str, Any], dict[str, str]]:
+    """The config as the box gets it (no laptop-local PSK sources) and the PSKs apart."""
     data = config_to_data(config)
     for spec in data["ports"].values():
         for key in ("psk-file", "psk-env"):
-            spec.pop(key, None)  # laptop-local sources mean nothing on the box
-    psk = {p.interface: p.psk.reveal() for p in config.ports if p.psk is not None}
-    return json.dumps({"action": action, "config": data, "psk": psk,
-                       "options": options}).encode()  # fmt: skip
+            spec.pop(key, None)
+    return data, {p.interface: p.psk.reveal() for p in config.ports if p.psk is not None}
 
 
-def agent(ssh: Ssh, pyz_path: str, request: bytes) -> dict[str, Any]:
-    cp = ssh.root(f"python3 {pyz_path} _agent", stdin=request, timeout=180)
-    if cp.returncode == SSH_FAILED:
-        raise RemoteError(f"lost the SSH connection to {ssh.target}: "
-                          + cp.stderr.decode(errors="replace").strip())  # fmt: skip
-    try:
-        answer: dict[str, Any] = json.loads(cp.stdout)
-    except ValueError:
-        raise RemoteError(
-            "the box answered something that is not tightrope's JSON: "
-            + (cp.stderr or cp.stdout).decode(errors="replace")[-500:]
-        ) from None
-    if "error" in answer:
-        err = TightropeError(answer.get("message", "failed on the box"), answer.get("hint", ""))
-        err.exit_code = answer.get("exit_code", err.exit_code)
-        raise err
+def reconnect_address(config: BondConfig) -> str | None:
+    """Where the box will answer, from the laptop's own config; None with DHCP."""
+    if config.ipv4.dhcp or not config.ipv4.addresses:
+        return None
+    return proto.valid_address(str(config.ipv4.addresses[0].ip))
+
+
+def hello(channel: Channel) -> proto.HelloAnswer:
+    answer = channel.call(proto.Hello(version=""), proto.HelloAnswer, timeout=120)
+    if answer.protocol != proto.PROTOCOL:
+        raise TightropeError(f"the box speaks protocol {answer.protocol}, this laptop "
+                             f"{proto.PROTOCOL}", hint="Run again: the box's copy is "
+                             "refreshed by hash.")  # fmt: skip
     return answer
 
 
-def _last_json(raw: bytes) -> dict[str, Any]:
-    """The JSON document a command printed (pretty-printed or one per line: take the last)."""
-    try:
-        whole: dict[str, Any] = json.loads(raw)
-        return whole
-    except ValueError:
-        pass
-    for line in reversed(raw.decode(errors="replace").strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                value: dict[str, Any] = json.loads(line)
-                return value
-            except ValueError:
-                continue
-    return {}
+@dataclass
+class _Trip:
+    """One journey's clock and reporting."""
+
+    reach: Reach
+    emit: Emit
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    t0: float = 0.0
+
+    def result(self, new: str | None, outcome: Outcome, reason: str = "", txn: str | None = None,
+               outage: float | None = None, code: int | None = None) -> JourneyResult:  # fmt: skip
+        return JourneyResult(self.reach.name, self.reach.old, new, outcome, reason, txn, outage,
+                             round(self.clock() - self.t0, 1),
+                             int(exit_for_outcome(outcome.value) if code is None else code))
+
+    def from_view(self, v: proto.TxnView, new: str | None, outage: float | None,
+                  note: str = "") -> JourneyResult:  # fmt: skip
+        outcome = Outcome(v.outcome) if v.outcome else Outcome.UNKNOWN
+        reason = clean(v.reason) + (f" ({note})" if note else "")
+        return self.result(new, outcome, reason.strip(), v.id, outage)
 
 
-def apply_remote(
-    ssh: Ssh,
+def apply_journey(
+    reach: Reach,
     config: BondConfig,
-    pyz: Path,
+    options: proto.Options,
     *,
-    options: dict[str, Any],
-    consent: Callable[[dict[str, Any]], bool],
+    consent: Callable[[proto.PlanAnswer], bool],
     emit: Emit,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> JourneyResult:
-    t0 = clock()
-    old = ssh.target.host
-    emit("connect", f"connecting to {ssh.target}")
-    path = ssh.ensure_pyz(pyz)
-    emit("plan", "reading the box's state")
-    answer = agent(ssh, path, request_for(config, "plan", options))
-    plan = answer["plan"]
-    name = str(ssh.target)  # results are named as the user named the box
-    if plan["no_change"] or not consent(answer):
-        outcome = "no-change" if plan["no_change"] else "declined"
-        return JourneyResult(name, old, plan.get("reconnect_at"), outcome,
-                             seconds=clock() - t0)  # fmt: skip
-    started = agent(ssh, path, request_for(config, "apply", options))["started"]
-    txn, new = started["txn"], started["reconnect_at"]
-    emit("started", f"transaction {txn} running on the box; the session to {old} will drop")
-    ssh.close()
-    if not new:
-        return JourneyResult(name, old, None, "unknown", "the bond takes a DHCP "
-                             "address: confirm from it with `tightrope confirm`", txn,
-                             seconds=clock() - t0)  # fmt: skip
-    window = int(started["confirm_timeout_s"]) + int(options.get("verify_timeout", 60)) + 30
-    there = ssh.at(new)
-    last_old = clock()
-    old_silent = False
+    trip = _Trip(reach, emit, clock, sleep, clock())
+    emit("connect", f"connecting to {reach.name}")
+    data, psk = request_config(config)
+    new = reconnect_address(config)
+    channel = reach.open(None)
+    try:
+        hello(channel)
+        emit("plan", "reading the box's state")
+        planned = channel.call(proto.PlanRequest(config=data, psk=psk, options=options),
+                               proto.PlanAnswer)  # fmt: skip
+        if planned.plan.get("no_change"):
+            return trip.result(new, Outcome.NO_CHANGE)
+        if not consent(planned):
+            return trip.result(new, Outcome.DECLINED, code=int(Exit.FAILED))
+        if new is not None:
+            reach.check_can_follow()
+        started = channel.call(proto.StartRequest(config=data, psk=psk, options=options,
+                                                  fingerprint=planned.fingerprint),
+                               proto.TxnView)  # fmt: skip
+    finally:
+        channel.close()
+    if new is None:
+        return trip.result(None, Outcome.UNKNOWN, "the bond takes a DHCP address: confirm "
+                           "from it with `tightrope confirm`", started.id,
+                           code=int(Exit.FAILED))  # fmt: skip
+    window = options.verify_timeout + options.confirm_timeout + 30
+    return _follow(trip, started.id, new, window)
+
+
+def undo_journey(
+    reach: Reach,
+    txn: str | None,
+    options: proto.Options,
+    *,
+    emit: Emit,
+    to: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> JourneyResult:
+    """Undo a committed change from the laptop: the box goes back to its old address, and the
+    journey follows it there and confirms, as for the change itself."""
+    trip = _Trip(reach, emit, clock, sleep, clock())
+    emit("connect", f"connecting to {reach.name}")
+    channel = reach.open(None)
+    try:
+        hello(channel)
+        reach.check_can_follow()
+        started = channel.call(proto.UndoRequest(txn=txn, options=options), proto.TxnView)
+    finally:
+        channel.close()
+    where = to or started.reconnect_at
+    if where is None:
+        return trip.result(None, Outcome.UNKNOWN, "the old configuration takes a DHCP address: "
+                           "confirm from it with `tightrope confirm`", started.id,
+                           code=int(Exit.FAILED))  # fmt: skip
+    try:
+        new = proto.valid_address(where)
+    except proto.ProtocolError as exc:
+        return trip.result(None, Outcome.UNKNOWN, f"not following the box: {exc}; it rolls "
+                           "the undo back by itself", started.id, code=int(Exit.FAILED))
+    window = options.verify_timeout + options.confirm_timeout + 30
+    return _follow(trip, started.id, new, window)
+
+
+def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
+    emit, clock = trip.emit, trip.clock
+    old = trip.reach.old
+    emit("started", f"transaction {txn} running on the box; following it to {new}")
     deadline = clock() + window
+    last_old, old_silent, impostor, told = clock(), False, "", 0.0
     while clock() < deadline:
-        if there.reachable(timeout=3):
-            t_new = clock()
-            outage = t_new - last_old if old_silent else 0.0
-            emit("reached", f"{new} answers after {t_new - t0:.1f} s; confirming from there")
-            result = _confirm(there, path, name, old, new, txn, outage, t0, clock)
-            if result.outcome in ("committed", "rolled-back"):
-                return result
-            # The box left the new address while we confirmed (its verification failed and
-            # it rolled back): ask it at the old address how the transaction ended.
-            emit("lost", f"{new} went away while confirming; asking {old} what happened")
-            return _after_rollback(ssh, path, name, old, new, txn, t0, clock, sleep)
-        if not old_silent and ssh.reachable(timeout=2):
+        why = trip.reach.probe(new, 3)
+        if why is None:
+            outage = clock() - last_old if old_silent else 0.0
+            emit("reached", f"{new} answers after {clock() - trip.t0:.1f} s; confirming there")
+            return _confirm(trip, txn, new, outage)
+        if why.exit_code == Exit.HOST_KEY and not impostor:
+            impostor = f"another machine answered at {new} with a different host key"
+            emit("impostor", f"{impostor}: not confirming there ({why})")
+        if not old_silent and new != old and trip.reach.probe(None, 2) is None:
             last_old = clock()
-        else:
-            if not old_silent:
-                emit("dropped", f"{old} went silent; waiting for {new}")
+        elif not old_silent:
             old_silent = True
-        sleep(1.0)
-    emit("waiting", f"{new} never answered; waiting for the box to roll back to {old}")
-    return _after_rollback(ssh, path, name, old, new, txn, t0, clock, sleep)
+            emit("dropped", f"{old} went silent; waiting for {new}")
+        if clock() - told >= 5:
+            told = clock()
+            emit("waiting", f"waiting for {new} to answer: {clock() - trip.t0:.0f} s so far, "
+                 f"the box rolls back by itself within {deadline - clock():.0f} s")
+        trip.sleep(1.0)
+    emit("waiting", f"{new} never answered; asking {old} how the change ended")
+    return _ask_both(trip, txn, new, skip_new=bool(impostor), note=impostor)
 
 
-def _confirm(
-    there: Ssh,
-    path: str,
-    host: str,
-    old: str,
-    new: str,
-    txn: str,
-    outage: float,
-    t0: float,
-    clock: Callable[[], float],
-) -> JourneyResult:
-    cp = there.root(f"python3 {path} confirm {txn} --json", timeout=150)
-    result = _last_json(cp.stdout)
-    outcome = result.get("outcome") or ("committed" if cp.returncode == 0 else "unknown")
-    reason = result.get("reason") or result.get("message") or ""
-    return JourneyResult(host, old, new, outcome, reason, txn, outage, clock() - t0)
+def _confirm(trip: _Trip, txn: str, new: str, outage: float) -> JourneyResult:
+    def event(e: proto.Event) -> None:
+        trip.emit("confirming", clean(e.message))
+
+    try:
+        channel = trip.reach.open(new)
+        try:
+            hello(channel)
+            v = channel.call(proto.TxnRequest(action="confirm", txn=txn, wait_s=CONFIRM_WAIT_S),
+                             proto.TxnView, timeout=CONFIRM_WAIT_S + 60, on_event=event)
+        finally:
+            channel.close()
+    except TightropeError as exc:
+        if getattr(exc, "exit_code", None) == Exit.HOST_KEY:
+            note = f"another machine answered at {new} with a different host key"
+            trip.emit("impostor", f"{note}: not confirming there")
+            return _ask_both(trip, txn, new, skip_new=True, note=note)
+        trip.emit("lost", f"the session at {new} failed ({exc}); asking both addresses")
+        return _ask_both(trip, txn, new)
+    if v.finished:
+        return trip.from_view(v, new, outage)
+    return _ask_both(trip, txn, new)
 
 
-def _after_rollback(
-    ssh: Ssh,
-    path: str,
-    host: str,
-    old: str,
-    new: str,
-    txn: str,
-    t0: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> JourneyResult:
-    until = clock() + 180
-    while clock() < until and not ssh.reachable(timeout=3):
-        sleep(1.0)
-    cp = ssh.root(f"python3 {path} log {txn} --json", timeout=60)
-    state = _last_json(cp.stdout) if cp.returncode == 0 else {}
-    outcome = state.get("outcome") or "unknown"
-    reason = state.get("reason") or f"{new} never answered and {old} did not answer again"
-    return JourneyResult(host, old, new, outcome, reason, txn, None, clock() - t0)
+def _ask_both(trip: _Trip, txn: str, new: str, *, skip_new: bool = False,
+              note: str = "") -> JourneyResult:  # fmt: skip
+    """How did it end? Ask the new address and the old one until one of them says."""
+    until = trip.clock() + ASK_BOTH_S
+    places: list[str | None] = ([] if skip_new else [new]) + [None]
+    told = 0.0
+    while trip.clock() < until:
+        for where in places:
+            if trip.reach.probe(where, 3) is not None:
+                continue
+            try:
+                channel = trip.reach.open(where)
+                try:
+                    hello(channel)
+                    v = channel.call(proto.TxnRequest(action="progress", txn=txn),
+                                     proto.TxnView)  # fmt: skip
+                finally:
+                    channel.close()
+            except TightropeError:
+                continue
+            if v.finished:
+                return trip.from_view(v, new, None, note)
+        if trip.clock() - told >= 5:
+            told = trip.clock()
+            trip.emit("waiting", f"asking {new} and {trip.reach.old} how transaction {txn} "
+                      f"ended: up to {until - trip.clock():.0f} s more")
+        trip.sleep(2.0)
+    return trip.result(new, Outcome.UNKNOWN, f"neither {new} nor {trip.reach.old} answered "
+                       f"for {ASK_BOTH_S:.0f} s" + (f"; {note}" if note else ""), txn,
+                       code=int(Exit.NM_UNREACHABLE))  # fmt: skip

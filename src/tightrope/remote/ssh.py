@@ -2,26 +2,37 @@
 
 Using `ssh` itself means the user's ~/.ssh/config, agent, ProxyJump and known_hosts behave as
 always. One multiplexed master connection per address (ControlMaster) spares a journey from
-re-authenticating at every step. sudo's password, when one is needed, is asked once and sent
-on stdin (`sudo -S`), never in argv.
+re-authenticating at every step. Every destination follows `--`, so nothing the user or the
+box wrote can be read as an option. sudo's password, when one is needed, is asked once and
+sent on stdin (`sudo -S`), never in argv.
+
+At the box's new address the connection is the user's own destination (alias, User, Port,
+ProxyJump, keys all kept) with only HostName changed, and the host key checked under the exact
+name known_hosts stores it by, never accepting a new one.
 """
 
 from __future__ import annotations
 
 import getpass
 import hashlib
+import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tightrope.errors import BackendUnavailable, TightropeError
+from tightrope.errors import Exit, TightropeError
+from tightrope.proto import valid_address
+from tightrope.remote import identity as ident
+from tightrope.remote.session import AgentSession
+from tightrope.remote.sshfail import NO_PYTHON, SSH_FAILED, SshFailure, classify
 from tightrope.remote.target import Target
 
 CACHE_DIR = "/var/cache/tightrope"
-SSH_FAILED = 255
+Trace = Callable[[str], None]
 
 
 class RemoteError(TightropeError):
@@ -35,20 +46,68 @@ class SshOptions:
     accept_new_host_key: bool = False
 
 
+@dataclass(frozen=True)
+class Preflight:
+    """What one shell round trip tells about the box before any Python starts there."""
+
+    uid: int
+    python: bool
+    sudo: str  # root, nopasswd, password
+    sha256: str  # of the cached zipapp, "" if absent
+
+
+_PREFLIGHT = re.compile(
+    r"^tightrope-preflight uid=(\d+) python=([01]) sudo=(root|nopasswd|password) "
+    r"sha=([0-9a-f]{64}|)$", re.M)  # fmt: skip
+
+
+def parse_preflight(text: str) -> Preflight | None:
+    m = _PREFLIGHT.search(text)
+    if m is None:
+        return None
+    return Preflight(int(m.group(1)), m.group(2) == "1", m.group(3), m.group(4))
+
+
+def preflight_script(remote_pyz: str) -> str:
+    q = shlex.quote(remote_pyz)
+    return (
+        "u=$(id -u); if command -v python3 >/dev/null 2>&1; then p=1; else p=0; fi; "
+        f"h=$(sha256sum {q} 2>/dev/null | cut -c1-64); "
+        'if [ "$u" = 0 ]; then s=root; elif sudo -n true 2>/dev/null; then s=nopasswd; '
+        "else s=password; fi; "
+        'echo "tightrope-preflight uid=$u python=$p sudo=$s sha=$h"'
+    )
+
+
 @dataclass
 class Ssh:
     target: Target
     opts: SshOptions = field(default_factory=SshOptions)
-    host: str | None = None  # another address of the same box (after the change)
+    address: str | None = None  # the box's new address (validated IP), None: as the user named it
+    password: Callable[[], str] | None = field(default=None, repr=False)
+    trace: Trace | None = field(default=None, repr=False)  # `-v`: each ssh call, no secret
     control_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tr-ssh-")))
-    password: Callable[[], str] | None = None  # asks for sudo's password (once)
-    _sudo: list[str] | None = None
-    _secret: str | None = None
+    known_name: str | None = None  # the known_hosts name to check at `address`
+    _sudo: list[str] | None = field(default=None, repr=False)
+    _secret: str | None = field(default=None, repr=False)
+    _owner: bool = field(default=True, repr=False)
 
-    def argv(self, *, master: bool = True, connect_timeout: int = 8) -> list[str]:
+    @property
+    def where(self) -> str:
+        return f"{self.target.destination()} at {self.address}" if self.address else str(
+            self.target)
+
+    def base_argv(self, *, master: bool = True, connect_timeout: int = 8) -> list[str]:
         argv = ["ssh"]
         if self.opts.config_file:
             argv += ["-F", self.opts.config_file]
+        if self.address:
+            # First given wins in ssh: these come before the user's own -o options.
+            argv += ["-o", f"HostName={self.address}", "-o", f"HostKeyAlias={self.known_name}",
+                     "-o", "StrictHostKeyChecking=yes", "-o", "UpdateHostKeys=no",
+                     "-o", "CheckHostIP=no"]  # fmt: skip
+        elif self.opts.accept_new_host_key:
+            argv += ["-o", "StrictHostKeyChecking=accept-new"]
         for opt in self.opts.options:
             argv += ["-o", opt]
         if master:
@@ -56,91 +115,136 @@ class Ssh:
                      "-o", "ControlPersist=300"]  # fmt: skip
         argv += ["-o", f"ConnectTimeout={connect_timeout}", "-o", "ServerAliveInterval=2",
                  "-o", "ServerAliveCountMax=3", "-o", "BatchMode=yes"]  # fmt: skip
-        if self.host and self.host != self.target.host:
-            # The same box at a new address: check it against the key known for the old name.
-            argv += ["-o", f"HostKeyAlias={self.target.host}"]
-        if self.opts.accept_new_host_key:
-            argv += ["-o", "StrictHostKeyChecking=accept-new"]
         if self.target.port:
             argv += ["-p", str(self.target.port)]
-        return [*argv, "-T", self.target.destination(self.host)]
+        return argv
+
+    def argv(self, command: str, *, master: bool = True, connect_timeout: int = 8) -> list[str]:
+        base = self.base_argv(master=master, connect_timeout=connect_timeout)
+        return [*base, "-T", "--", self.target.destination(), command]
 
     def run(
-        self,
-        command: str,
-        *,
-        stdin: bytes = b"",
-        timeout: float = 120,
-        master: bool = True,
+        self, command: str, *, stdin: bytes = b"", timeout: float = 120, master: bool = True,
         connect_timeout: int = 8,
-    ) -> subprocess.CompletedProcess[bytes]:
-        argv = [*self.argv(master=master, connect_timeout=connect_timeout), "--", command]
+    ) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+        argv = self.argv(command, master=master, connect_timeout=connect_timeout)
+        if self.trace:
+            self.trace(shlex.join(argv))
         try:
             return subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,
                                   check=False)  # fmt: skip
         except subprocess.TimeoutExpired:
-            return subprocess.CompletedProcess(argv, SSH_FAILED, b"", b"timed out")
+            return subprocess.CompletedProcess(argv, SSH_FAILED, b"", b"Connection timed out")
         except FileNotFoundError:
-            raise RemoteError("the OpenSSH client (ssh) is not installed here") from None
+            raise RemoteError("the OpenSSH client (ssh) is not installed here",
+                              hint="Install it: apt install openssh-client.") from None
 
-    def at(self, host: str) -> Ssh:
-        """The same box at another address, sharing what sudo needs (asked only once)."""
-        other = Ssh(self.target, self.opts, host=host, password=self.password)
-        other._sudo, other._secret = self._sudo, self._secret
+    def at(self, address: str) -> Ssh:
+        """The same box at another address: same identity, host key checked, never a new one.
+        Shares what sudo needs (asked only once)."""
+        address = valid_address(address)
+        known = self.known_name or ident.resolve(self.base_argv(master=False),
+                                                 self.target.destination()).known_hosts_name
+        other = Ssh(self.target, self.opts, address=address, password=self.password,
+                    trace=self.trace, control_dir=self.control_dir, known_name=known,
+                    _sudo=self._sudo, _secret=self._secret, _owner=False)  # fmt: skip
         return other
 
-    def reachable(self, timeout: int = 3) -> bool:
-        return self.run("true", master=False, connect_timeout=timeout,
-                        timeout=timeout + 5).returncode == 0  # fmt: skip
+    def check_can_follow(self) -> None:
+        """Refuse, before anything changes, a box whose host key the journey could not check
+        at the new address (known_hosts off or empty for it)."""
+        who = ident.resolve(self.base_argv(master=False), self.target.destination())
+        self.known_name = who.known_hosts_name
+        if not ident.key_known(who):
+            raise SshFailure(
+                f"no host key for {who.known_hosts_name} in your known_hosts "
+                f"({', '.join(who.known_hosts_files) or 'none configured'})",
+                "The journey checks that the box at its new address is the same machine by "
+                "the key you trust for the old one: connect once with plain `ssh` (or pass "
+                "--accept-new-host-key), and do not set UserKnownHostsFile=/dev/null.",
+                Exit.HOST_KEY)  # fmt: skip
+
+    def probe(self, timeout: int = 3) -> SshFailure | None:
+        """None if the box answers here with the trusted key, else why not."""
+        cp = self.run("true", master=False, connect_timeout=timeout, timeout=timeout + 5)
+        return None if cp.returncode == 0 else classify(cp.returncode, cp.stderr, self.where)
 
     def close(self) -> None:
-        subprocess.run([*self.argv()[:-2], "-O", "exit", self.target.destination(self.host)],
+        subprocess.run([*self.base_argv(), "-O", "exit", "--", self.target.destination()],
                        capture_output=True, check=False, timeout=10)  # fmt: skip
+        if self._owner:
+            shutil.rmtree(self.control_dir, ignore_errors=True)
+
+    def __enter__(self) -> Ssh:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- root on the box ---------------------------------------------------------------------
-    def _root(self) -> tuple[list[str], bytes]:
+    def _sudo_for(self, mode: str) -> list[str]:
         if self._sudo is None:
-            whoami = self.run("id -u")
-            if whoami.returncode == SSH_FAILED:
-                raise BackendUnavailable(
-                    f"cannot reach {self.target.destination(self.host)} over SSH: "
-                    + whoami.stderr.decode(errors="replace").strip(),
-                    hint="Check that `ssh` to that host works on its own.")  # fmt: skip
-            if whoami.stdout.strip() == b"0":
+            if mode == "root":
                 self._sudo = []
-            elif self.run("sudo -n true").returncode == 0:
+            elif mode == "nopasswd":
                 self._sudo = ["sudo", "-n"]
             else:
-                ask = self.password or (
-                    lambda: getpass.getpass(
-                        f"sudo password for {self.target.destination(self.host)}: "
-                    )
-                )
+                ask = self.password or (lambda: getpass.getpass(
+                    f"sudo password for {self.target.destination()}: "))  # fmt: skip
                 self._secret = ask()
                 self._sudo = ["sudo", "-S", "-p", ""]
-        prefix = (self._secret + "\n").encode() if self._secret is not None else b""
-        return self._sudo, prefix
-
-    def root(
-        self, command: str, *, stdin: bytes = b"", timeout: float = 120
-    ) -> subprocess.CompletedProcess[bytes]:
-        line, prefix = self._as_root(command)
-        cp = self.run(line, stdin=prefix + stdin, timeout=timeout)
-        if cp.returncode == 1 and b"incorrect password" in cp.stderr:
-            raise RemoteError("sudo refused the password")
-        return cp
+        return self._sudo
 
     def _as_root(self, command: str) -> tuple[str, bytes]:
-        """The command line that runs `command` as root, and what its stdin must start with."""
-        sudo, prefix = self._root()
-        return (shlex.join(sudo) + " " + command if sudo else command), prefix
+        assert self._sudo is not None, "preflight first"
+        prefix = (self._secret + "\n").encode() if self._secret is not None else b""
+        return (shlex.join(self._sudo) + " " + command if self._sudo else command), prefix
 
-    def root_streaming(self, command: str) -> int:
-        """Run as root with the box's output shown as it comes (for `watch`), until the
-        command ends or the user presses Ctrl-C; returns its exit code."""
+    def root(self, command: str, *, stdin: bytes = b"",
+             timeout: float = 120) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
         line, prefix = self._as_root(command)
-        argv = [*self.argv(master=True, connect_timeout=8), "--", line]
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE)
+        cp = self.run(line, stdin=prefix + stdin, timeout=timeout)
+        if cp.returncode != 0 and b"incorrect password" in cp.stderr:
+            raise SshFailure(f"sudo on {self.where} refused the password",
+                             "Run it again and type the password of the SSH user.",
+                             Exit.NOT_ROOT)  # fmt: skip
+        return cp
+
+    # -- tightrope on the box ----------------------------------------------------------------
+    def ensure_pyz(self, pyz: Path) -> str:
+        """One shell round trip (no Python) learns uid, python3, sudo and the cached copy's
+        hash; the zipapp is sent only when the box lacks this exact build."""
+        remote = f"{CACHE_DIR}/{pyz.name}"
+        cp = self.run(preflight_script(remote))
+        found = parse_preflight(cp.stdout.decode(errors="replace"))
+        if cp.returncode != 0 or found is None:
+            raise classify(cp.returncode or SSH_FAILED, cp.stderr, self.where)
+        if not found.python:
+            raise classify(NO_PYTHON, b"python3: command not found", self.where)
+        self._sudo_for(found.sudo)
+        data = pyz.read_bytes()
+        if found.sha256 == hashlib.sha256(data).hexdigest():
+            return remote
+        script = (f"umask 022; mkdir -p {CACHE_DIR} && chmod 0755 {CACHE_DIR} && "
+                  f"cat > {remote}.part && mv {remote}.part {remote}")  # fmt: skip
+        sent = self.root(f"sh -c {shlex.quote(script)}", stdin=data, timeout=300)
+        if sent.returncode != 0:
+            raise classify(sent.returncode, sent.stderr, self.where)
+        return remote
+
+    def agent(self, remote_pyz: str) -> AgentSession:
+        """Start the one agent process this connection's requests go to."""
+        line, prefix = self._as_root(f"python3 {shlex.quote(remote_pyz)} _agent")
+        argv = self.argv(line)
+        if self.trace:
+            self.trace(shlex.join(argv))
+        return AgentSession(argv, prefix, self.where)
+
+    def streaming(self, remote_pyz: str, args: list[str]) -> int:
+        """Run a tightrope command as root with its output shown as it comes (`watch`),
+        until it ends or the user presses Ctrl-C; returns its exit code."""
+        line, prefix = self._as_root(f"python3 {shlex.quote(remote_pyz)} " + shlex.join(args))
+        proc = subprocess.Popen(self.argv(line), stdin=subprocess.PIPE)
         assert proc.stdin is not None
         if prefix:
             proc.stdin.write(prefix)
@@ -152,29 +256,8 @@ class Ssh:
             proc.wait()
             return 0
 
-    # -- tightrope on the box ----------------------------------------------------------------
-    def ensure_pyz(self, pyz: Path) -> str:
-        """Put the zipapp in the box's root-owned cache unless it is there; returns its path."""
-        remote = f"{CACHE_DIR}/{pyz.name}"
-        version = self.run("python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'")
-        if version.returncode != 0:
-            raise RemoteError("python3 is missing on the box", hint="tightrope needs python3 "
-                              "3.10+ and NetworkManager there, nothing else.")  # fmt: skip
-        major, minor = (int(x) for x in version.stdout.decode().strip().split("."))
-        if (major, minor) < (3, 10):
-            raise RemoteError(f"the box has Python {major}.{minor}; tightrope needs 3.10+")
-        digest = hashlib.sha256(pyz.read_bytes()).hexdigest()
-        check = self.root(f"sha256sum {shlex.quote(remote)}")
-        if check.returncode == 0 and check.stdout.split()[:1] == [digest.encode()]:
-            return remote
-        script = (f"umask 022; mkdir -p {CACHE_DIR} && chmod 0755 {CACHE_DIR} && "
-                  f"cat > {remote}.part && mv {remote}.part {remote}")  # fmt: skip
-        cp = self.root(f"sh -c {shlex.quote(script)}", stdin=pyz.read_bytes(), timeout=300)
-        if cp.returncode != 0:
-            raise RemoteError("could not copy tightrope to the box: "
-                              + cp.stderr.decode(errors="replace").strip())  # fmt: skip
-        return remote
-
-    def installed_version(self) -> str | None:
-        cp = self.run("tightrope --version 2>/dev/null")
-        return cp.stdout.decode().strip().removeprefix("tightrope ") if cp.returncode == 0 else None
+    def command(self, remote_pyz: str, args: list[str],
+                timeout: float = 300) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+        """Run one tightrope command as root and collect its output (drill)."""
+        return self.root(f"python3 {shlex.quote(remote_pyz)} " + shlex.join(args),
+                         timeout=timeout)  # fmt: skip

@@ -23,6 +23,16 @@ OPTIONAL = ("typing_extensions",)  # rich imports it on Pythons older than it ne
 _SKIP_SUFFIXES = (".so", ".pyd", ".pyc", ".pyx", ".pxd", ".c", ".h")
 
 
+_MAIN = """\
+import sys
+if sys.version_info < (3, 10):
+    sys.stderr.write("tightrope needs Python 3.10+, this is %d.%d\\n" % sys.version_info[:2])
+    sys.exit(97)
+from tightrope.cli.main import main
+sys.exit(main())
+"""
+
+
 def _source_of(name: str) -> Path:
     module = importlib.import_module(name)
     paths = list(getattr(module, "__path__", []))
@@ -63,9 +73,9 @@ def build(out_dir: Path) -> Path:
         # Lab assets (disk recipes) are of no use on a box.
         shutil.rmtree(stage / "tightrope" / "lab" / "assets", ignore_errors=True)
         # Our own __main__ (zipapp's generated one would drop the exit code).
-        (stage / "__main__.py").write_text(
-            "import sys\nfrom tightrope.cli.main import main\nsys.exit(main())\n"
-        )
+        # It checks the Python first: older ones cannot even import tightrope, and the laptop
+        # tells this exit code (97, remote.sshfail.PYTHON_TOO_OLD) from any other failure.
+        (stage / "__main__.py").write_text(_MAIN)
         digest = _tree_hash(stage)
         target = out_dir / f"tightrope-{digest}.pyz"
         if not target.exists():

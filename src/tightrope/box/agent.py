@@ -1,0 +1,120 @@
+"""`_agent`: one process per SSH connection serving the laptop's requests, one JSON line each
+way (tightrope.proto), until the laptop closes stdin.
+
+The agent reads the box only when a request needs it, and remembers the plan it showed so a
+refused start can name what moved. Nothing here prints anything but protocol lines.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from tightrope import __version__, proto
+from tightrope.box import app
+from tightrope.box.env import BoxEnv
+from tightrope.core.model import BondConfig
+from tightrope.core.plan import Plan
+from tightrope.errors import ConfigError, Exit, TightropeError
+from tightrope.txn.runner import config_with_secrets
+
+REQUESTS = (proto.Hello, proto.PlanRequest, proto.StartRequest, proto.TxnRequest,
+            proto.UndoRequest, proto.StatusRequest, proto.HistoryRequest)  # fmt: skip
+Write = Callable[[proto.Message], None]
+
+
+def error_answer(exc: BaseException) -> proto.ErrorAnswer:
+    if isinstance(exc, TightropeError):
+        problems = tuple({"field": p.field, "message": p.message, "fix": p.fix}
+                         for p in getattr(exc, "problems", ()))  # fmt: skip
+        return proto.ErrorAnswer(error=type(exc).__name__, message=str(exc), hint=exc.hint,
+                                 exit_code=int(exc.exit_code), problems=problems)  # fmt: skip
+    if isinstance(exc, proto.ProtocolError):
+        return proto.ErrorAnswer(error="ProtocolError", message=f"bad request: {exc}",
+                                 hint="The laptop and the box run different tightrope "
+                                 "versions: run the command again to refresh the box's copy.",
+                                 exit_code=int(Exit.BOX_UNSUPPORTED))  # fmt: skip
+    return proto.ErrorAnswer(error=type(exc).__name__, message=f"internal error on the box: "
+                             f"{exc}", hint="Please report it with `tightrope log`'s output.",
+                             exit_code=int(Exit.FAILED))  # fmt: skip
+
+
+class Agent:
+    def __init__(self, env: BoxEnv) -> None:
+        self.env = env
+        self.shown: dict[str, Plan] = {}  # fingerprint -> the plan shown in this session
+
+    def handle(self, msg: proto.Message, write: Write) -> proto.Message:
+        env = self.env
+        if isinstance(msg, proto.Hello):
+            return proto.HelloAnswer(version=__version__, hostname=socket.gethostname(),
+                                     python=platform.python_version())  # fmt: skip
+        if isinstance(msg, proto.PlanRequest):
+            planned = app.plan(env, self._config(msg.config, msg.psk))
+            self.shown[planned.fingerprint] = planned.plan
+            return proto.PlanAnswer(host=planned.host, nm_version=planned.nm_version,
+                                    plan=planned.plan.to_dict(),
+                                    fingerprint=planned.fingerprint)  # fmt: skip
+        if isinstance(msg, proto.StartRequest):
+            config = self._config(msg.config, msg.psk)
+            return app.start(env, config, msg.options, msg.fingerprint,
+                             self.shown.get(msg.fingerprint))  # fmt: skip
+        if isinstance(msg, proto.UndoRequest):
+            return app.undo(env, msg.txn, msg.options)
+        if isinstance(msg, proto.StatusRequest):
+            return proto.StatusAnswer(status=app.status(env).to_dict())
+        if isinstance(msg, proto.HistoryRequest):
+            return proto.HistoryAnswer(txns=app.history(env))
+        if isinstance(msg, proto.TxnRequest):
+            return self._txn(msg, write)
+        raise proto.ProtocolError(f"{msg.kind} is not a request")
+
+    def _txn(self, msg: proto.TxnRequest, write: Write) -> proto.Message:
+        def tell(v: proto.TxnView) -> None:
+            write(proto.Event(message=f"transaction {v.id}: {v.phase}", txn=v))
+
+        if msg.action in ("confirm", "abort"):
+            return app.settle(self.env, msg.action, msg.txn, msg.wait_s, tell)
+        if msg.action == "log" and msg.txn is not None:
+            return app.log(self.env, msg.txn)
+        return app.progress(self.env, msg.txn)
+
+    @staticmethod
+    def _config(data: dict[str, Any], psk: dict[str, str]) -> BondConfig:
+        try:
+            return config_with_secrets(dict(data), psk)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError, KeyError) as exc:
+            raise proto.ProtocolError(f"config: {exc}") from None
+
+
+def serve(env: BoxEnv, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    agent = Agent(env)
+
+    def write(message: proto.Message) -> None:
+        stdout.write(proto.encode(message))
+        stdout.flush()
+
+    while True:
+        line = stdin.readline(proto.MAX_LINE + 1)
+        if not line:
+            return int(Exit.OK)
+        if not line.strip():
+            continue
+        try:
+            answer = agent.handle(proto.decode(line, *REQUESTS), write)
+        except (TightropeError, proto.ProtocolError) as exc:
+            answer = error_answer(exc)
+        except Exception as exc:
+            answer = error_answer(exc)
+        write(answer)
+
+
+def main() -> int:
+    from tightrope.box.env import real_env
+
+    return serve(real_env(), sys.stdin.buffer, sys.stdout.buffer)

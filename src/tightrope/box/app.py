@@ -1,0 +1,228 @@
+"""The box-side application layer: typed requests in, typed results out.
+
+The CLI on the box, the agent (remote mode and the Ansible modules) and the transaction runner
+all call these functions; none of them prints. Everything that touches the box comes through
+the injected BoxEnv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from tightrope import proto
+from tightrope.box.env import BoxEnv
+from tightrope.core.model import BondConfig
+from tightrope.core.plan import Plan, make_plan
+from tightrope.core.snapshot import Snapshot
+from tightrope.core.status import PendingTxn, StatusReport, status_report
+from tightrope.errors import Busy, Exit, TightropeError
+from tightrope.txn import control
+from tightrope.txn.state import TxnState
+
+OnEvent = Callable[[proto.TxnView], None]
+
+
+class PlanChanged(TightropeError):
+    """The box's state moved between the plan the user agreed to and the start."""
+
+    exit_code = Exit.PLAN_CHANGED
+    hint = "Nothing was changed. Look at the new plan (`tightrope plan`) and apply again."
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    host: str
+    nm_version: str
+    fingerprint: str
+    snapshot: Snapshot = field(repr=False)
+
+
+def fingerprint(plan: Plan) -> str:
+    """What the user agrees to: the changes, where they are stored and where the box will
+    answer. Cautions are left out: a scan result may differ from one look to the next."""
+    d = plan.to_dict()
+    agreed = {k: d[k] for k in ("bond", "changes", "storage", "reconnect_at")}
+    return hashlib.sha256(json.dumps(agreed, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _difference(agreed: Plan | None, now: Plan) -> str:
+    if agreed is None:
+        return "the plan differs from the one agreed to"
+    before = {(c.action, c.profile) for c in agreed.changes}
+    after = {(c.action, c.profile) for c in now.changes}
+    parts = [f"now also {a} {p}" for a, p in sorted(after - before)]
+    parts += [f"no longer {a} {p}" for a, p in sorted(before - after)]
+    if not parts and agreed.storage != now.storage:
+        parts.append("where the profiles are stored changed")
+    return "; ".join(parts) or "the details of a change differ"
+
+
+def _refuse_if_busy(env: BoxEnv, snap: Snapshot | None = None) -> None:
+    control.expire_stale(env.store, env.clock, env.boot_id())
+    pending = env.store.pending_id()
+    if pending:
+        raise Busy(f"transaction {pending} is still pending",
+                   hint="Confirm it (`tightrope confirm`) or abort it (`tightrope rollback`).")
+    if snap is not None and snap.checkpoints:
+        cp = snap.checkpoints[0]
+        raise Busy(
+            f"NetworkManager holds a checkpoint ({cp.path}, rollback timeout "
+            f"{cp.rollback_timeout_s} s), perhaps from a crashed run",
+            hint="Wait for it to roll back, or end it: `busctl call "
+            "org.freedesktop.NetworkManager /org/freedesktop/NetworkManager "
+            f"org.freedesktop.NetworkManager CheckpointRollback o {cp.path}`.",
+        )  # fmt: skip
+
+
+def plan(env: BoxEnv, config: BondConfig) -> Planned:
+    """Read the box once and plan; refuses while another change is pending."""
+    env.require_root()
+    _refuse_if_busy(env)
+    snap = env.read_snapshot(True)
+    _refuse_if_busy(env, snap)
+    p = make_plan(config, snap)
+    return Planned(p, snap.hostname, snap.nm_version, fingerprint(p), snap)
+
+
+def plan_only(env: BoxEnv, config: BondConfig) -> Planned:
+    """`tightrope plan`: no root needed (secrets are compared only when root can read them)."""
+    snap = env.read_snapshot(True)
+    p = make_plan(config, snap)
+    return Planned(p, snap.hostname, snap.nm_version, fingerprint(p), snap)
+
+
+def start(
+    env: BoxEnv,
+    config: BondConfig,
+    options: proto.Options,
+    agreed: str,
+    agreed_plan: Plan | None = None,
+) -> proto.TxnView:
+    """Start the change planned as `agreed` (a fingerprint); refuse if the box moved since."""
+    now = plan(env, config)
+    if now.fingerprint != agreed:
+        raise PlanChanged(f"the box changed since the plan you agreed to: "
+                          f"{_difference(agreed_plan, now.plan)}")  # fmt: skip
+    if now.plan.no_change:
+        raise PlanChanged("there is nothing to change: the bond is already in place")
+    started = control.start(
+        config, now.plan, store=env.store, clock=env.clock, boot_id=env.boot_id(),
+        launch=env.launch, confirm_timeout_s=options.confirm_timeout,
+        verify_timeout_s=options.verify_timeout, auto_confirm=options.auto_confirm,
+        ssh_client=now.snapshot.session.ssh_client,
+    )  # fmt: skip
+    return view(env, started.state)
+
+
+def undo(env: BoxEnv, txn: str | None, options: proto.Options) -> proto.TxnView:
+    env.require_root()
+    control.expire_stale(env.store, env.clock, env.boot_id())
+    session = env.read_snapshot(False).session
+    started = control.start_undo(
+        env.store, clock=env.clock, boot_id=env.boot_id(), launch=env.launch, txn_id=txn,
+        confirm_timeout_s=options.confirm_timeout, verify_timeout_s=options.verify_timeout,
+        ssh_client=session.ssh_client,
+    )  # fmt: skip
+    return view(env, started.state)
+
+
+def view(env: BoxEnv, state: TxnState) -> proto.TxnView:
+    left = state.deadline - env.clock.now() if state.deadline and not state.finished else None
+    outcome = state.outcome if state.finished else None
+    return proto.TxnView(
+        id=state.id, txn_kind=state.kind, phase=state.phase, outcome=outcome,
+        reason=state.reason, reconnect_at=state.reconnect_at,
+        deadline_in_s=None if left is None else max(0.0, round(left, 1)),
+        created=state.created,
+        steps=tuple(proto.Step(name=s.name, status=s.status, at=s.at, detail=s.detail)
+                    for s in state.steps),
+    )  # fmt: skip
+
+
+def progress(env: BoxEnv, txn: str | None) -> proto.TxnView:
+    env.require_root()
+    control.expire_stale(env.store, env.clock, env.boot_id())
+    txn = txn or env.store.pending_id() or _last(env)
+    return view(env, env.store.load(txn))
+
+
+def _last(env: BoxEnv) -> str:
+    states = control.history(env.store)
+    if not states:
+        raise TightropeError("there is no transaction yet",
+                             hint="`tightrope plan` shows what a change would do.")  # fmt: skip
+    return states[-1].id
+
+
+def settle(
+    env: BoxEnv, action: str, txn: str | None, wait_s: float, on_event: OnEvent | None = None
+) -> proto.TxnView:
+    """confirm or abort, then wait up to wait_s for the end, telling each phase change.
+    A transaction that already ended is reported as it ended, not refused: whoever asks
+    after the fact (a journey that lost its session) wants to know."""
+    env.require_root()
+    control.expire_stale(env.store, env.clock, env.boot_id())
+    if txn is not None:
+        state = env.store.load(txn)
+        if state.finished:
+            return view(env, state)
+    state = control.request(env.store, "confirm" if action == "confirm" else "abort", txn)
+    return wait(env, state.id, wait_s, on_event)
+
+
+def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) -> proto.TxnView:
+    until = env.clock.now() + wait_s
+    state = env.store.load(txn)
+    told = ""
+    while not state.finished and env.clock.now() < until:
+        if on_event is not None and state.phase != told:
+            told = state.phase
+            on_event(view(env, state))
+        env.clock.sleep(0.25)
+        state = env.store.load(txn)
+        if not state.finished and control.stale_reason(state, env.boot_id()):
+            state = control.expire_stale(env.store, env.clock, env.boot_id()) or state
+    return view(env, state)
+
+
+def follow(env: BoxEnv, txn: str, interval_s: float = 0.5) -> Iterator[proto.TxnView]:
+    """The transaction as it moves (for the CLI's live progress), until it ends."""
+    while True:
+        state = env.store.load(txn)
+        if not state.finished and control.stale_reason(state, env.boot_id()):
+            state = control.expire_stale(env.store, env.clock, env.boot_id()) or state
+        yield view(env, state)
+        if state.finished:
+            return
+        env.clock.sleep(interval_s)
+
+
+def log(env: BoxEnv, txn: str) -> proto.TxnView:
+    return view(env, env.store.load(txn))
+
+
+def history(env: BoxEnv) -> tuple[proto.TxnView, ...]:
+    if env.is_root():
+        control.expire_stale(env.store, env.clock, env.boot_id())
+    return tuple(view(env, s) for s in control.history(env.store))
+
+
+def pending(env: BoxEnv) -> PendingTxn | None:
+    """The transaction not finished yet, if this user may read the state directory."""
+    try:
+        txn_id = env.store.pending_id()
+        if txn_id is None:
+            return None
+        v = view(env, env.store.load(txn_id))
+    except (OSError, TightropeError):
+        return None
+    remaining = int(v.deadline_in_s) if v.deadline_in_s is not None else None
+    return PendingTxn(v.id, v.txn_kind, v.phase, remaining, v.reconnect_at)
+
+
+def status(env: BoxEnv) -> StatusReport:
+    return status_report(env.read_snapshot(False), pending(env))

@@ -1,0 +1,78 @@
+"""What the box-side application layer needs from the world, injected.
+
+The real environment reads NetworkManager over D-Bus, keeps state under /var/lib/tightrope and
+starts runners as transient systemd units; tests pass stand-ins for each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tightrope.core.snapshot import Snapshot
+from tightrope.errors import NotRoot, UsageError
+from tightrope.txn.clock import Clock, RealClock
+from tightrope.txn.state import DEFAULT_ROOT, Store
+
+# include_secrets -> snapshot
+SnapshotReader = Callable[[bool], Snapshot]
+# (txn id, secrets) -> None: starts the detached runner
+Launcher = Callable[[str, dict[str, str]], None]
+
+
+@dataclass(frozen=True)
+class BoxEnv:
+    store: Store
+    clock: Clock
+    boot_id: Callable[[], str]
+    read_snapshot: SnapshotReader
+    launch: Launcher
+    require_root: Callable[[], None]
+    is_root: Callable[[], bool] = lambda: os.geteuid() == 0
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise NotRoot("changing the network needs root on the box")
+
+
+def snapshot_file(path: str) -> Snapshot:
+    try:
+        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Snapshot.from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"cannot use snapshot {path}: {exc}",
+                         hint="give a file written by `tightrope status --json` "
+                         "capture tooling (tests/fixtures/snapshots)") from None  # fmt: skip
+
+
+def _live_snapshot(include_secrets: bool) -> Snapshot:
+    from tightrope.nm import read_snapshot
+
+    return read_snapshot(include_secrets=include_secrets and os.geteuid() == 0)
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def real_env(state_dir: str | None = None, from_snapshot: str | None = None) -> BoxEnv:
+    store = Store(Path(state_dir or DEFAULT_ROOT))
+
+    def read(include_secrets: bool) -> Snapshot:
+        return snapshot_file(from_snapshot) if from_snapshot else _live_snapshot(include_secrets)
+
+    def launch(txn_id: str, secrets: dict[str, str]) -> None:
+        from tightrope.txn.launch import start_unit
+
+        start_unit(txn_id, store.root, secrets)
+
+    return BoxEnv(store=store, clock=RealClock(), boot_id=_boot_id, read_snapshot=read,
+                  launch=launch, require_root=require_root)  # fmt: skip

@@ -1,0 +1,89 @@
+"""The user's SSH identity for a box, as `ssh -G` resolves it, so the journey reaches the box
+at its new address as the same user, port, jump host and keys, and checks the host key under
+exactly the name known_hosts stores it by. The parser is pure; `resolve` runs ssh."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+from tightrope.errors import UsageError
+
+DEFAULT_PORT = 22
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    hostname: str
+    port: int
+    proxyjump: str | None
+    identity_files: tuple[str, ...]
+    host_key_alias: str | None
+    known_hosts_files: tuple[str, ...]
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The name ssh looks up in known_hosts: HostKeyAlias as it is, else the host name,
+        bracketed with its port when that is not 22 (OpenSSH's own rule)."""
+        if self.host_key_alias:
+            return self.host_key_alias
+        if self.port != DEFAULT_PORT:
+            return f"[{self.hostname}]:{self.port}"
+        return self.hostname
+
+
+def parse_ssh_g(text: str) -> Identity:
+    values: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key:
+            values.setdefault(key.lower(), []).append(value.strip())
+
+    def one(key: str) -> str | None:
+        v = values.get(key)
+        return v[0] if v and v[0] and v[0].lower() != "none" else None
+
+    hostname = one("hostname")
+    if hostname is None:
+        raise UsageError("`ssh -G` named no HostName for this host")
+    port = one("port") or str(DEFAULT_PORT)
+    files: list[str] = []
+    for key in ("userknownhostsfile", "globalknownhostsfile"):
+        for v in values.get(key, []):
+            files += [f for f in v.split() if f and f != "none"]
+    return Identity(
+        user=one("user") or "", hostname=hostname, port=int(port) if port.isdigit() else 22,
+        proxyjump=one("proxyjump"), identity_files=tuple(values.get("identityfile", [])),
+        host_key_alias=one("hostkeyalias"),
+        known_hosts_files=tuple(os.path.expanduser(f) for f in files),
+    )  # fmt: skip
+
+
+def resolve(base_argv: list[str], destination: str) -> Identity:
+    """`ssh -G` with the same options the journey uses, for the user's destination."""
+    try:
+        cp = subprocess.run([*base_argv, "-G", "--", destination], capture_output=True,
+                            timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"cannot run `ssh -G`: {exc}") from None
+    if cp.returncode != 0:
+        raise UsageError(f"ssh cannot resolve {destination}: "
+                         + cp.stderr.decode(errors="replace").strip()[-300:])  # fmt: skip
+    return parse_ssh_g(cp.stdout.decode(errors="replace"))
+
+
+def key_known(identity: Identity) -> bool:
+    """Whether known_hosts holds a key for the box under its name (hashed entries too)."""
+    for path in identity.known_hosts_files:
+        if not os.path.isfile(path):
+            continue
+        try:
+            cp = subprocess.run(["ssh-keygen", "-F", identity.known_hosts_name, "-f", path],
+                                capture_output=True, timeout=10, check=False)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if cp.returncode == 0 and cp.stdout.strip():
+            return True
+    return False

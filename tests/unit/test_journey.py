@@ -1,0 +1,262 @@
+"""The journey against a stand-in box: the real agent (tightrope.box.agent) serving encoded
+protocol lines, on a fake NetworkManager, state directory and clock; no SSH, no mock.patch."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.unit.builders import netplan_start
+from tests.unit.fakebox import FakeBox, FakeClock
+from tests.unit.test_plan import PSK, seed_config
+from tightrope import proto
+from tightrope.box.agent import REQUESTS, Agent, error_answer
+from tightrope.box.env import BoxEnv
+from tightrope.errors import Exit, TightropeError, worst
+from tightrope.remote.journey import Outcome, apply_journey, undo_journey
+from tightrope.remote.session import AgentSession, OnEvent, interpret
+from tightrope.remote.sshfail import SshFailure, classify
+from tightrope.txn.state import Store
+
+M = TypeVar("M", bound=proto.Message)
+NEW = "198.18.1.64"
+OPTS = proto.Options(confirm_timeout=30, verify_timeout=40)
+
+
+class LoopChannel:
+    """A channel to an in-process agent, through the same bytes the wire carries."""
+
+    def __init__(self, agent: Agent, tamper: Any = None) -> None:
+        self.agent, self.tamper, self.closed = agent, tamper, False
+
+    def call(self, request: proto.Message, expect: type[M], *, timeout: float = 180,
+             on_event: OnEvent | None = None) -> M:  # fmt: skip
+        lines: list[bytes] = []
+        msg = proto.decode(proto.encode(request), *REQUESTS)
+        try:
+            answer = self.agent.handle(msg, lambda m: lines.append(proto.encode(m)))
+        except (TightropeError, proto.ProtocolError) as exc:
+            answer = error_answer(exc)
+        lines.append(proto.encode(answer))
+        for line in lines:
+            if self.tamper is not None:
+                line = self.tamper(line)
+            got = interpret(line, expect, "the box", on_event)
+            if got is not None:
+                return got
+        raise AssertionError("no answer")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StandInBox:
+    """The box: a fake NetworkManager, a real state directory, and a 'runner' that commits
+    when confirmed (or rolls back when the window ends)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.fake = FakeBox(netplan_start())
+        self.clock = FakeClock()
+        self.store = Store(tmp)
+        self.snapshots = 0
+        self.moved = False  # the box "changes" between plan and start
+        self.at_new = True  # the box answers at NEW once started
+        self.impostor = False  # another machine answers at NEW
+        self.tamper: Any = None
+        self.opened: list[str | None] = []
+        self.env = BoxEnv(store=self.store, clock=self.clock, boot_id=lambda: "boot-1",
+                          read_snapshot=self._snapshot, launch=lambda txn, secrets: None,
+                          require_root=lambda: None, is_root=lambda: True)  # fmt: skip
+        self.clock.on_sleep.append(self._runner)
+
+    def _snapshot(self, include_secrets: bool) -> Any:
+        self.snapshots += 1
+        snap = self.fake.snapshot(include_secrets=include_secrets)
+        if self.moved and self.snapshots > 1:
+            return dataclasses.replace(snap, profiles=snap.profiles[:1])
+        return snap
+
+    def _runner(self, now: float) -> None:
+        pending = self.store.pending_id()
+        if pending is None:
+            return
+        state = self.store.load(pending)
+        if self.store.flag(pending, "confirm"):
+            self.store.update(state, phase="committed", outcome="committed")
+            self.store.release(pending)
+        elif now - state.created > 80:
+            self.store.update(state, phase="rolled-back", outcome="rolled-back",
+                              reason="not confirmed in time")  # fmt: skip
+            self.store.release(pending)
+
+    # -- Reach --
+    name = "root@198.18.1.50"
+    old = "198.18.1.50"
+
+    def open(self, address: str | None) -> LoopChannel:
+        self.opened.append(address)
+        return LoopChannel(Agent(self.env), self.tamper)
+
+    def probe(self, address: str | None, timeout: int) -> TightropeError | None:
+        self.clock.sleep(0.5)
+        if address is None:
+            return None if self.store.pending_id() is None else classify(255, "timed out", "x")
+        if self.impostor:
+            return classify(255, "Host key verification failed.", address)
+        return None if self.at_new else classify(255, "Connection timed out", address)
+
+    def check_can_follow(self) -> None:
+        pass
+
+
+def _run(box: StandInBox, **kw: Any) -> Any:
+    events: list[tuple[str, str]] = []
+    box.opened = []
+    result = apply_journey(box, seed_config(), OPTS, consent=lambda a: True,
+                           emit=lambda p, m: events.append((p, m)), clock=box.clock.now,
+                           sleep=box.clock.sleep, **kw)  # fmt: skip
+    return result, events
+
+
+def test_journey_plans_starts_follows_and_confirms_one_agent_per_address(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    result, events = _run(box)
+    assert result.outcome == Outcome.COMMITTED and result.exit_code == 0
+    assert result.new_address == NEW
+    assert box.opened == [None, NEW]  # one session at the old address, one at the new
+    assert box.snapshots == 2  # plan once, re-read once to check the agreed plan
+    assert any(p == "reached" for p, _ in events)
+
+
+def test_a_box_that_moved_after_the_plan_is_refused_with_the_difference(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    box.moved = True
+    with pytest.raises(TightropeError) as err:
+        _run(box)
+    assert err.value.exit_code == Exit.PLAN_CHANGED
+    assert "changed since the plan you agreed to" in str(err.value)
+    assert box.store.pending_id() is None and box.store.all_ids() == []  # nothing started
+
+
+def test_hostile_transaction_id_from_the_box_is_refused(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    box.tamper = lambda line: line.replace(b'"id":"', b'"id":"../../etc;rm -rf /;')
+    with pytest.raises(TightropeError, match="outside tightrope's protocol"):
+        _run(box)
+
+
+def test_the_laptop_connects_where_its_config_says_not_where_the_box_says(
+    tmp_path: Path,
+) -> None:
+    box = StandInBox(tmp_path)
+    box.tamper = lambda line: line.replace(b'"reconnect_at":"198.18.1.64"',
+                                           b'"reconnect_at":"-oProxyCommand=sh"')  # fmt: skip
+    result, _ = _run(box)
+    assert result.outcome == Outcome.COMMITTED and NEW in box.opened
+    assert all(a in (None, NEW) for a in box.opened)
+
+
+def test_undo_refuses_to_follow_a_box_named_address_that_is_not_an_ip(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    _run(box)  # a committed change to undo
+    (tmp_path / "txn").joinpath(box.store.all_ids()[0], "backup", "manifest.json").write_text(
+        '{"addresses": {"eth0": ["-oProxyCommand=sh/24"]}}')  # fmt: skip
+    result = undo_journey(box, None, OPTS, emit=lambda p, m: None, clock=box.clock.now,
+                          sleep=box.clock.sleep)  # fmt: skip
+    assert result.outcome == Outcome.UNKNOWN and "not an IP address" in result.reason
+    assert result.exit_code == Exit.FAILED
+
+
+def test_an_impostor_at_the_new_address_gets_no_confirmation(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    box.impostor = True
+    result, events = _run(box)
+    assert NEW not in box.opened  # never logged in there, never confirmed there
+    assert result.outcome == Outcome.ROLLED_BACK and result.exit_code == Exit.FAILED
+    assert "different host key" in result.reason
+    assert any(p == "impostor" for p, _ in events)
+
+
+def test_a_silent_new_address_waits_for_the_rollback_and_says_why(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    box.at_new = False
+    result, events = _run(box)
+    assert result.outcome == Outcome.ROLLED_BACK and result.reason == "not confirmed in time"
+    waits = [m for p, m in events if p == "waiting"]
+    assert waits and "rolls back by itself within" in waits[0]
+
+
+def test_plan_answer_carries_no_psk(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    seen: list[bytes] = []
+
+    def spy(line: bytes) -> bytes:
+        seen.append(line)
+        return line
+
+    box.tamper = spy
+    _run(box)
+    assert seen and not any(PSK.encode() in line for line in seen)
+
+
+@pytest.mark.parametrize(("code", "stderr", "exit_code"), [
+    (255, "ssh: connect to host 198.18.1.50 port 22: Connection timed out", Exit.NM_UNREACHABLE),
+    (255, "ssh: connect to host 198.18.1.50 port 22: Connection refused", Exit.NM_UNREACHABLE),
+    (255, "ssh: Could not resolve hostname nope: Name or service not known", Exit.NM_UNREACHABLE),
+    (255, "No ED25519 host key is known for 198.18.1.50 and you have requested strict "
+          "checking.\nHost key verification failed.", Exit.HOST_KEY),
+    (255, "@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", Exit.HOST_KEY),
+    (255, "root@198.18.1.50: Permission denied (publickey).", Exit.SSH_AUTH),
+    (127, "sh: 1: python3: not found", Exit.BOX_UNSUPPORTED),
+    (97, "tightrope needs Python 3.10+, this is 3.9", Exit.BOX_UNSUPPORTED),
+    (1, "sudo: a password is required", Exit.NOT_ROOT),
+])  # fmt: skip
+def test_every_ssh_failure_is_named_with_ssh_s_own_words(
+    code: int, stderr: str, exit_code: Exit
+) -> None:
+    err = classify(code, stderr.encode(), "root@198.18.1.50")
+    assert err.exit_code == exit_code
+    assert stderr.splitlines()[-1].strip("@ ").split(":")[-1].strip()[:20] in str(err)
+
+
+def test_a_session_whose_process_ends_without_answer_is_classified(tmp_path: Path) -> None:
+    script = "echo 'root@198.18.1.50: Permission denied (publickey).' >&2; exit 255"
+    session = AgentSession(["sh", "-c", script], b"", "root@198.18.1.50")
+    with pytest.raises(SshFailure) as err:
+        session.call(proto.Hello(), proto.HelloAnswer, timeout=10)
+    assert err.value.exit_code == Exit.SSH_AUTH and "Permission denied" in str(err.value)
+
+
+def test_a_session_speaks_json_lines_with_a_real_process(tmp_path: Path) -> None:
+    # A stand-in agent process: answers each line with an error answer, then a hello.
+    code = ("import sys\nfor line in sys.stdin:\n"
+            " sys.stdout.write('{\"v\":1,\"type\":\"event\",\"message\":\"working\"}\\n')\n"
+            " sys.stdout.write('{\"v\":1,\"type\":\"hello-answer\",\"version\":\"x\"}\\n')\n"
+            " sys.stdout.flush()\n")  # fmt: skip
+    session = AgentSession([sys.executable, "-c", code], b"", "the box")
+    told: list[str] = []
+    answer = session.call(proto.Hello(), proto.HelloAnswer, on_event=lambda e: told.append(
+        e.message))  # fmt: skip
+    assert answer.version == "x" and told == ["working"]
+    session.close()
+
+
+def test_fleet_exit_code_is_the_worst_host_s() -> None:
+    assert worst([0, 0]) == 0
+    assert worst([0, int(Exit.FAILED), int(Exit.PLAN_CHANGED)]) == Exit.FAILED
+    assert worst([int(Exit.HOST_KEY), int(Exit.NM_UNREACHABLE), 0]) == Exit.NM_UNREACHABLE
+    assert worst([int(Exit.BUSY), int(Exit.INVALID)]) == Exit.BUSY
+
+
+def test_protocol_refuses_what_it_does_not_know() -> None:
+    for bad in (b'{"v":1,"type":"txn","action":"confirm","txn":"$(reboot)"}',
+                b'{"v":1,"type":"plan","psk":{"wlan0":1}}', b'{"v":2,"type":"hello"}',
+                b'{"v":1,"type":"hello","extra":1}', b"[]", b"not json"):  # fmt: skip
+        with pytest.raises(proto.ProtocolError):
+            proto.decode(bad)
+    start = proto.StartRequest(psk={"wlan0": "s3cret-psk"}, fingerprint="f")
+    assert "s3cret-psk" not in repr(start)
