@@ -120,9 +120,9 @@ def _undo(args: argparse.Namespace) -> int:
 def _log(args: argparse.Namespace) -> int:
     if remote_cli.wants_remote(args):
         return remote_cli.log_remote(args)
+    txn = _txn_arg(args)
     env = _env(args)
     env.require_root()
-    txn = _txn_arg(args)
     if txn:
         render_txn.log(app.log(env, txn), as_json=args.json)
     else:
