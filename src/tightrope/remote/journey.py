@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from tightrope import proto
+from tightrope import __version__, proto
 from tightrope.core.configdump import config_to_data
 from tightrope.core.model import BondConfig
 from tightrope.errors import Exit, TightropeError, exit_for_outcome
@@ -86,11 +86,14 @@ def reconnect_address(config: BondConfig) -> str | None:
 
 
 def hello(channel: Channel) -> proto.HelloAnswer:
-    answer = channel.call(proto.Hello(version=""), proto.HelloAnswer, timeout=120)
-    if answer.protocol != proto.PROTOCOL:
-        raise TightropeError(f"the box speaks protocol {answer.protocol}, this laptop "
-                             f"{proto.PROTOCOL}", hint="Run again: the box's copy is "
-                             "refreshed by hash.")  # fmt: skip
+    """The first exchange: the box's copy must be this laptop's tightrope (it is shipped by
+    content hash, so a mismatch means the cached copy is not what it claims)."""
+    answer = channel.call(proto.Hello(version=__version__), proto.HelloAnswer, timeout=120)
+    if answer.protocol != proto.PROTOCOL or answer.version != __version__:
+        raise TightropeError(
+            f"the box runs tightrope {clean(answer.version)} (protocol {answer.protocol}), "
+            f"this laptop {__version__} (protocol {proto.PROTOCOL})",
+            hint="Run the command again: the box's copy is refreshed by its hash.")
     return answer
 
 
