@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
+import zipapp
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,8 @@ from tests.ansible.playbook import COLLECTION_SRC, EXAMPLES, ROOT, build_and_ins
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 FAKE = Path(__file__).resolve().parent / "fake_tightrope.py"
 GET_PIP_STANDIN = Path(__file__).resolve().parent / "get_pip_standin.py"
+PROTO = ROOT / "src" / "tightrope" / "proto.py"
+COLLECTION_PROTO = COLLECTION_SRC / "plugins" / "module_utils" / "proto.py"
 GOOD_PSK = "good-psk-in-the-test"
 
 
@@ -32,6 +36,14 @@ def _pyproject_version() -> str:
 def test_the_collection_version_is_tightropes() -> None:
     galaxy = yaml.safe_load((COLLECTION_SRC / "galaxy.yml").read_text())
     assert galaxy["version"] == _pyproject_version(), "galaxy.yml and pyproject.toml disagree"
+
+
+def test_the_collections_protocol_is_tightropes_byte_for_byte() -> None:
+    """module_utils/proto.py is a committed copy (ansible-test and the unit tests need it in
+    the tree); scripts/build-collection copies src/tightrope/proto.py over it anyway."""
+    assert COLLECTION_PROTO.read_bytes() == PROTO.read_bytes(), (
+        f"{COLLECTION_PROTO.relative_to(ROOT)} differs from {PROTO.relative_to(ROOT)}: "
+        f"cp {PROTO.relative_to(ROOT)} {COLLECTION_PROTO.relative_to(ROOT)}")
 
 
 def test_no_built_artifact_in_the_source_tree() -> None:
@@ -54,6 +66,9 @@ def test_the_build_carries_this_checkouts_zipapp(collections: Path) -> None:
     for module in ("bond", "confirm", "facts"):
         assert f"plugins/modules/{module}.py" in names and f"plugins/action/{module}.py" in names
     assert "roles/journey/tasks/main.yml" in names
+    with tarfile.open(tarball) as tar:
+        shipped = tar.extractfile("plugins/module_utils/proto.py")
+        assert shipped is not None and shipped.read() == PROTO.read_bytes()
     assert not [n for n in names if "tests/output" in n or n.endswith(".pyc")]
     # What the box gets is runnable tightrope.
     installed = collections / "ansible_collections" / "tightrope" / "network" / pyz[0]
@@ -121,6 +136,14 @@ def test_ansible_test_units(ansible_test_tree: Path) -> None:
 # -- the journey role against the stand-in zipapp ----------------------------------------------
 
 
+def _fake_pyz(dest: Path) -> None:
+    """The stand-in zipapp: fake_tightrope.py as __main__, the collection's proto beside it."""
+    with tempfile.TemporaryDirectory() as src:
+        shutil.copy(FAKE, Path(src) / "__main__.py")
+        shutil.copy(COLLECTION_PROTO, Path(src) / "proto.py")
+        zipapp.create_archive(src, dest)
+
+
 def _inventory(tmp: Path, order: tuple[str, str] = ("good", "bad")) -> Path:
     """Two hosts on the local connection, each with its own stand-in box; 'bad' has a PSK the
     stand-in rolls back, as a box whose wlan0 cannot associate does. The first is the canary."""
@@ -130,7 +153,7 @@ def _inventory(tmp: Path, order: tuple[str, str] = ("good", "bad")) -> Path:
         address, psk = boxes[name]
         box = tmp / name
         box.mkdir()
-        shutil.copy(FAKE, box / "tightrope-fake.pyz")
+        _fake_pyz(box / "tightrope-fake.pyz")
         hosts[name] = {"tightrope_pyz": str(box / "tightrope-fake.pyz"),
                        "tightrope_cache_dir": str(box / "cache"),
                        "tightrope_address": address, "tightrope_psk": psk}  # fmt: skip

@@ -1,22 +1,28 @@
 # Copyright: tightrope developers
 # MIT License (see the collection's README)
-"""The box side of the collection: speak to tightrope's zipapp and shape module results.
+"""The box side of the collection: speak tightrope's agent protocol and shape module results.
 
 Everything tightrope knows (validating the desired state, the plan, the transaction engine
 with its NetworkManager checkpoint) lives in the zipapp the action plugin put on the box.
-This file only speaks the zipapp's JSON protocol, so there is one implementation of the
-network logic, shared with the `tightrope` command and its `--host` mode.
+This file only speaks the zipapp's agent protocol (module_utils/proto.py, a byte-identical
+copy of tightrope.proto), so there is one implementation of the network logic, shared with
+the `tightrope` command and its `--host` mode.
+
+One conversation is one agent process (`python3 PYZ _agent`): every request line goes on its
+stdin at once, stdin closes, and each answer line is decoded and checked; nothing the box
+prints is trusted before proto.decode accepted it.
 
 Kept free of AnsibleModule so the unit tests call it with a fake runner and clock.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ansible_collections.tightrope.network.plugins.module_utils import proto
 
 # The keys of tightrope's YAML config file, taken as module options verbatim.
 CONFIG_KEYS = ("bond", "ports", "parameters", "ipv4", "ipv6", "mtu")
@@ -24,11 +30,16 @@ CONFIG_KEYS = ("bond", "ports", "parameters", "ipv4", "ipv6", "mtu")
 PSK_KEYS = ("psk", "psk-file", "psk-env")
 MIN_PYTHON = (3, 10)
 DEFAULT_CACHE = "/var/cache/tightrope"
-COMMITTED = "committed"
-TERMINAL = ("committed", "rolled-back", "failed", "aborted")
+COMMITTED = proto.Outcome.COMMITTED.value
+# How long one confirm request may wait on the box for the end (proto's limit); longer
+# waits go on by polling.
+MAX_WAIT_S = 600.0
+POLL_S = 1.0
 
-# argv, stdin text -> (exit code, stdout, stderr); AnsibleModule.run_command in production.
-Runner = Callable[[list[str], str], "tuple[int, str, str]"]
+if TYPE_CHECKING:  # not evaluated at run time, so an old Python gets module_runner's message
+    # argv, stdin bytes -> (exit code, stdout, stderr); AnsibleModule.run_command in production.
+    Runner = Callable[[list[str], bytes], "tuple[int, bytes | str, bytes | str]"]
+M = TypeVar("M", bound=proto.Message)
 
 
 def module_runner(module: Any) -> Runner:
@@ -40,9 +51,10 @@ def module_runner(module: Any) -> Runner:
     if not module.params["pyz"]:
         module.fail_json(msg="pyz is unset: run this module through its action plugin")
 
-    def run(argv: list[str], stdin: str) -> tuple[int, str, str]:
-        # A list argv (no shell); the request, PSK included, goes on stdin only.
-        rc, out, err = module.run_command(argv, data=stdin, binary_data=True)
+    def run(argv: list[str], stdin: bytes) -> tuple[int, bytes | str, bytes | str]:
+        # A list argv (no shell); the requests, PSK included, go on stdin only. Bytes back
+        # (encoding=None): proto.decode judges them, undecodable ones included.
+        rc, out, err = module.run_command(argv, data=stdin, binary_data=True, encoding=None)
         return rc, out, err
 
     return run
@@ -57,40 +69,97 @@ class AgentError(Exception):
         self.details = details
 
 
-def last_json(text: str) -> dict[str, Any]:
-    """The JSON document a tightrope command printed: one pretty-printed document, or the last
-    of several (commands that stream events print one per event)."""
-    text = text.strip()
-    if not text:
-        return {}
-    try:
-        whole = json.loads(text)
-        return whole if isinstance(whole, dict) else {}
-    except ValueError:
-        pass
-    # Several pretty-printed documents: take the last one that starts at a line's beginning.
-    lines = text.splitlines()
-    for start in range(len(lines) - 1, -1, -1):
-        if lines[start].startswith("{"):
+def refused(answer: proto.ErrorAnswer) -> AgentError:
+    """tightrope's error answer ({error, message, hint, exit_code, problems}) as an AgentError."""
+    return AgentError(answer.message or answer.error or "the box refused", error=answer.error,
+                      hint=answer.hint, exit_code=answer.exit_code,
+                      problems=[dict(p) for p in answer.problems])  # fmt: skip
+
+
+def _text(data: bytes | str) -> str:
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+
+
+def _lines(data: bytes | str) -> list[bytes]:
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape")
+    return [line for line in raw.split(b"\n") if line.strip()]
+
+
+class Conversation:
+    """One agent process: Hello, then `requests`, each answered by one line of the type
+    expected (or an ErrorAnswer), events possibly before it."""
+
+    def __init__(self, run: Runner, python: str, pyz: str) -> None:
+        self.run, self.argv = run, [python, pyz, "_agent"]
+        self.hello: proto.HelloAnswer | None = None
+        self.events: list[proto.Event] = []
+
+    def exchange(
+        self, requests: Sequence[tuple[proto.Message, type[proto.Message]]]
+    ) -> list[proto.Message]:
+        """The answers, in request order; an ErrorAnswer stays in the list (the caller knows
+        which refusal matters), a broken conversation raises AgentError."""
+        asked = [(proto.Hello(), proto.HelloAnswer), *requests]
+        messages = [message for message, _expect in asked]
+        for message in messages:
             try:
-                doc = json.loads("\n".join(lines[start:]))
-            except ValueError:
-                continue
-            if isinstance(doc, dict):
-                return doc
-    return {}
+                message.check()  # what the box would refuse, refused here with our words
+            except proto.ProtocolError as exc:
+                raise AgentError(f"{message.kind}: {exc}") from None
+        stdin = b"".join(proto.encode(message) for message in messages)
+        rc, out, err = self.run(self.argv, stdin)
+        lines = _lines(out)
+        answers: list[proto.Message] = []
+        for message, expect in asked:
+            while True:
+                if not lines:
+                    raise self._ended(rc, err, f"no answer to {message.kind}")
+                line = lines.pop(0)
+                try:
+                    answer = proto.decode(line, expect, proto.Event)
+                except proto.ProtocolError as exc:
+                    raise AgentError(
+                        f"tightrope on the box answered {message.kind} outside its protocol: "
+                        f"{exc}", exit_code=rc, stderr=_text(err).strip()[-2000:]) from None
+                if isinstance(answer, proto.Event):
+                    self.events.append(answer)
+                    continue
+                answers.append(answer)
+                break
+        if lines:
+            raise AgentError(f"tightrope on the box said {len(lines)} line(s) more than it was "
+                             "asked for", exit_code=rc)  # fmt: skip
+        hello = answers.pop(0)
+        if isinstance(hello, proto.ErrorAnswer):
+            raise refused(hello)
+        if not isinstance(hello, proto.HelloAnswer):  # decode already refused any other type
+            raise AgentError(f"expected {proto.HelloAnswer.kind}, got {hello.kind}")
+        if hello.protocol != proto.PROTOCOL:
+            raise AgentError(f"tightrope on the box speaks protocol {hello.protocol}, this "
+                             f"collection {proto.PROTOCOL}: its zipapp and module_utils/proto.py "
+                             "come from different checkouts (scripts/build-collection makes "
+                             "them one)")  # fmt: skip
+        self.hello = hello
+        return answers
 
+    def call(self, request: proto.Message, expect: type[M]) -> M:
+        """One request whose refusal fails the task."""
+        (answer,) = self.exchange([(request, expect)])
+        return self.expect(answer, expect)
 
-def error_details(doc: dict[str, Any], rc: int, stderr: str) -> AgentError:
-    """tightrope's JSON error ({error, message, hint, exit_code, problems}) as an AgentError."""
-    if "error" in doc:
-        details = {k: doc[k] for k in ("error", "hint", "exit_code", "problems") if k in doc}
-        return AgentError(str(doc.get("message") or doc["error"]), **details)
-    tail = stderr.strip()[-2000:]
-    return AgentError(
-        f"tightrope on the box exited {rc} without a JSON answer" + (f": {tail}" if tail else ""),
-        exit_code=rc,
-    )
+    @staticmethod
+    def expect(answer: proto.Message, expect: type[M]) -> M:
+        if isinstance(answer, proto.ErrorAnswer):
+            raise refused(answer)
+        if not isinstance(answer, expect):  # decode already refused any other type
+            raise AgentError(f"expected {expect.kind}, got {answer.kind}")
+        return answer
+
+    @staticmethod
+    def _ended(rc: int, err: bytes | str, what: str) -> AgentError:
+        tail = _text(err).strip()[-2000:]
+        return AgentError(f"tightrope on the box exited {rc} with {what}"
+                          + (f": {tail}" if tail else ""), exit_code=rc)  # fmt: skip
 
 
 # -- bond: desired state -> request -----------------------------------------------------------
@@ -140,27 +209,35 @@ def psk_map(config: dict[str, Any], psk: str | None, psks: dict[str, Any] | None
     return secrets
 
 
-def request(action: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The agent's request; the PSKs travel only in it, on the zipapp's stdin."""
+def options(params: dict[str, Any]) -> proto.Options:
+    """The transaction's options as the user gave them: an unset one takes tightrope's default,
+    any value given (0 included) goes to the box as it is, for the box to judge."""
+    given: dict[str, Any] = {k: int(params[k]) for k in ("confirm_timeout", "verify_timeout")
+                             if params.get(k) is not None}  # fmt: skip
+    return proto.Options(auto_confirm=bool(params.get("auto_confirm")), **given)
+
+
+def plan_request(params: dict[str, Any]) -> proto.PlanRequest:
+    """The plan request; the PSKs travel only in it (and the start), on the zipapp's stdin."""
     config = desired_config(params)
-    return {
-        "action": action,
-        "config": config,
-        "psk": psk_map(config, params.get("psk"), params.get("psks")),
-        "options": {
-            "confirm_timeout": int(params.get("confirm_timeout") or 120),
-            "verify_timeout": int(params.get("verify_timeout") or 60),
-            "auto_confirm": bool(params.get("auto_confirm")),
-        },
-    }
+    return proto.PlanRequest(config=config,
+                             psk=psk_map(config, params.get("psk"), params.get("psks")),
+                             options=options(params))  # fmt: skip
 
 
-def call_agent(run: Runner, python: str, pyz: str, req: dict[str, Any]) -> dict[str, Any]:
-    rc, out, err = run([python, pyz, "_agent"], json.dumps(req))
-    doc = last_json(out)
-    if rc != 0 or "error" in doc or "plan" not in doc:
-        raise error_details(doc, rc, err)
-    return doc
+def start_request(planned: proto.PlanRequest, fingerprint: str) -> proto.StartRequest:
+    """Start exactly the plan the box showed (its fingerprint): if the box moved in between,
+    it refuses and changes nothing."""
+    return proto.StartRequest(config=planned.config, psk=planned.psk, options=planned.options,
+                              fingerprint=fingerprint)  # fmt: skip
+
+
+def ask_plan(run: Runner, python: str, pyz: str, req: proto.PlanRequest) -> proto.PlanAnswer:
+    return Conversation(run, python, pyz).call(req, proto.PlanAnswer)
+
+
+def ask_start(run: Runner, python: str, pyz: str, req: proto.StartRequest) -> proto.TxnView:
+    return Conversation(run, python, pyz).call(req, proto.TxnView)
 
 
 # -- bond: answer -> result -------------------------------------------------------------------
@@ -186,12 +263,12 @@ def diff_text(plan: dict[str, Any]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def plan_result(answer: dict[str, Any]) -> dict[str, Any]:
-    plan = answer["plan"]
+def plan_result(answer: proto.PlanAnswer) -> dict[str, Any]:
+    plan = answer.plan
     return {
         "changed": not plan.get("no_change", False),
-        "host": answer.get("host"),
-        "nm_version": answer.get("nm_version"),
+        "host": answer.host,
+        "nm_version": answer.nm_version,
         "reconnect_at": plan.get("reconnect_at"),
         "storage_world": (plan.get("storage") or {}).get("world"),
         "plan": plan,
@@ -204,33 +281,35 @@ FOLLOWED_BY_THE_PLAY = ("ssh-cut",)
 
 def plan_warnings(plan: dict[str, Any]) -> list[str]:
     return [f"{w.get('code')}: {w.get('message')}" for w in plan.get("warnings", [])
-            if w.get("severity") != "info"
+            if isinstance(w, dict) and w.get("severity") != "info"
             and w.get("code") not in FOLLOWED_BY_THE_PLAY]  # fmt: skip
 
 
 def started_result(
-    answer: dict[str, Any], options: dict[str, Any], now: float | None = None
+    answer: proto.PlanAnswer,
+    started: proto.TxnView,
+    opts: proto.Options,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """What the play needs to follow the box: the transaction, where it will answer, and the
     latest moment NetworkManager rolls back by itself unless confirmed."""
     result = plan_result(answer)
-    started = answer["started"]
     now = time.time() if now is None else now
-    confirm_s = int(started.get("confirm_timeout_s") or options["confirm_timeout"])
     # The confirm window opens once the bond is verified, which takes up to verify_timeout.
-    latest = now + int(options["verify_timeout"]) + confirm_s
+    latest = now + opts.verify_timeout + opts.confirm_timeout
     result.update(
         changed=True,
-        txn=started["txn"],
-        reconnect_at=started.get("reconnect_at") or result["reconnect_at"],
-        confirm_timeout_s=confirm_s,
-        verify_timeout_s=int(options["verify_timeout"]),
+        txn=started.id,
+        phase=started.phase,
+        reconnect_at=started.reconnect_at or result["reconnect_at"],
+        confirm_timeout_s=opts.confirm_timeout,
+        verify_timeout_s=opts.verify_timeout,
         started_at=now,
         rollback_deadline=latest,
         rollback_deadline_iso=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(latest)),
     )
     where = result["reconnect_at"] or "its new (DHCP) address"
-    result["msg"] = (f"transaction {started['txn']} started; confirm from {where} within "
+    result["msg"] = (f"transaction {started.id} started; confirm from {where} within "
                      f"{int(latest - now)} s or the box rolls back")  # fmt: skip
     return result
 
@@ -238,27 +317,27 @@ def started_result(
 # -- confirm: commit or report how a transaction ended -----------------------------------------
 
 
-def txn_summary(state: dict[str, Any]) -> dict[str, Any]:
-    steps = []
-    for s in state.get("steps", []):
-        line = f"{s.get('name')}: {s.get('status')}"
-        steps.append(line + (f" ({s['detail']})" if s.get("detail") else ""))
+def txn_summary(view: proto.TxnView) -> dict[str, Any]:
+    steps = [f"{s.name}: {s.status}" + (f" ({s.detail})" if s.detail else "")
+             for s in view.steps]  # fmt: skip
     return {
-        "txn": state.get("id") or state.get("txn"),
-        "phase": state.get("phase"),
-        "outcome": state.get("outcome"),
-        "reason": state.get("reason") or "",
-        "reconnect_at": state.get("reconnect_at"),
+        "txn": view.id,
+        "phase": view.phase,
+        "outcome": view.outcome,
+        "reason": view.reason,
+        "reconnect_at": view.reconnect_at,
         "steps": steps,
     }
 
 
-def read_txn(run: Runner, python: str, pyz: str, txn: str) -> dict[str, Any]:
-    rc, out, err = run([python, pyz, "log", txn, "--json"], "")
-    doc = last_json(out)
-    if rc != 0 or "error" in doc or "phase" not in doc:
-        raise error_details(doc, rc, err)
-    return doc
+def read_txn(run: Runner, python: str, pyz: str, txn: str) -> proto.TxnView:
+    """The transaction as the box logged it; only reads (no confirm, no expiry)."""
+    return Conversation(run, python, pyz).call(proto.TxnRequest(action="log", txn=txn),
+                                               proto.TxnView)  # fmt: skip
+
+
+def _wait_s(timeout: float) -> float:
+    return float(min(max(timeout, 0.0), MAX_WAIT_S))
 
 
 def settle_txn(
@@ -274,37 +353,57 @@ def settle_txn(
 ) -> dict[str, Any]:
     """Commit the transaction (commit=True) or only wait for it to end (commit=False, e.g. after
     the play lost the box and found it again at its old address); returns a summary whose
-    `changed` says whether this call committed it."""
-    if txn:
-        state = read_txn(run, python, pyz, txn)
-        if state.get("phase") in TERMINAL:
-            return {**txn_summary(state), "changed": False}
-    elif not commit:
-        raise AgentError("txn: name the transaction to report on (the bond task's `txn`)")
-    if commit:
-        argv = [python, pyz, "confirm", *([txn] if txn else []), "--json"]
-        rc, out, err = run(argv, "")
-        doc = last_json(out)
-        if "outcome" in doc:
-            txn = txn or doc.get("txn")
-            state = read_txn(run, python, pyz, txn) if txn else doc
-            summary = txn_summary({**state, "outcome": doc["outcome"],
-                                   "reason": doc.get("reason") or state.get("reason")})  # fmt: skip
-            return {**summary, "changed": doc["outcome"] == COMMITTED}
-        if txn is None:
-            raise error_details(doc, rc, err)
-        # It ended between our look and the confirm (e.g. the window closed): say how.
-    if txn is None:  # unreachable: every path above without a txn returned or raised
-        raise AgentError("no transaction to wait for")
+    `changed` says whether this call committed it.
+
+    commit=True is one agent process: how the transaction stands, then confirm, which the box
+    answers once the transaction ended (or after `timeout`) and reports a transaction that had
+    already ended as it ended. Waiting without committing polls `progress`."""
     until = clock() + timeout
+    if commit:
+        talk = Conversation(run, python, pyz)
+        confirm = proto.TxnRequest(action="confirm", txn=txn, wait_s=_wait_s(timeout))
+        if txn is None:
+            (answer,) = talk.exchange([(confirm, proto.TxnView)])
+            view = talk.expect(answer, proto.TxnView)  # none pending: the box's refusal
+            before = None
+        else:
+            looked, answer = talk.exchange([(proto.TxnRequest(action="log", txn=txn),
+                                             proto.TxnView), (confirm, proto.TxnView)])
+            before = talk.expect(looked, proto.TxnView)  # an unknown id fails here
+            if before.finished:
+                return {**txn_summary(before), "changed": False}
+            if isinstance(answer, proto.ErrorAnswer):
+                # It ended between the look and the confirm (e.g. the window closed): say how.
+                return _wait_for_end(run, python, pyz, txn, timeout, until, clock, sleep)
+            view = talk.expect(answer, proto.TxnView)
+        if view.finished:
+            return {**txn_summary(view), "changed": view.outcome == COMMITTED}
+        return _wait_for_end(run, python, pyz, view.id, timeout, until, clock, sleep)
+    if txn is None:
+        raise AgentError("txn: name the transaction to report on (the bond task's `txn`)")
+    return _wait_for_end(run, python, pyz, txn, timeout, until, clock, sleep)
+
+
+def _wait_for_end(
+    run: Runner,
+    python: str,
+    pyz: str,
+    txn: str,
+    timeout: float,
+    until: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    """Poll the transaction until it ended (changed: False, this call committed nothing)."""
     while True:
-        state = read_txn(run, python, pyz, txn)
-        if state.get("phase") in TERMINAL:
-            return {**txn_summary(state), "changed": False}
+        view = Conversation(run, python, pyz).call(proto.TxnRequest(action="progress", txn=txn),
+                                                   proto.TxnView)  # fmt: skip
+        if view.finished:
+            return {**txn_summary(view), "changed": False}
         if clock() >= until:
-            raise AgentError(f"transaction {txn} is still {state.get('phase')} after "
-                             f"{timeout:.0f} s", **txn_summary(state))  # fmt: skip
-        sleep(1.0)
+            raise AgentError(f"transaction {txn} is still {view.phase} after {timeout:.0f} s",
+                             **txn_summary(view))  # fmt: skip
+        sleep(POLL_S)
 
 
 def outcome_message(summary: dict[str, Any]) -> str:
@@ -316,11 +415,12 @@ def outcome_message(summary: dict[str, Any]) -> str:
 
 
 def status_facts(run: Runner, python: str, pyz: str, bond: str | None) -> dict[str, Any]:
-    rc, out, err = run([python, pyz, "status", "--json"], "")
-    doc = last_json(out)
-    if rc != 0 or "error" in doc or "bonds" not in doc:
-        raise error_details(doc, rc, err)
-    bonds = doc.get("bonds") or []
+    """`tightrope status --json`'s document (the agent's StatusAnswer), plus the chosen bond."""
+    doc = dict(Conversation(run, python, pyz).call(proto.StatusRequest(),
+                                                   proto.StatusAnswer).status)  # fmt: skip
+    bonds = doc.get("bonds")
+    if not isinstance(bonds, list) or not all(isinstance(b, dict) for b in bonds):
+        raise AgentError("tightrope on the box answered a status without a list of bonds")
     chosen = [b for b in bonds if not bond or b.get("name") == bond]
     doc["bond"] = chosen[0] if chosen else None
     doc["active_port"] = chosen[0].get("active_port") if chosen else None

@@ -172,6 +172,10 @@ txn:
   description: The transaction's id.
   returned: when a transaction was started
   type: str
+phase:
+  description: The transaction's phase when the box answered.
+  returned: when a transaction was started
+  type: str
 confirm_timeout_s:
   description: Seconds the box waits for confirmation once the bond is verified.
   returned: when a transaction was started
@@ -200,12 +204,14 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tightrope.network.plugins.module_utils.agent import (
     AgentError,
-    call_agent,
+    ask_plan,
+    ask_start,
     diff_text,
     module_runner,
+    plan_request,
     plan_result,
     plan_warnings,
-    request,
+    start_request,
     started_result,
 )
 
@@ -234,17 +240,23 @@ def run_module() -> None:
     )
     run = module_runner(module)
 
-    action = "plan" if module.check_mode else "apply"
+    pyz = module.params["pyz"]
     try:
-        req = request(action, module.params)
-        answer = call_agent(run, sys.executable, module.params["pyz"], req)
+        req = plan_request(module.params)
+        planned = ask_plan(run, sys.executable, pyz, req)
+        started = None
+        if not module.check_mode and not planned.plan.get("no_change", False):
+            # A second conversation: the box starts only the plan it just showed (its
+            # fingerprint), and refuses, changing nothing, if anything moved in between.
+            started = ask_start(run, sys.executable, pyz, start_request(req, planned.fingerprint))
     except AgentError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    for warning in plan_warnings(answer["plan"]):
+    for warning in plan_warnings(planned.plan):
         module.warn(warning)
-    result = started_result(answer, req["options"]) if "started" in answer else plan_result(answer)
+    result = (started_result(planned, started, req.options) if started is not None
+              else plan_result(planned))  # fmt: skip
     if module._diff and result["changed"]:
-        result["diff"] = {"prepared": diff_text(answer["plan"])}
+        result["diff"] = {"prepared": diff_text(planned.plan)}
     module.exit_json(**result)
 
 

@@ -35,8 +35,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for the transaction to end when O(commit=false) (or when it is already
-        rolling back).
+      - Seconds to wait for the transaction to end, once the box was asked to commit, or with
+        O(commit=false) (for instance while it rolls back).
     type: int
     default: 120
   pyz:
