@@ -278,7 +278,8 @@ def decode(line: bytes | str, *expected: type[Message]) -> Message:
         raise ProtocolError(f"expected {wanted}, got {cls.kind}")
     body = {k: v for k, v in doc.items() if k not in ("v", "type")}
     message = _build(cls, body, cls.kind)
-    assert isinstance(message, Message)
+    if not isinstance(message, Message):
+        raise ProtocolError(f"{cls.kind} is not a message")
     message.check()
     return message
 
