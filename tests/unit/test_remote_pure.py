@@ -75,3 +75,19 @@ def test_ssh_argv_follows_the_box_with_its_old_host_key_and_identity() -> None:
     with pytest.raises(ValueError):
         ssh.at("-oProxyCommand=touch /tmp/x")
     ssh.close()
+
+
+def test_ssh_g_output_names_the_key_as_known_hosts_stores_it() -> None:
+    from tightrope.remote.identity import names_to_try, parse_ssh_g
+
+    text = ("user root\nhostname 198.18.1.50\nport 2222\nproxyjump jump@198.18.1.1\n"
+            "identityfile ~/.ssh/id_ed25519\nuserknownhostsfile /tmp/kh /tmp/kh2\n"
+            "globalknownhostsfile /etc/ssh/ssh_known_hosts\n")  # fmt: skip
+    who = parse_ssh_g(text)
+    assert (who.user, who.port, who.proxyjump) == ("root", 2222, "jump@198.18.1.1")
+    assert who.known_hosts_name == "[198.18.1.50]:2222"
+    assert names_to_try(who) == ("[198.18.1.50]:2222", "198.18.1.50")
+    assert who.known_hosts_files == ("/tmp/kh", "/tmp/kh2", "/etc/ssh/ssh_known_hosts")
+    aliased = parse_ssh_g(text + "hostkeyalias pibox\n")
+    assert aliased.known_hosts_name == "pibox" and names_to_try(aliased) == ("pibox",)
+    assert parse_ssh_g("hostname box\nport 22\n").known_hosts_name == "box"

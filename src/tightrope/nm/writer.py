@@ -254,7 +254,13 @@ def activate(uuid: str, device: str | None = None, *, bus_address: str | None = 
 
 async def active_path_async(bus: Bus, uuid: str) -> str | None:
     for path in await bus.get(c.NM_PATH, c.IFACE, "ActiveConnections"):
-        if await bus.get(str(path), c.IFACE_ACTIVE, "Uuid") == uuid:
+        try:
+            found = await bus.get(str(path), c.IFACE_ACTIVE, "Uuid")
+        except NMError:
+            # It went away between the listing and this look (undo moves the ports back to
+            # their old profiles just before it takes the bond down): not the one we seek.
+            continue
+        if found == uuid:
             return str(path)
     return None
 

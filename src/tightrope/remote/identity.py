@@ -74,16 +74,25 @@ def resolve(base_argv: list[str], destination: str) -> Identity:
     return parse_ssh_g(cp.stdout.decode(errors="replace"))
 
 
-def key_known(identity: Identity) -> bool:
-    """Whether known_hosts holds a key for the box under its name (hashed entries too)."""
-    for path in identity.known_hosts_files:
-        if not os.path.isfile(path):
-            continue
-        try:
-            cp = subprocess.run(["ssh-keygen", "-F", identity.known_hosts_name, "-f", path],
-                                capture_output=True, timeout=10, check=False)  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if cp.returncode == 0 and cp.stdout.strip():
-            return True
-    return False
+def names_to_try(identity: Identity) -> tuple[str, ...]:
+    """The names ssh accepts a known key under, in its order: on a port other than 22 it
+    falls back to the bare host name when no `[host]:port` entry exists."""
+    if identity.host_key_alias or identity.port == DEFAULT_PORT:
+        return (identity.known_hosts_name,)
+    return (identity.known_hosts_name, identity.hostname)
+
+
+def known_name(identity: Identity) -> str | None:
+    """The name under which known_hosts holds the box's key (hashed entries too), or None."""
+    for name in names_to_try(identity):
+        for path in identity.known_hosts_files:
+            if not os.path.isfile(path):
+                continue
+            try:
+                cp = subprocess.run(["ssh-keygen", "-F", name, "-f", path],
+                                    capture_output=True, timeout=10, check=False)  # fmt: skip
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if cp.returncode == 0 and cp.stdout.strip():
+                return name
+    return None

@@ -154,8 +154,8 @@ class Ssh:
         """Refuse, before anything changes, a box whose host key the journey could not check
         at the new address (known_hosts off or empty for it)."""
         who = ident.resolve(self.base_argv(master=False), self.target.destination())
-        self.known_name = who.known_hosts_name
-        if not ident.key_known(who):
+        self.known_name = ident.known_name(who)
+        if self.known_name is None:
             raise SshFailure(
                 f"no host key for {who.known_hosts_name} in your known_hosts "
                 f"({', '.join(who.known_hosts_files) or 'none configured'})",
