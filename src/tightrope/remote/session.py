@@ -138,12 +138,15 @@ class AgentSession:
             if answer is not None:
                 return answer
 
-    def close(self) -> None:
+    def close(self, grace: float = 2.0) -> None:
+        """End the conversation: the agent exits at end of input. A session whose address just
+        went away (the box moved) would hold ssh for ServerAlive's 6 s; after `grace` it is
+        killed instead, which the agent on the box sees as end of input too."""
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()
         try:
-            self._proc.wait(timeout=10)
+            self._proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
