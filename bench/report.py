@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+KEPT = "<!-- kept: journey -->"
+
 
 def _comparison(r: dict[str, Any]) -> list[str]:
     s, t = r["seed"], r["tightrope"]
@@ -137,5 +139,9 @@ def render_markdown(r: dict[str, Any]) -> str:
 if __name__ == "__main__":
     data = json.loads(Path(sys.argv[1]).read_text())
     out = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-    out.write_text(render_markdown(data))
+    # The journey's before/after section (bench/journey.py) is kept across re-renders.
+    kept = ""
+    if out.exists() and KEPT in out.read_text():
+        kept = out.read_text()[out.read_text().index(KEPT):]
+    out.write_text(render_markdown(data) + ("\n" + kept if kept else ""))
     print(out)
