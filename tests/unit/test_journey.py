@@ -1,5 +1,5 @@
 """The journey against a stand-in box: the real agent (tightrope.box.agent) serving encoded
-protocol lines, on a fake NetworkManager, state directory and clock; no SSH, no mock.patch."""
+protocol lines, on a fake NetworkManager, state directory and clock; no SSH, nothing patched."""
 
 from __future__ import annotations
 

@@ -61,13 +61,16 @@ def _difference(agreed: Plan | None, now: Plan) -> str:
     return "; ".join(parts) or "the details of a change differ"
 
 
-def _refuse_if_busy(env: BoxEnv, snap: Snapshot | None = None) -> None:
+def _refuse_if_pending(env: BoxEnv) -> None:
     control.expire_stale(env.store, env.clock, env.boot_id())
     pending = env.store.pending_id()
     if pending:
         raise Busy(f"transaction {pending} is still pending",
                    hint="Confirm it (`tightrope confirm`) or abort it (`tightrope rollback`).")
-    if snap is not None and snap.checkpoints:
+
+
+def _refuse_if_checkpoint(snap: Snapshot) -> None:
+    if snap.checkpoints:
         cp = snap.checkpoints[0]
         raise Busy(
             f"NetworkManager holds a checkpoint ({cp.path}, rollback timeout "
@@ -81,9 +84,9 @@ def _refuse_if_busy(env: BoxEnv, snap: Snapshot | None = None) -> None:
 def plan(env: BoxEnv, config: BondConfig) -> Planned:
     """Read the box once and plan; refuses while another change is pending."""
     env.require_root()
-    _refuse_if_busy(env)
+    _refuse_if_pending(env)
     snap = env.read_snapshot(True)
-    _refuse_if_busy(env, snap)
+    _refuse_if_checkpoint(snap)
     p = make_plan(config, snap)
     return Planned(p, snap.hostname, snap.nm_version, fingerprint(p), snap)
 
@@ -183,18 +186,22 @@ def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) 
             told = state.phase
             on_event(view(env, state))
         env.clock.sleep(0.25)
-        state = env.store.load(txn)
-        if not state.finished and control.stale_reason(state, env.boot_id()):
-            state = control.expire_stale(env.store, env.clock, env.boot_id()) or state
+        state = _load_live(env, txn)
     return view(env, state)
+
+
+def _load_live(env: BoxEnv, txn: str) -> TxnState:
+    """The transaction as stored, ended truthfully if its runner is gone (killed, rebooted)."""
+    state = env.store.load(txn)
+    if not state.finished and control.stale_reason(state, env.boot_id()):
+        state = control.expire_stale(env.store, env.clock, env.boot_id()) or state
+    return state
 
 
 def follow(env: BoxEnv, txn: str, interval_s: float = 0.5) -> Iterator[proto.TxnView]:
     """The transaction as it moves (for the CLI's live progress), until it ends."""
     while True:
-        state = env.store.load(txn)
-        if not state.finished and control.stale_reason(state, env.boot_id()):
-            state = control.expire_stale(env.store, env.clock, env.boot_id()) or state
+        state = _load_live(env, txn)
         yield view(env, state)
         if state.finished:
             return

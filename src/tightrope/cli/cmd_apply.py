@@ -47,12 +47,6 @@ def add_apply_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", help=argparse.SUPPRESS)
 
 
-def options_from(args: argparse.Namespace) -> proto.Options:
-    return proto.Options(confirm_timeout=args.confirm_timeout,
-                         verify_timeout=args.verify_timeout,
-                         auto_confirm=bool(getattr(args, "auto_confirm", False)))  # fmt: skip
-
-
 def apply_config(config: BondConfig, args: argparse.Namespace) -> int:
     env = _env(args)
     planned = app.plan(env, config)
@@ -62,7 +56,7 @@ def apply_config(config: BondConfig, args: argparse.Namespace) -> int:
         return int(Exit.OK)
     if not args.yes and not render_txn.consent(f"Apply these changes to {planned.host}?"):
         return int(Exit.FAILED)
-    started = app.start(env, config, options_from(args), planned.fingerprint, planned.plan)
+    started = app.start(env, config, inputs.apply_options(args), planned.fingerprint, planned.plan)
     if args.no_wait:
         render_txn.started(started, as_json=args.json)
         return int(Exit.OK)
@@ -109,7 +103,7 @@ def _undo(args: argparse.Namespace) -> int:
     if remote_cli.wants_remote(args):
         return remote_cli.undo_remote(args)
     env = _env(args)
-    started = app.undo(env, _txn_arg(args), options_from(args))
+    started = app.undo(env, _txn_arg(args), inputs.apply_options(args))
     if args.no_wait:
         render_txn.started(started, as_json=args.json)
         return int(Exit.OK)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import os
 import stat
 import sys
 from pathlib import Path
 
+from tightrope import proto
 from tightrope.core.config import Sources, parse_config
 from tightrope.core.model import BondConfig
 from tightrope.core.yamltext import parse_yaml
@@ -70,3 +72,10 @@ def load_config_file(path: str, *, interactive: bool | None = None) -> BondConfi
     data = parse_yaml(raw, origin=path)
     private = (st.st_mode & 0o077) == 0
     return parse_config(data, sources(file_private=private, interactive=interactive), origin=path)
+
+
+def apply_options(args: argparse.Namespace) -> proto.Options:
+    """The change's windows and auto-confirm, from apply/bond/undo flags (local or --host)."""
+    return proto.Options(confirm_timeout=args.confirm_timeout,
+                         verify_timeout=args.verify_timeout,
+                         auto_confirm=bool(getattr(args, "auto_confirm", False)))  # fmt: skip

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tightrope import proto
-from tightrope.cli import render, render_txn
+from tightrope.cli import inputs, render, render_txn
 from tightrope.core.model import BondConfig
 from tightrope.core.status import report_from_dict
 from tightrope.errors import Exit, TightropeError, UsageError, worst
@@ -91,12 +91,6 @@ def pyz() -> Path:
 
 def reach_for(entry: HostEntry, args: argparse.Namespace, app: Path) -> SshReach:
     return SshReach(Ssh(entry.target, ssh_options(args)), app, str(entry.target))
-
-
-def options(args: argparse.Namespace) -> proto.Options:
-    return proto.Options(confirm_timeout=args.confirm_timeout,
-                         verify_timeout=args.verify_timeout,
-                         auto_confirm=bool(getattr(args, "auto_confirm", False)))  # fmt: skip
 
 
 def _each(args: argparse.Namespace, one: Callable[[SshReach], int]) -> int:
@@ -227,8 +221,8 @@ def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
                 return bool(args.yes) or (single and render_txn.consent(
                     f"Apply these changes to {answer.host}?"))  # fmt: skip
 
-        return apply_journey(reach, entry.adapt(config), options(args), consent=consent,
-                             emit=emit)  # fmt: skip
+        return apply_journey(reach, entry.adapt(config), inputs.apply_options(args),
+                             consent=consent, emit=emit)  # fmt: skip
 
     return _fleet(args, journey)
 
@@ -238,7 +232,7 @@ def undo_remote(args: argparse.Namespace) -> int:
     to = proto.valid_address(args.to) if getattr(args, "to", None) else None
 
     def journey(reach: SshReach, entry: HostEntry, emit: Any) -> JourneyResult:
-        return undo_journey(reach, txn, options(args), emit=emit, to=to)
+        return undo_journey(reach, txn, inputs.apply_options(args), emit=emit, to=to)
 
     return _fleet(args, journey)
 

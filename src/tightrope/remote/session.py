@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 
 from tightrope import proto
 from tightrope.errors import ConfigError, Exit, Problem, TightropeError
-from tightrope.remote.sshfail import classify, last_words
+from tightrope.remote.sshfail import classify
 
 M = TypeVar("M", bound=proto.Message)
 OnEvent = Callable[[proto.Event], None]
@@ -150,7 +150,3 @@ class AgentSession:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-
-    @property
-    def stderr_text(self) -> str:
-        return last_words(bytes(self._err))

@@ -32,7 +32,6 @@ from tightrope.remote.sshfail import NO_PYTHON, SSH_FAILED, SshFailure, classify
 from tightrope.remote.target import Target
 
 CACHE_DIR = "/var/cache/tightrope"
-Trace = Callable[[str], None]
 
 
 class RemoteError(TightropeError):
@@ -85,7 +84,6 @@ class Ssh:
     opts: SshOptions = field(default_factory=SshOptions)
     address: str | None = None  # the box's new address (validated IP), None: as the user named it
     password: Callable[[], str] | None = field(default=None, repr=False)
-    trace: Trace | None = field(default=None, repr=False)  # `-v`: each ssh call, no secret
     control_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tr-ssh-")))
     known_name: str | None = None  # the known_hosts name to check at `address`
     _sudo: list[str] | None = field(default=None, repr=False)
@@ -128,8 +126,6 @@ class Ssh:
         connect_timeout: int = 8,
     ) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
         argv = self.argv(command, master=master, connect_timeout=connect_timeout)
-        if self.trace:
-            self.trace(shlex.join(argv))
         try:
             return subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,
                                   check=False)  # fmt: skip
@@ -146,7 +142,7 @@ class Ssh:
         known = self.known_name or ident.resolve(self.base_argv(master=False),
                                                  self.target.destination()).known_hosts_name
         other = Ssh(self.target, self.opts, address=address, password=self.password,
-                    trace=self.trace, control_dir=self.control_dir, known_name=known,
+                    control_dir=self.control_dir, known_name=known,
                     _sudo=self._sudo, _secret=self._secret, _owner=False)  # fmt: skip
         return other
 
@@ -235,10 +231,7 @@ class Ssh:
     def agent(self, remote_pyz: str) -> AgentSession:
         """Start the one agent process this connection's requests go to."""
         line, prefix = self._as_root(f"python3 {shlex.quote(remote_pyz)} _agent")
-        argv = self.argv(line)
-        if self.trace:
-            self.trace(shlex.join(argv))
-        return AgentSession(argv, prefix, self.where)
+        return AgentSession(self.argv(line), prefix, self.where)
 
     def streaming(self, remote_pyz: str, args: list[str]) -> int:
         """Run a tightrope command as root with its output shown as it comes (`watch`),
