@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tightrope.errors import LabError
@@ -16,6 +18,36 @@ from tightrope.errors import LabError
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def sudo_argv(argv: Sequence[str], *, euid: int, sudo: str | None, python: str) -> list[str] | None:
+    """The command line that runs `tightrope ARGV` as root, or None when already root.
+
+    Every lab command needs root (network namespaces, taps, QEMU's bridge); re-running
+    through sudo lets the README's one install-and-demo line be the same for root and for a
+    user with sudo. The same interpreter runs it, so a venv's tightrope stays the one used
+    whatever sudo's secure_path holds.
+    """
+    if euid == 0:
+        return None
+    if sudo is None:
+        raise LabError(
+            "the lab needs root (network namespaces, taps) and there is no sudo",
+            hint="Run the same command as root.",
+        )
+    return [sudo, "--", python, "-m", "tightrope", *argv]
+
+
+def _as_root(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        argv = sudo_argv(getattr(args, "argv", sys.argv[1:]), euid=os.geteuid(),
+                         sudo=shutil.which("sudo"), python=sys.executable)  # fmt: skip
+        if argv is not None:
+            _say("tightrope: the lab needs root; running this through sudo")
+            os.execvp(argv[0], argv)
+        return func(args)
+
+    return run
 
 
 def _attach(args: argparse.Namespace) -> Any:
@@ -141,9 +173,10 @@ def _down(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tightrope.lab.demo import run_demo
+    from tightrope.lab.demo import check_picture_deps, run_demo
     from tightrope.lab.lab import Lab
 
+    check_picture_deps()
     signal.signal(signal.SIGTERM, _interrupt)
     lab = Lab(args.name, persist=True)
     lab.up("netplan")
@@ -174,7 +207,7 @@ def register(sub: Any) -> None:
         a.add_argument("--name", default=lab, help=f"which lab (default: {lab})")
         if box:
             a.add_argument("--box", type=int, default=0, help="which box (default: 0)")
-        a.set_defaults(func=func)
+        a.set_defaults(func=_as_root(func))
         return a
 
     up = action("up", _up, "build the image if needed, boot a box, leave it running", box=False)

@@ -54,7 +54,7 @@ def error(exc: TightropeError, as_json: bool = False) -> None:
     else:
         err.print(f"[bold red]error:[/] {exc}")
     if exc.hint:
-        err.print(f"[dim]{exc.hint}[/]")
+        err.print(exc.hint, style="dim", markup=False)  # `tightrope[plot]` is not markup
 
 
 def plan(p: Plan, *, hostname: str, nm_version: str, as_json: bool) -> None:

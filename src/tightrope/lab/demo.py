@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tightrope.errors import LabError
 from tightrope.lab.box import Box
 from tightrope.lab.lab import Lab
 from tightrope.lab.net import GATEWAY, LAB_PSK, LAB_SSID, SEED_TARGET
@@ -30,6 +31,19 @@ def _ssh_options(box: Box) -> list[str]:
         "--ssh-option", f"UserKnownHostsFile={box.known_hosts}",
         "--ssh-option", "GlobalKnownHostsFile=/dev/null",
     ]  # fmt: skip
+
+
+def check_picture_deps() -> None:
+    """The drill's picture is the demo's last step, minutes after the box booted: refuse at
+    once, before anything boots, if it could not be drawn. The drill runs in this very
+    interpreter (`sys.executable -m tightrope`), so what imports here imports there."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise LabError(
+            "the demo's drill picture needs matplotlib, which is not installed",
+            hint="pip install 'tightrope[plot]' (or scripts/install from the checkout)",
+        ) from None
 
 
 def run_demo(lab: Lab, say: Say, picture: Path, workdir: Path | None = None) -> int:
