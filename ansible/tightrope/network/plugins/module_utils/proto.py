@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import math
 import re
 import sys
 import types
@@ -52,6 +53,25 @@ def valid_address(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise ProtocolError(f"{value!r} is not an IP address") from None
+
+
+def valid_interface(value: str) -> str:
+    """The kernel's rule for an interface name (dev_valid_name): it ends up in a /proc path
+    and on ping's command line."""
+    ok = (isinstance(value, str) and 0 < len(value.encode("utf-8", "surrogatepass")) < 16
+          and value not in (".", "..")
+          and not any(c in "/:" or c.isspace() or not c.isprintable() for c in value))
+    if not ok:
+        raise ProtocolError(f"{value!r} is not an interface name")
+    return value
+
+
+def within(name: str, value: float, low: float, high: float) -> float:
+    """A finite number with low < value <= high."""
+    if not (math.isfinite(value) and low < value <= high):
+        raise ProtocolError(f"{name} must be more than {low:g} and at most {high:g}, "
+                            f"not {value}")  # fmt: skip
+    return value
 
 
 # -- messages --------------------------------------------------------------------------------
@@ -142,6 +162,46 @@ class HistoryRequest(Message):
     kind: ClassVar[str] = "history"
 
 
+@dataclass(frozen=True)
+class DrillRequest(Message):
+    """The failover drill: take `bond`'s active port down for `seconds`, probing `target`
+    (default: the bond's gateway) every `interval_ms`."""
+
+    kind: ClassVar[str] = "drill"
+    bond: str | None = None
+    target: str | None = None
+    seconds: float = 10.0
+    interval_ms: int = 10
+
+    MAX_SECONDS: ClassVar[float] = 300.0  # the port stays down that long: minutes, not hours
+    MAX_INTERVAL_MS: ClassVar[int] = 1000  # sparser probes could not time a failover
+
+    def check(self) -> None:
+        if self.bond is not None:
+            valid_interface(self.bond)
+        if self.target is not None:
+            valid_address(self.target)
+        within("seconds", self.seconds, 0, self.MAX_SECONDS)
+        if not 1 <= self.interval_ms <= self.MAX_INTERVAL_MS:
+            raise ProtocolError(f"interval_ms {self.interval_ms} is outside 1-"
+                                f"{self.MAX_INTERVAL_MS}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WatchRequest(Message):
+    """Tell the box's events as Events (each carrying a WatchEvent) for `seconds`, then
+    answer WatchAnswer. The laptop ends it sooner by closing the session (or by saying
+    anything: the box stops at the next line it is sent)."""
+
+    kind: ClassVar[str] = "watch"
+    seconds: float = 60.0
+
+    MAX_SECONDS: ClassVar[float] = 86400.0  # a watch for longer asks again
+
+    def check(self) -> None:
+        within("seconds", self.seconds, 0, self.MAX_SECONDS)
+
+
 # Answers
 
 
@@ -211,12 +271,59 @@ class StatusAnswer(Message):
 
 
 @dataclass(frozen=True)
+class WatchEvent(Message):
+    """Something the box saw, `at` its own wall clock (shown as it is, never compared with
+    the laptop's)."""
+
+    kind: ClassVar[str] = "watch-event"
+    source: str = ""
+    subject: str = ""
+    what: str = ""
+    at: float = 0.0
+
+    SOURCES: ClassVar[tuple[str, ...]] = ("nm", "bond", "kernel", "txn")
+
+    def check(self) -> None:
+        if self.source not in self.SOURCES:
+            raise ProtocolError(f"unknown event source {self.source!r}")
+        within("at", self.at, 0, 1e11)
+
+
+@dataclass(frozen=True)
 class Event(Message):
-    """Said while a request is being served (e.g. a phase change during confirm)."""
+    """Said while a request is being served (e.g. a phase change during confirm, or what a
+    watch sees)."""
 
     kind: ClassVar[str] = "event"
     message: str = ""
     txn: TxnView | None = None
+    # Added within PROTOCOL 1, so left out while unset: a peer that predates it still reads
+    # every event but a watch's (which it never asks for).
+    watch: WatchEvent | None = field(default=None, metadata={"omit_unset": True})
+
+    def check(self) -> None:
+        # decode checks only the outer message; what an event carries is checked as well
+        if self.txn is not None:
+            self.txn.check()
+        if self.watch is not None:
+            self.watch.check()
+
+
+@dataclass(frozen=True)
+class DrillAnswer(Message):
+    """The drill as tightrope.core.drill.result_to_dict gives it; the laptop reads it back
+    with result_from_dict (proto stands alone, so it cannot check that document here)."""
+
+    kind: ClassVar[str] = "drill-answer"
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WatchAnswer(Message):
+    """A watch ended: `seconds` passed or the laptop spoke."""
+
+    kind: ClassVar[str] = "watch-answer"
+    events: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,8 +339,8 @@ class ErrorAnswer(Message):
 MESSAGES: dict[str, type[Message]] = {
     cls.kind: cls
     for cls in (Hello, PlanRequest, StartRequest, TxnRequest, UndoRequest, StatusRequest,
-                HistoryRequest, HelloAnswer, PlanAnswer, TxnView, HistoryAnswer, StatusAnswer,
-                Event, ErrorAnswer)
+                HistoryRequest, DrillRequest, WatchRequest, HelloAnswer, PlanAnswer, TxnView,
+                HistoryAnswer, StatusAnswer, Event, DrillAnswer, WatchAnswer, ErrorAnswer)
 }
 
 
@@ -241,10 +348,9 @@ MESSAGES: dict[str, type[Message]] = {
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Message):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("omit_unset") and getattr(value, f.name) is None)}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, Enum):
@@ -263,7 +369,8 @@ def decode(line: bytes | str, *expected: type[Message]) -> Message:
     if len(line) > MAX_LINE:
         raise ProtocolError(f"a message of {len(line)} bytes is too long")
     try:
-        doc = json.loads(line)
+        # NaN and Infinity are not JSON (encode never writes them); Python would accept them.
+        doc = json.loads(line, parse_constant=_no_constant)
     except ValueError as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
@@ -282,6 +389,10 @@ def decode(line: bytes | str, *expected: type[Message]) -> Message:
         raise ProtocolError(f"{cls.kind} is not a message")
     message.check()
     return message
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
