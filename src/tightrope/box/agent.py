@@ -2,12 +2,16 @@
 way (tightrope.proto), until the laptop closes stdin.
 
 The agent reads the box only when a request needs it, and remembers the plan it showed so a
-refused start can name what moved. Nothing here prints anything but protocol lines.
+refused start can name what moved. Nothing here prints anything but protocol lines. A laptop
+that goes away (Ctrl-C, a watch it no longer wants) ends the agent quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
+import select
 import socket
 import sys
 from collections.abc import Callable
@@ -16,13 +20,15 @@ from typing import Any, BinaryIO
 from tightrope import __version__, proto
 from tightrope.box import app
 from tightrope.box.env import BoxEnv
+from tightrope.core.drill import result_to_dict
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.errors import ConfigError, Exit, TightropeError
 from tightrope.txn.runner import config_with_secrets
 
 REQUESTS = (proto.Hello, proto.PlanRequest, proto.StartRequest, proto.TxnRequest,
-            proto.UndoRequest, proto.StatusRequest, proto.HistoryRequest)  # fmt: skip
+            proto.UndoRequest, proto.StatusRequest, proto.HistoryRequest, proto.DrillRequest,
+            proto.WatchRequest)  # fmt: skip
 Write = Callable[[proto.Message], None]
 
 
@@ -43,9 +49,11 @@ def error_answer(exc: BaseException) -> proto.ErrorAnswer:
 
 
 class Agent:
-    def __init__(self, env: BoxEnv) -> None:
+    def __init__(self, env: BoxEnv, laptop_spoke: Callable[[], bool] = lambda: False) -> None:
         self.env = env
         self.shown: dict[str, Plan] = {}  # fingerprint -> the plan shown in this session
+        # Whether the laptop closed the session or sent another line: a watch then ends.
+        self.laptop_spoke = laptop_spoke
 
     def handle(self, msg: proto.Message, write: Write) -> proto.Message:
         env = self.env
@@ -70,7 +78,18 @@ class Agent:
             return proto.HistoryAnswer(txns=app.history(env))
         if isinstance(msg, proto.TxnRequest):
             return self._txn(msg, write)
+        if isinstance(msg, proto.DrillRequest):
+            return proto.DrillAnswer(result=result_to_dict(app.drill(env, msg)))
+        if isinstance(msg, proto.WatchRequest):
+            return self._watch(msg, write)
         raise proto.ProtocolError(f"{msg.kind} is not a request")
+
+    def _watch(self, msg: proto.WatchRequest, write: Write) -> proto.Message:
+        def tell(ev: proto.WatchEvent) -> None:
+            write(proto.Event(message=f"{ev.source} {ev.subject}: {ev.what}", watch=ev))
+
+        told = app.watch(self.env, msg.seconds, tell, stop=self.laptop_spoke)
+        return proto.WatchAnswer(events=told)
 
     def _txn(self, msg: proto.TxnRequest, write: Write) -> proto.Message:
         def tell(v: proto.TxnView) -> None:
@@ -92,26 +111,46 @@ class Agent:
             raise proto.ProtocolError(f"config: {exc}") from None
 
 
+def readable(stream: BinaryIO) -> Callable[[], bool]:
+    """Whether `stream` has something to read now (end of input included). Only the file
+    descriptor is looked at: a line already in the reader's buffer is not seen, so a watch
+    then just runs its seconds."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # an in-memory stream: nothing arrives while serving
+        return lambda: False
+    return lambda: bool(select.select([fd], [], [], 0)[0])
+
+
 def serve(env: BoxEnv, stdin: BinaryIO, stdout: BinaryIO) -> int:
-    agent = Agent(env)
+    agent = Agent(env, readable(stdin))
 
     def write(message: proto.Message) -> None:
         stdout.write(proto.encode(message))
         stdout.flush()
 
-    while True:
-        line = stdin.readline(proto.MAX_LINE + 1)
-        if not line:
-            return int(Exit.OK)
-        if not line.strip():
-            continue
-        try:
-            answer = agent.handle(proto.decode(line, *REQUESTS), write)
-        except (TightropeError, proto.ProtocolError) as exc:
-            answer = error_answer(exc)
-        except Exception as exc:
-            answer = error_answer(exc)
-        write(answer)
+    try:
+        while True:
+            line = stdin.readline(proto.MAX_LINE + 1)
+            if not line:
+                return int(Exit.OK)
+            if not line.strip():
+                continue
+            try:
+                answer = agent.handle(proto.decode(line, *REQUESTS), write)
+            except BrokenPipeError:
+                raise
+            except (TightropeError, proto.ProtocolError) as exc:
+                answer = error_answer(exc)
+            except Exception as exc:
+                answer = error_answer(exc)
+            write(answer)
+    except BrokenPipeError:
+        # The laptop is gone: nobody is left to tell, and the unwritten rest must not make
+        # Python complain at exit either.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        return int(Exit.OK)
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from tightrope import proto
 from tightrope.box.env import BoxEnv
+from tightrope.core.drill import DrillRefused, DrillResult, drill_plan
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan, make_plan
 from tightrope.core.snapshot import Snapshot
@@ -23,6 +24,7 @@ from tightrope.txn import control
 from tightrope.txn.state import TxnState
 
 OnEvent = Callable[[proto.TxnView], None]
+OnWatchEvent = Callable[[proto.WatchEvent], None]
 
 
 class PlanChanged(TightropeError):
@@ -233,3 +235,42 @@ def pending(env: BoxEnv) -> PendingTxn | None:
 
 def status(env: BoxEnv) -> StatusReport:
     return status_report(env.read_snapshot(False), pending(env))
+
+
+def drill(env: BoxEnv, request: proto.DrillRequest) -> DrillResult:
+    """The failover drill; refused unless a backup port would carry the box meanwhile."""
+    request.check()  # whoever built it: the runner takes a port down for that long
+    env.require_root()
+    try:
+        planned = drill_plan(env.read_snapshot(False), request.bond, request.target)
+    except DrillRefused as exc:
+        raise TightropeError(f"drill refused: {exc}",
+                             hint="Fix the backup port first; `tightrope status` shows "
+                             "it.") from None  # fmt: skip
+    return env.drill(planned, request.seconds, request.interval_ms)
+
+
+def watch(
+    env: BoxEnv,
+    seconds: float | None,
+    on_event: OnWatchEvent,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Tell each event as it comes, for `seconds` (None: until interrupted) or until `stop`
+    says whoever asked is gone; returns how many were told. No root needed: without it the
+    transactions are not seen, the rest is."""
+    until = None if seconds is None else env.clock.now() + seconds
+    source = env.watch()
+    told = 0
+    try:
+        while not stop():
+            left = 0.2 if until is None else min(0.2, until - env.clock.now())
+            if left <= 0:
+                break
+            event = source.get(left)
+            if event is not None:
+                on_event(event)
+                told += 1
+    finally:
+        source.stop()
+    return told

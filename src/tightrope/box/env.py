@@ -1,7 +1,8 @@
 """What the box-side application layer needs from the world, injected.
 
-The real environment reads NetworkManager over D-Bus, keeps state under /var/lib/tightrope and
-starts runners as transient systemd units; tests pass stand-ins for each.
+The real environment reads NetworkManager over D-Bus, keeps state under /var/lib/tightrope,
+starts runners as transient systemd units, drills with ip and ping and watches D-Bus, /proc
+and the kernel; tests pass stand-ins for each.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from tightrope import proto
+from tightrope.core.drill import DrillPlan, DrillResult
 from tightrope.core.snapshot import Snapshot
-from tightrope.errors import NotRoot, UsageError
+from tightrope.errors import NotRoot, TightropeError, UsageError
 from tightrope.txn.clock import Clock, RealClock
 from tightrope.txn.state import DEFAULT_ROOT, Store
 
@@ -22,6 +25,29 @@ from tightrope.txn.state import DEFAULT_ROOT, Store
 SnapshotReader = Callable[[bool], Snapshot]
 # (txn id, secrets) -> None: starts the detached runner
 Launcher = Callable[[str, dict[str, str]], None]
+# (plan, seconds the port stays down, probe interval in ms) -> what was measured
+Driller = Callable[[DrillPlan, float, int], DrillResult]
+
+
+class EventSource(Protocol):
+    """The box's live events, from when it is started until stop()."""
+
+    def get(self, timeout: float) -> proto.WatchEvent | None: ...
+
+    def stop(self) -> None: ...
+
+
+# starts watching
+Watcher = Callable[[], EventSource]
+
+
+def _cannot_drill(plan: DrillPlan, seconds: float, interval_ms: int) -> DrillResult:
+    # A stand-in environment that forgot the drill must not take a real port down.
+    raise TightropeError("this environment cannot run a drill")
+
+
+def _cannot_watch() -> EventSource:
+    raise TightropeError("this environment cannot watch")
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,8 @@ class BoxEnv:
     launch: Launcher
     require_root: Callable[[], None]
     is_root: Callable[[], bool] = lambda: os.geteuid() == 0
+    drill: Driller = _cannot_drill
+    watch: Watcher = _cannot_watch
 
 
 def require_root() -> None:
@@ -74,5 +102,16 @@ def real_env(state_dir: str | None = None, from_snapshot: str | None = None) -> 
 
         start_unit(txn_id, store.root, secrets)
 
+    def drill(plan: DrillPlan, seconds: float, interval_ms: int) -> DrillResult:
+        from tightrope.prove.drill import run_drill
+
+        return run_drill(plan, seconds=seconds, interval_ms=interval_ms)
+
+    def watch() -> EventSource:
+        from tightrope.prove.watch import Watch
+
+        return Watch(store.root).start()
+
     return BoxEnv(store=store, clock=RealClock(), boot_id=_boot_id, read_snapshot=read,
-                  launch=launch, require_root=require_root)  # fmt: skip
+                  launch=launch, require_root=require_root, drill=drill,
+                  watch=watch)  # fmt: skip

@@ -1,69 +1,82 @@
-"""`watch` and `drill`: show what the bond really does."""
+"""`watch` and `drill`: show what the bond really does.
+
+On the box they call the box-side application layer; with --host the box's agent does the same
+and answers typed, and everything is rendered here (the picture too).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import math
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+from tightrope import proto
 from tightrope.cli import remote_cli
-from tightrope.cli.render import _console, emit_json
-from tightrope.core.drill import (
-    DrillRefused,
-    DrillResult,
-    drill_plan,
-    result_from_dict,
-    result_to_dict,
-    sparkline,
-)
-from tightrope.errors import Exit, TightropeError
+from tightrope.cli.render import _console, emit_json, emit_json_line
+from tightrope.core.drill import DrillResult, result_to_dict, sparkline
+from tightrope.errors import Exit, TightropeError, UsageError, worst
+from tightrope.remote.session import clean
+
+
+def watch_line(ev: proto.WatchEvent, as_json: bool, host: str | None = None) -> None:
+    """One event, as it comes; `host` names the box when several are watched."""
+    if as_json:
+        doc = {"at": round(ev.at, 3), "source": ev.source, "subject": ev.subject,
+               "what": ev.what}  # fmt: skip
+        emit_json_line(doc if host is None else {"host": host, **doc})
+        return
+    from rich.markup import escape
+
+    stamp = time.strftime("%H:%M:%S", time.localtime(ev.at)) + f".{int(ev.at % 1 * 1000):03d}"
+    where = f"{escape(clean(host))} " if host is not None else ""
+    _console().print(f"{stamp} {where}[dim]{ev.source:6}[/] [bold]{escape(clean(ev.subject))}[/] "
+                     f"{escape(clean(ev.what))}")  # fmt: skip
 
 
 def _watch(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.seconds) and args.seconds >= 0):
+        raise UsageError(f"--seconds {args.seconds}: give a number of seconds, or 0 for no end")
+    seconds = args.seconds or None
     if remote_cli.wants_remote(args):
-        return remote_cli.stream(args, remote_cli.strip_remote_args(args.argv))
-    from tightrope.prove.watch import Watch
+        several = len(remote_cli.entries(args)) > 1
 
-    watch = Watch()
-    watch.start()
-    out = _console()
-    until = time.time() + args.seconds if args.seconds else None
-    try:
-        while until is None or time.time() < until:
-            try:
-                ev = watch.events.get(timeout=0.2)
-            except Exception:
-                continue
-            if args.json:
-                print(json.dumps(ev.to_dict()), flush=True)
-            else:
-                stamp = (
-                    time.strftime("%H:%M:%S", time.localtime(ev.at))
-                    + f".{int(ev.at % 1 * 1000):03d}"
-                )
-                out.print(f"{stamp} [dim]{ev.source:6}[/] [bold]{ev.subject}[/] {ev.what}")
-    except KeyboardInterrupt:
-        pass
-    finally:
-        watch.stop()
+        def show(host: str, ev: proto.WatchEvent) -> None:
+            watch_line(ev, args.json, host if several else None)
+
+        return remote_cli.watch_remote(args, seconds, show)
+    from tightrope.box import app
+    from tightrope.box.env import real_env
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch without end ends
+        app.watch(real_env(), seconds, lambda ev: watch_line(ev, args.json))
     return int(Exit.OK)
 
 
-def render_drill(result: DrillResult, picture: str | None, as_json: bool) -> None:
+def _drill_doc(result: DrillResult, picture: Path | None) -> dict[str, Any]:
     data = result_to_dict(result)
-    if picture:
+    if picture is not None:
         from tightrope.prove.drill import save_picture
 
-        data["picture"] = str(save_picture(result, Path(picture)))
+        data["picture"] = str(save_picture(result, picture))
+    return data
+
+
+def render_drill(result: DrillResult, picture: Path | None, as_json: bool,
+                 host: str | None = None) -> None:  # fmt: skip
+    data = _drill_doc(result, picture)
     if as_json:
         emit_json(data)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     out = _console()
-    table = Table(title=f"failover drill on {result.plan.bond}", header_style="bold")
+    title = f"failover drill on {result.plan.bond}" + (f" ({host})" if host else "")
+    table = Table(title=escape(clean(title)), header_style="bold")
     for col in ("", "value"):
         table.add_column(col)
     table.add_row(
@@ -79,44 +92,78 @@ def render_drill(result: DrillResult, picture: str | None, as_json: bool) -> Non
     out.print(table)
     out.print(sparkline(result))
     for ev in result.events:
-        out.print(f"  +{ev.at - result.started:6.3f} s  {ev.what}")
-    if picture:
+        out.print(f"  +{ev.at - result.started:6.3f} s  {escape(clean(ev.what))}")
+    if picture is not None:
         out.print(f"timeline picture: {data['picture']}")
 
 
-def _drill(args: argparse.Namespace) -> int:
-    if remote_cli.wants_remote(args):
-        return _drill_remote(args)
-    from tightrope.box.env import real_env
-    from tightrope.prove.drill import run_drill
-
-    env = real_env()
-    env.require_root()
-    snap = env.read_snapshot(False)
+def _drill_request(args: argparse.Namespace) -> proto.DrillRequest:
+    request = proto.DrillRequest(bond=args.bond, target=args.target, seconds=args.seconds,
+                                 interval_ms=args.interval_ms)  # fmt: skip
     try:
-        plan = drill_plan(snap, args.bond, args.target)
-    except DrillRefused as exc:
-        raise TightropeError(
-            f"drill refused: {exc}", hint="Fix the backup port first; `tightrope status` shows it."
-        ) from None
-    result = run_drill(plan, seconds=args.seconds, interval_ms=args.interval_ms)
-    render_drill(result, args.picture, args.json)
+        request.check()
+    except proto.ProtocolError as exc:
+        raise UsageError(f"drill: {exc}", hint=f"--seconds more than 0 and at most "
+                         f"{proto.DrillRequest.MAX_SECONDS:g}, --interval-ms 1 to "
+                         f"{proto.DrillRequest.MAX_INTERVAL_MS}, --target an IP "
+                         "address") from None  # fmt: skip
+    return request
+
+
+def _picture_for(picture: Path, host: str) -> Path:
+    """With several boxes, one picture each: the box's name before the suffix."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", host)
+    return picture.with_name(f"{picture.stem}-{safe}{picture.suffix}")
+
+
+def _drill(args: argparse.Namespace) -> int:
+    request = _drill_request(args)
+    picture = Path(args.picture) if args.picture else None
+    if picture is not None:
+        from tightrope.prove.drill import check_picture
+
+        check_picture(picture)
+    if remote_cli.wants_remote(args):
+        return _drill_remote(args, request, picture)
+    from tightrope.box import app
+    from tightrope.box.env import real_env
+
+    render_drill(app.drill(real_env(), request), picture, args.json)
     return int(Exit.OK)
 
 
-def _drill_remote(args: argparse.Namespace) -> int:
-    """Run the drill on the box, draw its picture here."""
-    argv = remote_cli.strip_remote_args(args.argv)
-    if "--picture" in argv:
-        i = argv.index("--picture")
-        del argv[i : i + 2]
-    if "--json" not in argv:
-        argv.append("--json")
-    for _name, data in remote_cli.drill_remote(args, argv):
-        if isinstance(data, dict) and "error" in data:
-            raise TightropeError(str(data.get("message")), str(data.get("hint", "")))
-        render_drill(result_from_dict(data), args.picture, args.json)
-    return int(Exit.OK)
+def _drill_remote(args: argparse.Namespace, request: proto.DrillRequest,
+                  picture: Path | None) -> int:  # fmt: skip
+    """The drill on the box(es), rendered and drawn here. --json: exactly one document, the
+    box's drill; with several boxes one holding them all, each with its host (or error)."""
+    results = remote_cli.drill_remote(args, request)
+    if len(results) == 1:
+        ((_name, got),) = results
+        if isinstance(got, TightropeError):
+            raise got
+        render_drill(got, picture, args.json)
+        return int(Exit.OK)
+    code = worst([int(got.exit_code) if isinstance(got, TightropeError) else int(Exit.OK)
+                  for _, got in results])  # fmt: skip
+    if args.json:
+        docs = [{"host": name, **_drill_doc(got, picture and _picture_for(picture, name))}
+                if not isinstance(got, TightropeError) else
+                {"host": name, "error": type(got).__name__, "message": str(got),
+                 "hint": got.hint, "exit_code": int(got.exit_code)}
+                for name, got in results]  # fmt: skip
+        emit_json({"exit_code": code, "results": docs})
+        return code
+    from rich.markup import escape
+
+    from tightrope.cli.render import error
+
+    for name, got in results:
+        if isinstance(got, TightropeError):
+            _console().print(f"[bold]{escape(clean(name))}[/]:")
+            error(got)
+        else:
+            render_drill(got, picture and _picture_for(picture, name), False, host=name)
+    return code
 
 
 def register(sub: Any) -> None:

@@ -8,7 +8,6 @@ followed to the new address and confirmed there.
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 
 from tightrope import proto
 from tightrope.cli import inputs, render, render_txn
+from tightrope.core.drill import DrillResult, result_from_dict, result_to_dict
 from tightrope.core.model import BondConfig
 from tightrope.core.status import report_from_dict
 from tightrope.errors import Exit, TightropeError, UsageError, worst
@@ -24,6 +24,7 @@ from tightrope.remote.hosts import HostEntry, parse_hosts_file
 from tightrope.remote.journey import (
     JourneyResult,
     Outcome,
+    Reach,
     apply_journey,
     hello,
     request_config,  # fmt: skip
@@ -237,31 +238,72 @@ def undo_remote(args: argparse.Namespace) -> int:
     return _fleet(args, journey)
 
 
-def drill_remote(args: argparse.Namespace, argv: list[str]) -> list[tuple[str, Any]]:
-    """Run the drill on each box (it answers one JSON document); (box, document) pairs."""
-    out = []
+def drill_remote(args: argparse.Namespace, request: proto.DrillRequest,
+                 ) -> list[tuple[str, DrillResult | TightropeError]]:  # fmt: skip
+    """The drill on each box in turn (one box's failure does not stop the others): each box's
+    name with its result or its error."""
+    out: list[tuple[str, DrillResult | TightropeError]] = []
     app = pyz()
     for entry in entries(args):
         with reach_for(entry, args, app) as reach:
-            path = reach.ssh.ensure_pyz(app)
-            cp = reach.ssh.command(path, argv, timeout=args.seconds + 120)
             try:
-                data: Any = json.loads(cp.stdout)
-            except ValueError:
-                raise TightropeError(f"the drill on {reach.name} failed: "
-                                     + cp.stderr.decode(errors="replace")[-800:]) from None
-            out.append((reach.name, data))
+                # The answer comes when the drill has ended: lead, seconds down, tail, ping.
+                answer = _ask(reach, request, proto.DrillAnswer, timeout=request.seconds + 120)
+                out.append((reach.name, drill_result(reach.name, answer)))
+            except TightropeError as exc:
+                out.append((reach.name, exc))
     return out
 
 
-def stream(args: argparse.Namespace, argv: list[str]) -> int:
-    """The box's output as it comes (`watch --host`); one box at a time."""
+def drill_result(name: str, answer: proto.DrillAnswer) -> DrillResult:
+    """The box's drill document, read back; one the laptop's tightrope would not have written
+    (a coerced type, NaN, a missing field) is outside the protocol."""
+    try:
+        result = result_from_dict(answer.result)
+        # result_from_dict converts what it can (str(x), float("1e9")): a faithful document
+        # is one that reads back into itself.
+        if result_to_dict(result) != answer.result:
+            raise ValueError("it does not read back into itself")
+    except (TypeError, KeyError, ValueError) as exc:
+        raise TightropeError(f"{name} answered outside tightrope's protocol: drill result: {exc}",
+                             hint="Run the command again (it refreshes the box's "
+                             "copy).") from None  # fmt: skip
+    return result
+
+
+WatchSink = Callable[[str, proto.WatchEvent], None]
+
+
+def watch_remote(args: argparse.Namespace, seconds: float | None, on_event: WatchSink) -> int:
+    """Each box's events as they come (`watch --host`), one box at a time, for `seconds`
+    (None: until Ctrl-C, which ends it quietly)."""
     app = pyz()
-    codes = []
     for entry in entries(args):
         with reach_for(entry, args, app) as reach:
-            codes.append(reach.ssh.streaming(reach.ssh.ensure_pyz(app), argv))
-    return worst(codes)
+            try:
+                _watch_one(reach, seconds, on_event)
+            except KeyboardInterrupt:
+                return int(Exit.OK)
+    return int(Exit.OK)
+
+
+def _watch_one(reach: Reach, seconds: float | None, on_event: WatchSink) -> None:
+    def event(e: proto.Event) -> None:
+        if e.watch is not None:
+            on_event(reach.name, e.watch)
+
+    channel = reach.open(None)
+    try:
+        hello(channel)
+        left = seconds
+        while left is None or left > 0:  # a watch longer than the protocol allows asks again
+            ask = min(proto.WatchRequest.MAX_SECONDS, left or proto.WatchRequest.MAX_SECONDS)
+            # Quiet minutes are normal: the answer comes when `ask` has passed.
+            channel.call(proto.WatchRequest(seconds=ask), proto.WatchAnswer,
+                         timeout=ask + 60, on_event=event)  # fmt: skip
+            left = None if left is None else left - ask
+    finally:
+        channel.close()  # the box's agent ends its watch when the session goes
 
 
 def strip_remote_args(argv: list[str]) -> list[str]:

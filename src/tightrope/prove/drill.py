@@ -1,4 +1,5 @@
-"""The failover drill on the box: take the active port down, probe, bring it back, measure.
+"""The failover drill on the box: take the active port down, probe, bring it back, measure;
+and its timeline picture, drawn wherever the result is shown (the laptop, with --host).
 
 A guard timer (a transient systemd unit) brings the port back after the drill's length plus a
 margin even if this process or the SSH session that started it dies mid-drill.
@@ -14,10 +15,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from tightrope.core.drill import DrillPlan, DrillResult, PortEvent, parse_ping
 from tightrope.core.procbond import parse_proc_bond
-from tightrope.errors import TightropeError
+from tightrope.errors import TightropeError, UsageError
 
 GUARD_MARGIN_S = 15
 
@@ -164,8 +166,7 @@ def run_drill(
     )
 
 
-def save_picture(result: DrillResult, path: Path) -> Path:
-    """A timeline: probe RTT (dots) and losses (red ticks), with the port events marked."""
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -175,6 +176,27 @@ def save_picture(result: DrillResult, path: Path) -> Path:
         raise TightropeError(
             "the picture needs matplotlib", hint="pip install 'tightrope[plot]'"
         ) from None
+    return plt
+
+
+def check_picture(path: Path) -> None:
+    """Before the drill, not after it: a picture that cannot be drawn must not cost the
+    measured table (nor a second outage to measure again)."""
+    _pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise UsageError(f"cannot draw a picture as {path.name!r}: matplotlib does not "
+                         f"know that format", hint="name it .png or .svg")  # fmt: skip
+    if not path.resolve().parent.is_dir():
+        raise UsageError(f"cannot save a picture in {path.parent}: no such directory")
+
+
+def save_picture(result: DrillResult, path: Path) -> Path:
+    """A timeline: probe RTT (dots) and losses (red ticks), with the port events marked."""
+    plt = _pyplot()
     t0 = result.started
     ok = [(p.at - t0, p.rtt_ms) for p in result.probes if p.rtt_ms is not None]
     lost = [p.at - t0 for p in result.probes if p.rtt_ms is None]

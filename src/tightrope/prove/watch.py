@@ -14,26 +14,12 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tightrope.core.procbond import parse_proc_bond
+from tightrope.proto import WatchEvent
 from tightrope.txn.state import DEFAULT_ROOT, Store, TxnState
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    at: float  # wall clock, seconds
-    source: str  # nm, bond, kernel
-    subject: str  # interface or object
-    what: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"at": round(self.at, 3), "source": self.source, "subject": self.subject,
-                "what": self.what}  # fmt: skip
-
 
 _IP_MONITOR = re.compile(r"^\[(?P<ts>[^\]]+)\]\s*(?P<rest>.*)$")
 
@@ -73,9 +59,11 @@ def parse_ip_monitor(line: str) -> WatchEvent | None:
     words = rest.split()
     subject = next((words[i + 1] for i, w in enumerate(words[:-1]) if w == "dev"), "")
     if rest.startswith("Deleted"):
-        return WatchEvent(at, "kernel", subject, "removed " + " ".join(words[1:4]))
+        return WatchEvent(source="kernel", subject=subject,
+                          what="removed " + " ".join(words[1:4]), at=at)  # fmt: skip
     if words and ("inet" in words[:3] or words[0] in ("default", "local") or "via" in words):
-        return WatchEvent(at, "kernel", subject, "added " + " ".join(words[:4]))
+        return WatchEvent(source="kernel", subject=subject, what="added " + " ".join(words[:4]),
+                          at=at)  # fmt: skip
     return None
 
 
@@ -100,6 +88,8 @@ def describe_txn(before: TxnState | None, now: TxnState, at: float) -> list[str]
 
 
 class Watch:
+    """The four sources, each in its own thread, into one queue (box.env.EventSource)."""
+
     def __init__(self, state_root: Path = DEFAULT_ROOT) -> None:
         self._store = Store(state_root)
         self.events: queue.Queue[WatchEvent] = queue.Queue()
@@ -108,7 +98,8 @@ class Watch:
         self._procs: list[subprocess.Popen[str]] = []
 
     def _emit(self, source: str, subject: str, what: str, at: float | None = None) -> None:
-        self.events.put(WatchEvent(at or time.time(), source, subject, what))
+        self.events.put(WatchEvent(source=source, subject=subject, what=what,
+                                   at=at or time.time()))  # fmt: skip
 
     def _bonds(self) -> None:
         last: dict[str, tuple[str | None, dict[str, str]]] = {}
@@ -159,11 +150,14 @@ class Watch:
         except OSError:
             return
         self._procs.append(proc)
+        if self._stop.is_set():  # stopped while ip was starting: stop() did not see it
+            proc.terminate()
         assert proc.stdout is not None
         for line in proc.stdout:
             ev = parse_ip_monitor(line)
             if ev is not None:
                 self.events.put(ev)
+        proc.wait()  # a long-lived agent watches again and again: leave no zombies
 
     def _nm(self) -> None:
         from tightrope.nm.events import EventStream
@@ -184,20 +178,23 @@ class Watch:
         except Exception as exc:  # the other sources go on without D-Bus
             self._emit("nm", "NetworkManager", f"signals unavailable: {exc}")
 
-    def start(self) -> None:
+    def start(self) -> Watch:
         for target in (self._bonds, self._kernel, self._nm, self._txns):
             t = threading.Thread(target=target, daemon=True)
             t.start()
             self._threads.append(t)
+        return self
+
+    def get(self, timeout: float) -> WatchEvent | None:
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
     def stop(self) -> None:
         self._stop.set()
         for proc in self._procs:
             proc.terminate()
-
-    def __iter__(self) -> Iterator[WatchEvent]:
-        while True:
-            yield self.events.get()
 
 
 def _device_names() -> dict[str, str]:
