@@ -9,9 +9,13 @@ before it runs, so the demo doubles as a tutorial.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +50,18 @@ def check_picture_deps() -> None:
         ) from None
 
 
+def ports_up(status: object) -> bool:
+    """Whether `tightrope status --json` shows a bond whose ports all have link: the drill's
+    precondition (it refuses to take the cable down with no backup to fail over to)."""
+    bonds = status.get("bonds") if isinstance(status, dict) else None
+    ports = bonds[0].get("ports") if isinstance(bonds, list) and bonds else None
+    return (
+        isinstance(ports, list)
+        and len(ports) >= 2
+        and all(isinstance(p, dict) and p.get("link") == "up" for p in ports)
+    )
+
+
 def run_demo(lab: Lab, say: Say, picture: Path, workdir: Path | None = None) -> int:
     box = lab.box
     work = workdir or Path(tempfile.mkdtemp(prefix="tightrope-demo-"))
@@ -54,6 +70,33 @@ def run_demo(lab: Lab, say: Say, picture: Path, workdir: Path | None = None) -> 
     psk.chmod(0o600)
     old = f"root@{box.spec.eth0_ip}"
     new = f"root@{SEED_TARGET}"
+    ns = lab.topology.laptop_ns
+
+    def tightrope(argv: list[str], capture: bool = False) -> subprocess.CompletedProcess[str]:
+        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "tightrope", *argv,
+               *_ssh_options(box)]  # fmt: skip
+        return subprocess.run(cmd, check=False, text=True, capture_output=capture)
+
+    def wait_for_ports(timeout_s: float = 120.0) -> None:
+        # wlan0 re-associates when it joins the bond; under software emulation that can take
+        # longer than the confirmation, and the drill would refuse (no backup to fail over to).
+        argv = ["status", "--host", new, "--json"]
+        t0 = time.monotonic()
+        for attempt in itertools.count():
+            res = tightrope(argv, capture=True)
+            with contextlib.suppress(ValueError):
+                if res.returncode == 0 and ports_up(json.loads(res.stdout)):
+                    if attempt:
+                        say(f"(both up after {time.monotonic() - t0:.0f} s)")
+                    return
+            if time.monotonic() - t0 > timeout_s:
+                say(f"(still not both up after {timeout_s:.0f} s; the drill will say why)")
+                return
+            if not attempt:
+                say(f"\n(Wi-Fi is still re-associating; waiting until both ports are up: "
+                    f"$ tightrope {' '.join(argv)})")  # fmt: skip
+            time.sleep(2)
+
     steps: list[tuple[str, list[str]]] = [
         ("What the box has now", ["status", "--host", old]),
         ("The seed's script as one command: plan, consent, transaction, follow, confirm",
@@ -64,13 +107,11 @@ def run_demo(lab: Lab, say: Say, picture: Path, workdir: Path | None = None) -> 
         ("Prove it: a failover drill with a measured outage",
          ["drill", "--seconds", "5", "--host", new, "--picture", str(picture)]),
     ]  # fmt: skip
-    ns = lab.topology.laptop_ns
     for title, argv in steps:
-        shown = "tightrope " + " ".join(argv)
-        say(f"\n== {title}\n$ {shown}")
-        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "tightrope", *argv,
-               *_ssh_options(box)]  # fmt: skip
-        code = subprocess.run(cmd, check=False).returncode
+        if argv[0] == "drill":
+            wait_for_ports()
+        say(f"\n== {title}\n$ tightrope {' '.join(argv)}")
+        code = tightrope(argv).returncode
         if code != 0:
             say(f"(exit {code}; the demo stops here)")
             return code
