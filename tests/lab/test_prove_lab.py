@@ -1,4 +1,8 @@
-"""Prove it, on the real bond: the failover drill, its guard, and the live event view."""
+"""Prove it, on the real bond: the failover drill, its guard, and the live event view.
+
+From the laptop both go through the box's agent (typed requests, typed answers) and are
+rendered here; the box's own command line calls the same application layer.
+"""
 
 from __future__ import annotations
 
@@ -61,20 +65,10 @@ def test_drill_guard_and_watch(
     both_ports_up(box)
 
     # The live view, from the laptop: the failover a cable pull causes, and a transaction
-    # (a changed up-delay, auto-confirmed) with its checkpoint.
-    watch = subprocess.Popen(
-        _laptop_argv(netplan_lab, box, "watch", "--json", "--seconds", "150",
-                     "--host", f"root@{NEW}"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,  # so that stopping it stops its ssh too
-    )  # fmt: skip
-    lines: list[str] = []
+    # (a changed up-delay, auto-confirmed) with its checkpoint; ended by Ctrl-C, quietly.
+    watch = _watch(netplan_lab, box, "--seconds", "600")
+    lines = _until_listening(watch)
     try:
-        assert watch.stdout is not None
-        for line in watch.stdout:  # until its D-Bus subscription is live
-            lines.append(line)
-            if "listening to signals" in line:
-                break
         box.pull_cable()
         time.sleep(3)
         box.plug_cable()
@@ -83,22 +77,54 @@ def test_drill_guard_and_watch(
         assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
         time.sleep(3)
     finally:
-        os.killpg(watch.pid, signal.SIGTERM)
-        out, err = watch.communicate(timeout=30)
-    events = [json.loads(ln) for ln in [*lines, *out.splitlines()] if ln.startswith("{")]
-    whats = [(e["source"], e["what"]) for e in events]
+        os.killpg(watch.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+        out, err = watch.communicate(timeout=60)
+    assert watch.returncode == 0 and "Traceback" not in err, err[-2000:]
+    whats = _whats([*lines, *out.splitlines()])
     assert ("bond", "active port eth0 -> wlan0") in whats, (whats, err[-2000:])
     assert any(src == "nm" and "listening" not in what for src, what in whats), whats
     assert any(src == "nm" and what.startswith("checkpoints now") for src, what in whats), whats
     assert ("txn", "apply committed") in whats, whats
     assert any(src == "txn" and what == "step checkpoint done" for src, what in whats), whats
     assert "1000" in box.ssh("cat /sys/class/net/bond0/bonding/updelay", host=NEW).stdout
+    # The laptop gone, the box's agent ends its watch and leaves nothing running.
+    left = ""
+    for _ in range(30):
+        # ([_] and [i]: the pattern must not find the shell that runs pgrep)
+        left = box.ssh("pgrep -af ' [_]agent$|[i]p -ts monitor' || true", host=NEW).stdout
+        if not left.strip():
+            break
+        time.sleep(1)
+    assert not left.strip(), left
     both_ports_up(box)
 
-    # Refused when the backup is not ready: the drill must never cut the box off.
+    # A watch with an end ends by itself, with what happened meanwhile as JSON lines.
+    t0 = time.monotonic()
+    watch = _watch(netplan_lab, box, "--seconds", "40")
+    lines = _until_listening(watch)
+    listening = time.monotonic() - t0
+    box.pull_cable()
+    time.sleep(3)
+    box.plug_cable()
+    out, err = watch.communicate(timeout=120)
+    print(f"the 40 s watch: listening after {listening:.0f} s, over after "
+          f"{time.monotonic() - t0:.0f} s")  # fmt: skip
+    assert watch.returncode == 0, err[-2000:]
+    whats = _whats([*lines, *out.splitlines()])
+    assert ("bond", "link down in bond0") in whats, whats
+    assert ("bond", "active port eth0 -> wlan0") in whats, whats
+    both_ports_up(box)
+
+    # Refused when the backup is not ready: the drill must never cut the box off (on the box
+    # and from the laptop, with the reason and the way out).
     box.ssh("nmcli device disconnect wlan0", host=NEW, timeout=30)
     cp = tr(box, "drill --seconds 2", host=NEW)
     assert cp.returncode != 0 and "refused" in cp.stderr, cp.stderr
+    cp = subprocess.run(_laptop_argv(netplan_lab, box, "drill", "--seconds", "2", "--host",
+                                     f"root@{NEW}"), capture_output=True, text=True,
+                        timeout=300)  # fmt: skip
+    assert cp.returncode == 1 and "drill refused: no backup port" in cp.stderr, cp.stderr
+    assert "Fix the backup port first" in cp.stderr, cp.stderr
     box.ssh("nmcli connection up bond0-port-wlan0", host=NEW, timeout=60)
     both_ports_up(box)
 
@@ -117,3 +143,29 @@ def test_drill_guard_and_watch(
         time.sleep(1)
     print(f"guard restored eth0 {time.monotonic() - t0:.0f} s after the drill was killed")
     assert "state UP" in box.ssh("ip link show eth0", host=NEW).stdout
+
+
+def _watch(lab: Lab, box: Box, *args: str) -> subprocess.Popen[str]:
+    """`watch --json --host` from the laptop, in its own process group (as a terminal runs
+    it: Ctrl-C reaches the ssh beneath it too)."""
+    return subprocess.Popen(
+        _laptop_argv(lab, box, "watch", "--json", *args, "--host", f"root@{NEW}"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def _until_listening(watch: subprocess.Popen[str]) -> list[str]:
+    """The lines up to the box's D-Bus subscription being live (its sources run by then)."""
+    lines: list[str] = []
+    assert watch.stdout is not None
+    for line in watch.stdout:
+        lines.append(line)
+        if "listening to signals" in line:
+            return lines
+    _, err = watch.communicate(timeout=30)
+    raise AssertionError(f"the watch ended before it listened: {lines} {err[-2000:]}")
+
+
+def _whats(lines: list[str]) -> list[tuple[str, str]]:
+    # Every line a JSON object, one event each.
+    return [(e["source"], e["what"]) for e in map(json.loads, lines)]
