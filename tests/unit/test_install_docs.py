@@ -4,6 +4,7 @@ demo's picture needs, and lab commands work for root and for a user with sudo al
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -13,7 +14,9 @@ import pytest
 
 from tightrope.cli import render
 from tightrope.cli.cmd_lab import sudo_argv
+from tightrope.core.status import BondStatus, PortStatus, StatusReport
 from tightrope.errors import LabError, TightropeError
+from tightrope.lab.demo import ports_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +88,30 @@ def test_lab_commands_rerun_through_sudo_with_the_same_interpreter() -> None:
 def test_lab_commands_without_root_or_sudo_say_so() -> None:
     with pytest.raises(LabError, match=r"needs root.*no sudo"):
         sudo_argv(["lab", "up"], euid=1000, sudo=None, python="/py")
+
+
+def _port(i: int, link: str) -> PortStatus:
+    return PortStatus(interface=f"p{i}", type="ethernet", state="activated", link=link,
+                      speed=None, ssid=None, signal=None, permanent_mac=None,
+                      mac="52:54:00:00:00:01", link_failures=0, active=i == 0)  # fmt: skip
+
+
+def _report(*links: str) -> dict[str, object]:
+    ports = tuple(_port(i, link) for i, link in enumerate(links))
+    bond = BondStatus(name="bond0", state="activated", profile="bond0", mode="active-backup",
+                      mii_status="up", miimon_ms=100, active_port="p0", primary="p0",
+                      fail_over_mac="active", ports=ports, addresses=(), gateway=None,
+                      dns=())  # fmt: skip
+    report = StatusReport(hostname="box", nm_version="1.42.4", storage_world="keyfile",
+                          bonds=(bond,), devices=(), checkpoints=0)  # fmt: skip
+    loaded: dict[str, object] = json.loads(json.dumps(report.to_dict()))
+    return loaded
+
+
+def test_the_demo_drills_only_once_both_ports_are_up() -> None:
+    # Or the drill refuses (no backup port) and the demo dies at its last step.
+    assert ports_up(_report("up", "up"))
+    assert not ports_up(_report("up", "down"))
+    assert not ports_up(_report("up"))
+    assert not ports_up({"bonds": []})
+    assert not ports_up(None)
