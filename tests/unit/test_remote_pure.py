@@ -6,7 +6,6 @@ from ipaddress import IPv4Interface
 import pytest
 
 from tests.unit.test_plan import PSK, seed_config
-from tightrope.cli.remote_cli import strip_remote_args
 from tightrope.errors import UsageError
 from tightrope.remote.hosts import parse_hosts_file
 from tightrope.remote.journey import request_config
@@ -43,12 +42,6 @@ def test_hosts_file_plain_and_yaml() -> None:
     assert str(config.ipv4.addresses[0]) == "198.18.1.64/24"
     with pytest.raises(UsageError):
         parse_hosts_file("- {address: 1.2.3.4/24}\n")
-
-
-def test_strip_remote_args_keeps_the_command() -> None:
-    argv = ["status", "--host", "pi@x", "--json", "--ssh-option=IdentityFile=k",
-            "--accept-new-host-key", "--ssh-config", "cfg"]
-    assert strip_remote_args(argv) == ["status", "--json"]
 
 
 def test_request_carries_psk_only_in_its_field_and_no_local_sources() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
+from tightrope import proto
 from tightrope.errors import Exit, TightropeError
 from tightrope.txn import control
 from tightrope.txn.state import DEFAULT_ROOT, Store
@@ -28,3 +30,17 @@ def run_transaction(txn_id: str, state_dir: str | None) -> int:
     final = runner.run(txn_id, store=store, backend=NMBackend(), system=HostSystem(),
                        clock=RealClock(), secrets=secrets)  # fmt: skip
     return int(Exit.OK if final.outcome == "committed" else Exit.FAILED)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`_txn-run TXN --root DIR`, without the CLI: the change waits for this process."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 4 or args[0] != "_txn-run" or args[2] != "--root":
+        sys.stderr.write("usage: _txn-run TXN --root DIR\n")
+        return int(Exit.USAGE)
+    try:
+        txn = proto.valid_txn_id(args[1])
+    except proto.ProtocolError as exc:
+        sys.stderr.write(f"_txn-run: {exc}\n")
+        return int(Exit.USAGE)
+    return run_transaction(txn, args[3])

@@ -1,4 +1,4 @@
-"""`apply`, `confirm`, `rollback`, `log` and the hidden `_txn-run` (the detached runner)."""
+"""`apply`, `confirm`, `rollback`, `log` and `undo` on the box."""
 
 from __future__ import annotations
 
@@ -124,12 +124,6 @@ def _log(args: argparse.Namespace) -> int:
     return int(Exit.OK)
 
 
-def _txn_run(args: argparse.Namespace) -> int:
-    from tightrope.box.run import run_transaction
-
-    return run_transaction(_txn_arg(args) or "", args.state_dir)
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("apply", help="apply CONFIG as a confirmed transaction (root, on the box)")
     p.add_argument("config", metavar="CONFIG", help="YAML file describing the bond")
@@ -164,7 +158,3 @@ def register(sub: Any) -> None:
     q.add_argument("--state-dir", help=argparse.SUPPRESS)
     remote_cli.add_remote_options(q)
     q.set_defaults(func=_log)
-    q = sub.add_parser("_txn-run")  # hidden: the detached runner (help suppressed below)
-    q.add_argument("txn")
-    q.add_argument("--root", dest="state_dir")
-    q.set_defaults(func=_txn_run)

@@ -20,8 +20,23 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "tightrope.cli.cmd_prove",
     "tightrope.cli.cmd_status",
     "tightrope.cli.cmd_lab",
-    "tightrope.cli.cmd_agent",
 )
+
+
+
+def _hidden(argv: list[str]) -> int | None:
+    """Entries spoken to by tightrope itself, never by a user: the agent (the laptop's `--host`
+    session) and the detached transaction runner. They skip argparse and every command module
+    (someone waits for each of these starts, seconds on a small box) and stay out of --help."""
+    if argv[:1] == ["_agent"]:
+        from tightrope.box.agent import main as agent
+
+        return agent()
+    if argv[:1] == ["_txn-run"]:
+        from tightrope.box.run import main as runner
+
+        return runner(argv)
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    hidden = _hidden(argv)
+    if hidden is not None:
+        return hidden
     args = build_parser().parse_args(argv)
-    args.argv = argv  # remote mode replays the command line on the box
     from tightrope.cli.render import error as render_error
 
     try:

@@ -304,22 +304,3 @@ def _watch_one(reach: Reach, seconds: float | None, on_event: WatchSink) -> None
             left = None if left is None else left - ask
     finally:
         channel.close()  # the box's agent ends its watch when the session goes
-
-
-def strip_remote_args(argv: list[str]) -> list[str]:
-    """The command line minus the options that only mean something on the laptop."""
-    out: list[str] = []
-    skip = False
-    with_value = {"--host", "--hosts", "--parallel", "--canary", "--ssh-config", "--ssh-option"}
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        name = arg.split("=", 1)[0]
-        if name in with_value:
-            skip = "=" not in arg
-            continue
-        if arg == "--accept-new-host-key":
-            continue
-        out.append(arg)
-    return out

@@ -32,6 +32,8 @@ def emit_json_line(data: Any) -> None:
 
 
 def error(exc: TightropeError, as_json: bool = False) -> None:
+    from rich.markup import escape
+
     if as_json:
         payload: dict[str, Any] = {
             "error": type(exc).__name__,
@@ -47,12 +49,15 @@ def error(exc: TightropeError, as_json: bool = False) -> None:
         return
     err = _console(stderr=True)
     if isinstance(exc, ConfigError):
-        where = f" in {exc.source}" if exc.source else ""
+        # Messages quote what the user or the box wrote (`[host]:port`, an SSID `a[/]b`):
+        # never markup.
+        where = f" in {escape(exc.source)}" if exc.source else ""
         err.print(f"[bold red]error:[/] the desired state{where} is not valid:")
         for p in exc.problems:
-            err.print(f"  [bold]{p.field}[/]: {p.message}\n      [dim]fix:[/] {p.fix}")
+            err.print(f"  [bold]{escape(p.field)}[/]: {escape(p.message)}\n"
+                      f"      [dim]fix:[/] {escape(p.fix)}")  # fmt: skip
     else:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
     if exc.hint:
         err.print(exc.hint, style="dim", markup=False)  # `tightrope[plot]` is not markup
 

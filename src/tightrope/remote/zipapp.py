@@ -17,6 +17,8 @@ import tempfile
 import zipapp
 from pathlib import Path
 
+from tightrope import APP_MARK
+
 # Import names of tightrope's runtime dependencies (and theirs), all pure Python in a zip.
 DEPENDENCIES = ("dbus_fast", "yaml", "rich", "markdown_it", "mdurl", "pygments")
 OPTIONAL = ("typing_extensions",)  # rich imports it on Pythons older than it needs
@@ -76,6 +78,7 @@ def build(out_dir: Path) -> Path:
         # It checks the Python first: older ones cannot even import tightrope, and the laptop
         # tells this exit code (97, remote.sshfail.PYTHON_TOO_OLD) from any other failure.
         (stage / "__main__.py").write_text(_MAIN)
+        (stage / APP_MARK).write_text("tightrope run from a zipapp or its unpacked tree\n")
         digest = _tree_hash(stage)
         target = out_dir / f"tightrope-{digest}.pyz"
         if not target.exists():

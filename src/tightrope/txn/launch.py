@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from tightrope import APP_MARK
 from tightrope.errors import TightropeError
 
 FIFO_NAME = "secrets.fifo"
@@ -37,6 +38,9 @@ def self_argv() -> list[str]:
     spec_origin = getattr(tightrope, "__file__", None) or ""
     if ".pyz" in spec_origin:
         return [sys.executable, spec_origin.split(".pyz", 1)[0] + ".pyz"]
+    app = Path(spec_origin).parent.parent  # the compiled tree the laptop's zipapp became
+    if spec_origin and (app / APP_MARK).is_file():
+        return [sys.executable, str(app)]
     return [sys.executable, "-m", "tightrope"]
 
 
