@@ -85,11 +85,33 @@ class Message:
         """Field-level rules beyond types (ids, addresses); raises ProtocolError."""
 
 
+# The windows a change may ask for, in seconds. Below the minimum an SSH login at the new
+# address, or a Wi-Fi association, does not fit even on a fast box; above the maximum a box
+# would stay on an unconfirmed network for longer than anyone watches it.
+CONFIRM_TIMEOUT_S = (15, 3600)
+VERIFY_TIMEOUT_S = (10, 600)
+
+
+def window_problem(value: float, bounds: tuple[int, int]) -> str | None:
+    """Why `value` is not a window within `bounds`, or None if it is."""
+    low, high = bounds
+    if math.isnan(value) or not low <= value <= high:
+        return f"must be between {low} and {high} seconds (got {value})"
+    return None
+
+
 @dataclass(frozen=True)
 class Options:
     confirm_timeout: int = 120
     verify_timeout: int = 60
     auto_confirm: bool = False
+
+    def check(self) -> None:
+        for flag, value, bounds in (("confirm_timeout", self.confirm_timeout, CONFIRM_TIMEOUT_S),
+                                    ("verify_timeout", self.verify_timeout, VERIFY_TIMEOUT_S)):
+            problem = window_problem(value, bounds)
+            if problem:
+                raise ProtocolError(f"{flag} {problem}")
 
 
 @dataclass(frozen=True)
@@ -387,7 +409,6 @@ def decode(line: bytes | str, *expected: type[Message]) -> Message:
     message = _build(cls, body, cls.kind)
     if not isinstance(message, Message):
         raise ProtocolError(f"{cls.kind} is not a message")
-    message.check()
     return message
 
 
@@ -404,7 +425,11 @@ def _build(cls: type, data: Any, where: str) -> Any:
     if unknown:
         raise ProtocolError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     kwargs = {name: _value(hints[name], data[name], f"{where}.{name}") for name in data}
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    check = getattr(built, "check", None)
+    if check is not None:  # every part checks its own rules (Options inside a request too)
+        check()
+    return built
 
 
 def _value(tp: Any, value: Any, where: str) -> Any:

@@ -4,6 +4,7 @@ protocol lines, on a fake NetworkManager, state directory and clock; no SSH, not
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any, TypeVar
@@ -260,3 +261,16 @@ def test_protocol_refuses_what_it_does_not_know() -> None:
             proto.decode(bad)
     start = proto.StartRequest(psk={"wlan0": "s3cret-psk"}, fingerprint="f")
     assert "s3cret-psk" not in repr(start)
+
+
+@pytest.mark.parametrize("options", [{"confirm_timeout": 0}, {"confirm_timeout": 86400},
+                                     {"verify_timeout": -5}, {"verify_timeout": 601}])  # fmt: skip
+def test_a_request_with_a_window_out_of_bounds_is_refused(options: dict[str, int]) -> None:
+    line = proto.encode(proto.UndoRequest(options=proto.Options())).replace(
+        b'"confirm_timeout":120,"verify_timeout":60',
+        json.dumps({"confirm_timeout": 120, "verify_timeout": 60, **options},
+                   separators=(",", ":"))[1:-1].encode())  # fmt: skip
+    assert line != proto.encode(proto.UndoRequest(options=proto.Options()))
+    (name,) = options
+    with pytest.raises(proto.ProtocolError, match=f"{name} must be between"):
+        proto.decode(line)

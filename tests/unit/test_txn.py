@@ -14,6 +14,7 @@ from tightrope.errors import Busy
 from tightrope.txn import control, runner
 from tightrope.txn.engine import Transaction
 from tightrope.txn.state import Store
+from tightrope.txn.steps import NM_MARGIN_S, RolledBack
 
 
 class Recorder:
@@ -110,6 +111,27 @@ def test_unconfirmed_apply_rolls_back_at_the_deadline(tmp_path: Path) -> None:
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back" and "not confirmed within 30 s" in final.reason
     assert box.profiles == before
+
+
+@pytest.mark.parametrize("jump", [3600.0, -3600.0])
+def test_the_confirm_window_ignores_the_wall_clock(tmp_path: Path, jump: float) -> None:
+    """NTP on a box without an RTC moves the wall clock by hours just as the new network
+    comes up; the window must stay what the user asked for, measured on the boot clock."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock, confirm_timeout_s=30)
+    store = Store(tmp_path)
+    seen: dict[str, float] = {}
+
+    def ntp(t: float) -> None:
+        state = store.load(txn_id)
+        if state.phase == "awaiting-confirm" and "at" not in seen:
+            seen["at"] = clock.mono()
+            clock.jump(jump)
+
+    clock.on_sleep.append(ntp)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back" and "not confirmed within 30 s" in final.reason
+    assert 29.0 <= clock.mono() - seen["at"] <= 31.0  # the jump came 0.5 s into the window
 
 
 def test_rollback_request_and_vanished_checkpoint(tmp_path: Path) -> None:
@@ -224,3 +246,44 @@ def test_refused_psk_seen_once_is_reported_after_fallback(tmp_path: Path) -> Non
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back"
     assert "passphrase" in final.reason, final.reason
+
+
+def test_rollback_is_honoured_during_verification(tmp_path: Path) -> None:
+    """A silent gateway keeps verification waiting for its whole window; the admin who asks
+    for a rollback meanwhile gets it now, not when the window ends."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.gateway_answers = False
+    txn_id = _start(tmp_path, box, clock, verify_timeout_s=600)
+    store = Store(tmp_path)
+
+    def admin(t: float) -> None:
+        if store.load(txn_id).phase == "verifying" and not store.flag(txn_id, "abort"):
+            store.raise_flag(txn_id, "abort")
+
+    clock.on_sleep.append(admin)
+    t0 = clock.mono()
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back" and "on request" in final.reason
+    assert clock.mono() - t0 < 10
+
+
+def test_networkmanagers_guard_never_reaches_past_the_cap(tmp_path: Path) -> None:
+    """Before the confirm window starts, the re-armed guard is bounded by the change's cap
+    (verify + confirm + activation allowance), so even a runner hung in activation cannot
+    keep the box on an unconfirmed network."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    ctx, steps, _finish = runner.prepare_apply(
+        runner.Recorder(store, txn_id, clock, io.StringIO()), store.inputs(txn_id), box, box,
+        {"wlan0": PSK})  # fmt: skip
+    steps[0].commit(), steps[1].commit()  # backup, checkpoint
+    assert ctx.rearm is not None and ctx.last_moment is not None
+    ctx.rearm.stop()
+    assert ctx.rearm.timeout_now() == ctx.rearm.guard_s
+    clock.boot = ctx.last_moment - 5  # hung for almost the whole cap
+    assert ctx.rearm.timeout_now() == 5 + NM_MARGIN_S
+    clock.boot = ctx.last_moment + 60
+    assert ctx.rearm.timeout_now() == 1
+    with pytest.raises(RolledBack, match="may stay unconfirmed"):
+        ctx.stop_if_asked()

@@ -136,7 +136,8 @@ def undo(env: BoxEnv, txn: str | None, options: proto.Options) -> proto.TxnView:
 
 
 def view(env: BoxEnv, state: TxnState) -> proto.TxnView:
-    left = state.deadline - env.clock.now() if state.deadline and not state.finished else None
+    left = (state.deadline_boot - env.clock.mono()
+            if state.deadline_boot is not None and not state.finished else None)  # fmt: skip
     outcome = state.outcome if state.finished else None
     return proto.TxnView(
         id=state.id, txn_kind=state.kind, phase=state.phase, outcome=outcome,
@@ -180,10 +181,10 @@ def settle(
 
 
 def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) -> proto.TxnView:
-    until = env.clock.now() + wait_s
+    until = env.clock.mono() + wait_s
     state = env.store.load(txn)
     told = ""
-    while not state.finished and env.clock.now() < until:
+    while not state.finished and env.clock.mono() < until:
         if on_event is not None and state.phase != told:
             told = state.phase
             on_event(view(env, state))

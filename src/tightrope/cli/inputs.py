@@ -7,6 +7,7 @@ import getpass
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tightrope import proto
@@ -74,8 +75,41 @@ def load_config_file(path: str, *, interactive: bool | None = None) -> BondConfi
     return parse_config(data, sources(file_private=private, interactive=interactive), origin=path)
 
 
+def window(bounds: tuple[int, int]) -> Callable[[str], int]:
+    """An argparse type for a window flag: whole seconds within `bounds`, or a message with
+    the range (argparse names the flag)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds "
+                                             f"({bounds[0]}-{bounds[1]})") from None  # fmt: skip
+        problem = proto.window_problem(value, bounds)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return parse
+
+
+def add_window_flags(p: argparse.ArgumentParser) -> None:
+    low, high = proto.CONFIRM_TIMEOUT_S
+    p.add_argument("--confirm-timeout", type=window(proto.CONFIRM_TIMEOUT_S),
+                   default=120, metavar="S",
+                   help=f"seconds to confirm from the new address before the box rolls back "
+                   f"(default: 120; {low}-{high})")  # fmt: skip
+    low, high = proto.VERIFY_TIMEOUT_S
+    p.add_argument("--verify-timeout", type=window(proto.VERIFY_TIMEOUT_S),
+                   default=60, metavar="S",
+                   help=f"seconds for the bond and its ports to come up before the box rolls "
+                   f"back (default: 60; {low}-{high})")  # fmt: skip
+
+
 def apply_options(args: argparse.Namespace) -> proto.Options:
     """The change's windows and auto-confirm, from apply/bond/undo flags (local or --host)."""
-    return proto.Options(confirm_timeout=args.confirm_timeout,
-                         verify_timeout=args.verify_timeout,
-                         auto_confirm=bool(getattr(args, "auto_confirm", False)))  # fmt: skip
+    options = proto.Options(confirm_timeout=args.confirm_timeout,
+                            verify_timeout=args.verify_timeout,
+                            auto_confirm=bool(getattr(args, "auto_confirm", False)))  # fmt: skip
+    options.check()  # argparse checked the flags; this is for callers that built args by hand
+    return options

@@ -183,9 +183,9 @@ def request(store: Store, flag: str, txn_id: str | None = None) -> TxnState:
 
 
 def wait_for_end(store: Store, txn_id: str, clock: Clock, timeout_s: float) -> TxnState:
-    until = clock.now() + timeout_s
+    until = clock.mono() + timeout_s
     state = store.load(txn_id)
-    while not state.finished and clock.now() < until:
+    while not state.finished and clock.mono() < until:
         clock.sleep(0.25)
         state = store.load(txn_id)
     return state

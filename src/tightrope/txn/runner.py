@@ -73,7 +73,8 @@ class Recorder:
 
     def set_phase(self, phase: str, deadline: float | None) -> None:
         timings = {**self.state.timings, phase: self.clock.now()}
-        self.state = self.store.update(self.state, phase=phase, deadline=deadline, timings=timings)
+        self.state = self.store.update(self.state, phase=phase, deadline_boot=deadline,
+                                       timings=timings)  # fmt: skip
 
     def end(self, outcome: str, reason: str) -> None:
         # One write: a reader polling for the end must never see the phase without the outcome.
@@ -81,7 +82,7 @@ class Recorder:
         self.state = self.store.update(
             self.state,
             phase=outcome,
-            deadline=None,
+            deadline_boot=None,
             timings=timings,
             outcome=outcome,
             reason=reason,

@@ -45,7 +45,9 @@ class TxnState:
     boot_id: str
     reconnect_at: str | None = None
     confirm_timeout_s: int = 120
-    deadline: float | None = None  # when NetworkManager rolls back unless confirmed
+    # When the box rolls back unless confirmed, on CLOCK_BOOTTIME of boot `boot_id` (see
+    # txn.clock: the wall clock of a box without an RTC jumps).
+    deadline_boot: float | None = None
     runner_pid: int | None = None
     outcome: str | None = None  # committed, rolled-back, failed, aborted
     reason: str = ""
@@ -62,7 +64,10 @@ class TxnState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TxnState:
         steps = tuple(StepLog(**s) for s in d.get("steps", ()))
-        return cls(**{**d, "steps": steps})
+        # "deadline" (wall clock) was written by tightrope before 0.1.1; a window that old
+        # has long ended, so it is dropped rather than trusted.
+        fields = {k: v for k, v in d.items() if k != "deadline"}
+        return cls(**{**fields, "steps": steps})
 
 
 def _write_atomic(path: Path, data: str | bytes, mode: int = 0o600) -> None:

@@ -109,9 +109,10 @@ class VerifyOld:
     def commit(self) -> None:
         ctx = self.u.ctx
         ctx.set_phase("verifying", None)
-        until = ctx.clock.now() + ctx.verify_timeout_s
+        until = ctx.clock.mono() + ctx.verify_timeout_s
         wanted = self.u.manifest.get("addresses", {})
         while True:
+            ctx.stop_if_asked()
             snap = ctx.snapshot()
             missing = []
             for iface, uuid in self.u.active.items():
@@ -125,7 +126,7 @@ class VerifyOld:
             if not missing:
                 ctx.note("verified: the old profiles are active with their addresses")
                 return
-            if ctx.clock.now() >= until:
+            if ctx.clock.mono() >= until:
                 raise RolledBack("undo verification failed: " + "; ".join(missing))
             ctx.clock.sleep(1.0)
 

@@ -210,11 +210,17 @@ def psk_map(config: dict[str, Any], psk: str | None, psks: dict[str, Any] | None
 
 
 def options(params: dict[str, Any]) -> proto.Options:
-    """The transaction's options as the user gave them: an unset one takes tightrope's default,
-    any value given (0 included) goes to the box as it is, for the box to judge."""
+    """The transaction's options as the user gave them: an unset one takes tightrope's default;
+    a value given is checked against tightrope's bounds here, before the box is asked (0 is
+    refused by name, never silently replaced)."""
     given: dict[str, Any] = {k: int(params[k]) for k in ("confirm_timeout", "verify_timeout")
                              if params.get(k) is not None}  # fmt: skip
-    return proto.Options(auto_confirm=bool(params.get("auto_confirm")), **given)
+    opts = proto.Options(auto_confirm=bool(params.get("auto_confirm")), **given)
+    try:
+        opts.check()
+    except proto.ProtocolError as exc:
+        raise AgentError(f"{exc}; nothing was changed", exit_code=2) from None
+    return opts
 
 
 def plan_request(params: dict[str, Any]) -> proto.PlanRequest:

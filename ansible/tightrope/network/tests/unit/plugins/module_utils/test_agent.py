@@ -92,8 +92,10 @@ def test_the_plan_request_carries_the_config_verbatim_and_the_psk_apart():
 
 
 def test_timeouts_pass_as_given_and_default_only_when_unset():
-    assert agent.options(params(confirm_timeout=0, verify_timeout=0)) == proto.Options(
-        confirm_timeout=0, verify_timeout=0)
+    assert agent.options(params(confirm_timeout=15, verify_timeout=10)) == proto.Options(
+        confirm_timeout=15, verify_timeout=10)
+    with pytest.raises(agent.AgentError, match="confirm_timeout must be between 15 and 3600"):
+        agent.options(params(confirm_timeout=0))
     assert agent.options(params(confirm_timeout=None, verify_timeout=None)) == proto.Options()
     assert agent.options(params(auto_confirm=True)).auto_confirm is True
 
