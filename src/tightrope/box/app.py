@@ -260,12 +260,12 @@ def watch(
     """Tell each event as it comes, for `seconds` (None: until interrupted) or until `stop`
     says whoever asked is gone; returns how many were told. No root needed: without it the
     transactions are not seen, the rest is."""
-    until = None if seconds is None else env.clock.now() + seconds
+    until = None if seconds is None else env.clock.mono() + seconds
     source = env.watch()
     told = 0
     try:
         while not stop():
-            left = 0.2 if until is None else min(0.2, until - env.clock.now())
+            left = 0.2 if until is None else min(0.2, until - env.clock.mono())
             if left <= 0:
                 break
             event = source.get(left)
