@@ -144,21 +144,24 @@ class StartRequest(Message):
 
 @dataclass(frozen=True)
 class TxnRequest(Message):
-    """confirm / abort / progress / log of one transaction (or, with txn None, the pending
-    one; for log: the history)."""
+    """confirm / abort / progress / log / wait of one transaction (or, with txn None, the
+    pending one; for log: the history). `wait` only watches: it answers when the transaction
+    ended or `wait_s` passed, so whoever waits needs one process on the box, not a poll."""
 
     kind: ClassVar[str] = "txn"
     action: str = "progress"
     txn: str | None = None
-    wait_s: float = 0.0  # confirm/abort: how long to wait for the end, answering events meanwhile
+    wait_s: float = 0.0  # confirm/abort/wait: how long to wait for the end, with events
 
-    ACTIONS: ClassVar[tuple[str, ...]] = ("progress", "confirm", "abort", "log")
+    ACTIONS: ClassVar[tuple[str, ...]] = ("progress", "confirm", "abort", "log", "wait")
 
     def check(self) -> None:
         if self.action not in self.ACTIONS:
             raise ProtocolError(f"unknown transaction action {self.action!r}")
         if self.txn is not None:
             valid_txn_id(self.txn)
+        elif self.action == "wait":
+            raise ProtocolError("wait: name the transaction")
         if not 0 <= self.wait_s <= 600:
             raise ProtocolError(f"wait_s {self.wait_s} is outside 0-600")
 

@@ -256,7 +256,8 @@ def test_fleet_exit_code_is_the_worst_host_s() -> None:
 def test_protocol_refuses_what_it_does_not_know() -> None:
     for bad in (b'{"v":1,"type":"txn","action":"confirm","txn":"$(reboot)"}',
                 b'{"v":1,"type":"plan","psk":{"wlan0":1}}', b'{"v":2,"type":"hello"}',
-                b'{"v":1,"type":"hello","extra":1}', b"[]", b"not json"):  # fmt: skip
+                b'{"v":1,"type":"hello","extra":1}', b"[]", b"not json",
+                b'{"v":1,"type":"txn","action":"wait","wait_s":5}'):  # fmt: skip
         with pytest.raises(proto.ProtocolError):
             proto.decode(bad)
     start = proto.StartRequest(psk={"wlan0": "s3cret-psk"}, fingerprint="f")
@@ -274,3 +275,13 @@ def test_a_request_with_a_window_out_of_bounds_is_refused(options: dict[str, int
     (name,) = options
     with pytest.raises(proto.ProtocolError, match=f"{name} must be between"):
         proto.decode(line)
+
+
+def test_wait_only_watches_and_answers_when_the_change_ended(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    result, _events = _run(box)
+    channel = box.open(NEW)
+    told: list[proto.Event] = []
+    view = channel.call(proto.TxnRequest(action="wait", txn=result.txn, wait_s=30),
+                        proto.TxnView, on_event=told.append)  # fmt: skip
+    assert view.outcome == "committed" and view.id == result.txn and told == []

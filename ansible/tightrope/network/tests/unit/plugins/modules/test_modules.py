@@ -155,7 +155,7 @@ def test_confirm_commits_and_fails_when_rolled_back(fake, capsys):
     pyz = fake(log=[txn("awaiting-confirm")], confirm=[txn("committed", "committed")])
     assert run(confirm, {"txn": T1, "pyz": pyz}, capsys)["changed"] is True
     assert [[r["action"] for r in reqs] for reqs in fake.asked()] == [["log", "confirm"]]
-    pyz = fake(progress=[txn("rolled-back", "rolled-back", "wlan0 did not associate")])
+    pyz = fake(wait=[txn("rolled-back", "rolled-back", "wlan0 did not associate")])
     result = run(confirm, {"txn": T1, "pyz": pyz, "commit": False}, capsys)
     assert result["failed"] is True
     assert result["outcome"] == "rolled-back" and result["reason"] == "wlan0 did not associate"
