@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from tightrope.errors import TightropeError
+from tightrope.txn.atomic import write_all
 
 FIFO_NAME = "secrets.fifo"
 HANDOFF_TIMEOUT_S = 30.0
@@ -84,7 +85,7 @@ def _hand_over(fifo: Path, payload: bytes) -> None:
             time.sleep(0.05)
     try:
         os.set_blocking(fd, True)
-        os.write(fd, payload)
+        write_all(fd, payload)
     finally:
         os.close(fd)
 

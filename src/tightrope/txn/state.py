@@ -15,14 +15,15 @@ The root is injected so tests run in a temporary directory.
 from __future__ import annotations
 
 import json
-import os
 import secrets
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tightrope.errors import Busy, TightropeError
+from tightrope.txn.atomic import create_exclusive, write_atomic
 
 DEFAULT_ROOT = Path("/var/lib/tightrope")
 TERMINAL = ("committed", "rolled-back", "failed", "aborted")
@@ -70,18 +71,6 @@ class TxnState:
         return cls(**{**fields, "steps": steps})
 
 
-def _write_atomic(path: Path, data: str | bytes, mode: int = 0o600) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fd = os.open(tmp, flags, mode)
-    try:
-        os.write(fd, data.encode() if isinstance(data, str) else data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 class Store:
     def __init__(self, root: Path = DEFAULT_ROOT) -> None:
         self.root = root
@@ -101,27 +90,26 @@ class Store:
     def create(self, state: TxnState, inputs: dict[str, Any]) -> Path:
         """Make the transaction's folder and take the pending marker, or raise Busy."""
         self._ensure_root()
-        marker = self.root / "pending"
-        try:
-            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            other = marker.read_text().strip()
-            raise Busy(
-                f"transaction {other} is still pending",
-                hint="Finish it first: `tightrope confirm` or `tightrope rollback`, "
-                "then `tightrope status`.",
-            ) from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(state.id)
+        # The folder is complete before the lock names it: a crash in between leaves an
+        # unlocked "prepared" folder, never a lock pointing at nothing.
         d = self.txn_dir(state.id)
         d.mkdir(mode=0o700)
         (d / "backup").mkdir(mode=0o700)
-        _write_atomic(d / "inputs.json", json.dumps(inputs, indent=2, default=str))
+        write_atomic(d / "inputs.json", json.dumps(inputs, indent=2, default=str))
         self.save(state)
+        try:
+            create_exclusive(self.root / "pending", state.id)
+        except FileExistsError:
+            shutil.rmtree(d, ignore_errors=True)
+            raise Busy(
+                f"transaction {self.pending_id()} is still pending",
+                hint="Finish it first: `tightrope confirm` or `tightrope rollback`, "
+                "then `tightrope status`.",
+            ) from None
         return d
 
     def save(self, state: TxnState) -> None:
-        _write_atomic(self.txn_dir(state.id) / "state.json", json.dumps(state.to_dict(), indent=2))
+        write_atomic(self.txn_dir(state.id) / "state.json", json.dumps(state.to_dict(), indent=2))
 
     def load(self, txn_id: str) -> TxnState:
         try:
@@ -161,9 +149,9 @@ class Store:
         return (self.txn_dir(txn_id) / name).exists()
 
     def raise_flag(self, txn_id: str, name: str) -> None:
-        _write_atomic(self.txn_dir(txn_id) / name, str(time.time()))
+        write_atomic(self.txn_dir(txn_id) / name, str(time.time()))
 
     def write_backup(self, txn_id: str, name: str, data: str | bytes) -> Path:
         path = self.txn_dir(txn_id) / "backup" / name
-        _write_atomic(path, data)
+        write_atomic(path, data)
         return path
