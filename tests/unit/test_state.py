@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tightrope.errors import Busy
 from tightrope.txn.atomic import create_exclusive, write_all, write_atomic
+from tightrope.txn.state import BadTxnId, StateUnreadable, Store, TxnState
 
 
 def test_write_all_goes_on_after_short_writes(tmp_path: Path) -> None:
@@ -51,3 +53,79 @@ def test_create_exclusive_never_replaces(tmp_path: Path) -> None:
         create_exclusive(path, "second")
     assert path.read_text() == "first"
     assert [p.name for p in tmp_path.iterdir()] == ["pending"]
+
+
+GOOD_ID = "20260101-120000-abcd"
+
+
+@pytest.mark.parametrize("bad", ["../x", "", "/", ".", "..", "20260101-120000-abcd/../..",
+                                 "/etc", "20260101-120000-ABCD", "20260101-120000-abcd\n",
+                                 "x/20260101-120000-abcd"])  # fmt: skip
+def test_every_store_method_refuses_what_is_not_a_transaction_id(
+    tmp_path: Path, bad: str
+) -> None:
+    store = Store(tmp_path)
+    calls = [
+        lambda: store.txn_dir(bad),
+        lambda: store.load(bad),
+        lambda: store.inputs(bad),
+        lambda: store.save(_state(bad)),
+        lambda: store.create(_state(bad), {}),
+        lambda: store.update(_state(bad), phase="running"),
+        lambda: store.release(bad),
+        lambda: store.flag(bad, "confirm"),
+        lambda: store.raise_flag(bad, "confirm"),
+        lambda: store.write_backup(bad, "x.json", "{}"),
+    ]
+    for call in calls:
+        with pytest.raises(BadTxnId, match="is not a transaction id"):
+            call()
+    assert not (tmp_path / "pending").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) in ([], ["txn"])
+
+
+@pytest.mark.parametrize("name", ["", "../state.json", ".state.json.tmp", "a/b"])
+def test_flag_and_backup_names_are_plain_file_names(tmp_path: Path, name: str) -> None:
+    store = Store(tmp_path)
+    store.create(_state(GOOD_ID), {})
+    with pytest.raises(ValueError, match="not a plain file name"):
+        store.write_backup(GOOD_ID, name, "x")
+    with pytest.raises(ValueError, match="not a plain file name"):
+        store.raise_flag(GOOD_ID, name)
+
+
+def test_stray_folders_are_not_transactions(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.create(_state(GOOD_ID), {})
+    (tmp_path / "txn" / "lost+found").mkdir()
+    assert store.all_ids() == [GOOD_ID]
+
+
+def test_a_busy_create_leaves_no_folder_behind(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.create(_state(GOOD_ID), {})
+    with pytest.raises(Busy, match=f"{GOOD_ID} is still pending"):
+        store.create(_state("20260101-120001-beef"), {})
+    assert store.all_ids() == [GOOD_ID] and store.pending_id() == GOOD_ID
+
+
+@pytest.mark.parametrize("text", ["", "not json", "[1, 2]", '{"id": "x"}',
+                                  '{"id": "x", "kind": "apply", "phase": "running", '
+                                  '"created": 0, "boot_id": "b", "surprise": 1}'])  # fmt: skip
+def test_an_unreadable_state_is_named_not_a_traceback(tmp_path: Path, text: str) -> None:
+    store = Store(tmp_path)
+    store.create(_state(GOOD_ID), {})
+    path = tmp_path / "txn" / GOOD_ID / "state.json"
+    path.write_text(text)
+    with pytest.raises(StateUnreadable, match=str(path)) as caught:
+        store.load(GOOD_ID)
+    assert caught.value.path == path
+
+
+def test_an_unknown_transaction_is_said_so(tmp_path: Path) -> None:
+    with pytest.raises(StateUnreadable, match=f"there is no transaction {GOOD_ID}"):
+        Store(tmp_path).load(GOOD_ID)
+
+
+def _state(txn_id: str) -> TxnState:
+    return TxnState(id=txn_id, kind="apply", phase="prepared", created=0.0, boot_id="boot-1")

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tightrope.errors import Busy, TightropeError
+from tightrope import proto
+from tightrope.errors import Busy, Exit, TightropeError
 from tightrope.txn.atomic import create_exclusive, write_atomic
 
 DEFAULT_ROOT = Path("/var/lib/tightrope")
@@ -71,6 +72,34 @@ class TxnState:
         return cls(**{**fields, "steps": steps})
 
 
+class BadTxnId(TightropeError, ValueError):
+    exit_code = Exit.USAGE
+
+
+class StateUnreadable(TightropeError):
+    """A transaction's folder or files are missing or not what tightrope wrote."""
+
+    def __init__(self, message: str, path: Path, hint: str = "") -> None:
+        super().__init__(message, hint or "`tightrope log` lists the transactions.")
+        self.path = path
+
+
+def valid_id(txn_id: object) -> str:
+    """A transaction id names a folder: nothing else (no '..', no '/') may reach the path."""
+    if not isinstance(txn_id, str) or not proto.TXN_ID.match(txn_id):
+        raise BadTxnId(f"{txn_id!r} is not a transaction id (YYYYMMDD-HHMMSS-xxxx)",
+                       hint="`tightrope log` lists the transactions.")  # fmt: skip
+    return txn_id
+
+
+def _plain_name(name: str) -> str:
+    # Flag and backup names come from code and from profile UUIDs; a dot-name would collide
+    # with write_atomic's temp files.
+    if not name or "/" in name or "\0" in name or name.startswith("."):
+        raise ValueError(f"{name!r} is not a plain file name")
+    return name
+
+
 class Store:
     def __init__(self, root: Path = DEFAULT_ROOT) -> None:
         self.root = root
@@ -81,7 +110,7 @@ class Store:
             d.chmod(0o700)
 
     def txn_dir(self, txn_id: str) -> Path:
-        return self.root / "txn" / txn_id
+        return self.root / "txn" / valid_id(txn_id)
 
     def new_id(self, now: float) -> str:
         # Sortable by time; the random tail keeps two starts in the same second apart.
@@ -112,17 +141,26 @@ class Store:
         write_atomic(self.txn_dir(state.id) / "state.json", json.dumps(state.to_dict(), indent=2))
 
     def load(self, txn_id: str) -> TxnState:
+        path = self.txn_dir(txn_id) / "state.json"
+        data = self._read_json(txn_id, path)
         try:
-            data = json.loads((self.txn_dir(txn_id) / "state.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise TightropeError(
-                f"no readable transaction {txn_id}: {exc}",
-                hint="`tightrope log` lists the transactions.",
-            ) from None
-        return TxnState.from_dict(data)
+            return TxnState.from_dict(data)
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise StateUnreadable(f"{path} is not a transaction state: {exc}", path) from None
 
     def inputs(self, txn_id: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.txn_dir(txn_id) / "inputs.json").read_text())
+        return self._read_json(txn_id, self.txn_dir(txn_id) / "inputs.json")
+
+    def _read_json(self, txn_id: str, path: Path) -> dict[str, Any]:
+        if not path.parent.is_dir():
+            raise StateUnreadable(f"there is no transaction {txn_id}", path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StateUnreadable(f"{path} cannot be read: {why}", path) from None
+        if not isinstance(data, dict):
+            raise StateUnreadable(f"{path} holds no JSON object", path)
         return data
 
     def update(self, state: TxnState, **changes: Any) -> TxnState:
@@ -138,20 +176,22 @@ class Store:
 
     def release(self, txn_id: str) -> None:
         marker = self.root / "pending"
-        if self.pending_id() == txn_id:
+        if self.pending_id() == valid_id(txn_id):
             marker.unlink(missing_ok=True)
 
     def all_ids(self) -> list[str]:
         d = self.root / "txn"
-        return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
+        if not d.is_dir():
+            return []
+        return sorted(p.name for p in d.iterdir() if p.is_dir() and proto.TXN_ID.match(p.name))
 
     def flag(self, txn_id: str, name: str) -> bool:
-        return (self.txn_dir(txn_id) / name).exists()
+        return (self.txn_dir(txn_id) / _plain_name(name)).exists()
 
     def raise_flag(self, txn_id: str, name: str) -> None:
-        write_atomic(self.txn_dir(txn_id) / name, str(time.time()))
+        write_atomic(self.txn_dir(txn_id) / _plain_name(name), str(time.time()))
 
     def write_backup(self, txn_id: str, name: str, data: str | bytes) -> Path:
-        path = self.txn_dir(txn_id) / "backup" / name
+        path = self.txn_dir(txn_id) / "backup" / _plain_name(name)
         write_atomic(path, data)
         return path
