@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.fakebox import FakeClock
 from tightrope.errors import Busy
+from tightrope.txn import control
 from tightrope.txn.atomic import create_exclusive, write_all, write_atomic
 from tightrope.txn.state import BadTxnId, StateUnreadable, Store, TxnState
 
@@ -129,3 +131,30 @@ def test_an_unknown_transaction_is_said_so(tmp_path: Path) -> None:
 
 def _state(txn_id: str) -> TxnState:
     return TxnState(id=txn_id, kind="apply", phase="prepared", created=0.0, boot_id="boot-1")
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing", "empty-marker", "bad-marker"])
+def test_an_unreadable_pending_transaction_keeps_the_lock(tmp_path: Path, damage: str) -> None:
+    """Nobody can tell whether its runner still holds NetworkManager: a second change must
+    not start, and the error says how a person frees the lock once sure."""
+    store = Store(tmp_path)
+    store.create(_state(GOOD_ID), {})
+    marker = tmp_path / "pending"
+    if damage == "corrupt":
+        (tmp_path / "txn" / GOOD_ID / "state.json").write_text('{"id": "20260101-1')
+    elif damage == "missing":
+        (tmp_path / "txn" / GOOD_ID / "state.json").unlink()
+    elif damage == "empty-marker":
+        marker.write_text("")
+    else:
+        marker.write_text("../../etc")
+    with pytest.raises(Busy) as caught:
+        control.expire_stale(store, FakeClock(), boot_id="boot-2")
+    assert marker.exists()
+    text = f"{caught.value} {caught.value.hint}"
+    assert "keeps the lock" in text and f"sudo rm {marker}" in text
+    assert "tightrope-txn-" in text and "checkpoint" in text
+    if damage in ("corrupt", "missing"):
+        assert str(tmp_path / "txn" / GOOD_ID / "state.json") in text
+    with pytest.raises(Busy):
+        store.create(_state("20260101-120001-beef"), {})

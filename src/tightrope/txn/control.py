@@ -139,15 +139,29 @@ def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
         return None
     try:
         state = store.load(pending)
-    except TightropeError:
-        store.release(pending)
-        return None
+    except TightropeError as exc:
+        raise stuck_lock(store, pending, exc) from None
     reason = stale_reason(state, boot_id)
     if reason is None:
         return None
     state = store.update(state, phase="aborted", outcome="aborted", reason=reason)
     store.release(pending)
     return state
+
+
+def stuck_lock(store: Store, pending: str, exc: TightropeError) -> Busy:
+    """The lock names a transaction nobody can read. Freeing it could let a second change
+    start while the first one's runner still holds NetworkManager, so a person decides."""
+    marker = store.root / "pending"
+    return Busy(
+        f"the pending transaction {pending!r} cannot be read ({exc}); tightrope keeps the "
+        f"lock {marker} rather than guess how it ended",
+        hint="Check that no transaction still runs (`systemctl list-units 'tightrope-txn-*'`, "
+        "`journalctl -t tightrope`) and that NetworkManager holds no checkpoint (`tightrope "
+        "status`; a crashed run's checkpoint rolls back by itself within a minute). If it is "
+        f"truly dead, keep {store.root / 'txn'} for a post-mortem and free the lock by hand: "
+        f"`sudo rm {marker}`.",
+    )
 
 
 def stale_reason(state: TxnState, boot_id: str) -> str | None:

@@ -169,8 +169,10 @@ class Store:
         return new
 
     def pending_id(self) -> str | None:
+        """None when no transaction holds the lock (or this user may not look). A marker
+        that names no transaction is returned as it is: it still holds the lock."""
         try:
-            return (self.root / "pending").read_text().strip() or None
+            return (self.root / "pending").read_text(encoding="utf-8", errors="replace").strip()
         except OSError:
             return None
 
