@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tests.unit.test_plan import PSK, seed_config
 from tightrope.core.plan import make_plan
 from tightrope.errors import Busy
 from tightrope.txn import control, runner
+from tightrope.txn.atomic import create_exclusive
 from tightrope.txn.engine import Transaction
 from tightrope.txn.state import Store
 from tightrope.txn.steps import NM_MARGIN_S, RolledBack
@@ -287,3 +289,60 @@ def test_networkmanagers_guard_never_reaches_past_the_cap(tmp_path: Path) -> Non
     assert ctx.rearm.timeout_now() == 1
     with pytest.raises(RolledBack, match="may stay unconfirmed"):
         ctx.stop_if_asked()
+
+
+class Killed(BaseException):
+    """SIGKILL, as far as the runner can tell: nothing after it runs."""
+
+
+DEAD_PID = 2**22 + 1  # above Linux's largest pid_max: never a live process
+
+
+@pytest.mark.parametrize("death", ["runner", "reboot"])
+def test_runner_dying_after_the_checkpoint_is_gone_is_a_committed_change(
+    tmp_path: Path, death: str
+) -> None:
+    """Past the point of no return there is nothing for NetworkManager to roll back to: the
+    bond is the network. Recording it as aborted would hide it from `undo`."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    original = dict(box.profiles)
+    original_yaml = box.files["/etc/netplan/50-lab.yaml"]
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(store.pending_id() or txn_id, "confirm"))
+
+    def kill() -> bool:
+        raise Killed
+
+    box.netplan_generate = kill  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        _run(tmp_path, box, clock, txn_id)
+    # A killed process runs no `finally`: the lock would still be held.
+    create_exclusive(tmp_path / "pending", txn_id)
+    control.with_runner(store, txn_id, DEAD_PID)
+    assert box.checkpoint is None and store.load(txn_id).phase == "finishing"
+
+    state = control.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
+    assert state is not None and state.outcome == "committed" and state.phase == "committed"
+    assert ("rebooted" if death == "reboot" else "runner died") in state.reason
+    assert "retire netplan-eth0, netplan-wlan0-TightropeLab" in state.reason
+    assert "run netplan generate" in state.reason and store.pending_id() is None
+
+    assert control.last_undoable(store) == txn_id
+    del box.netplan_generate  # a new runner, on a box that is fine again
+    undo = control.start_undo(store, clock=clock, boot_id="boot-1", launch=lambda t, s: None)
+    final = runner.run(undo.state.id, store=store, backend=box, system=box, clock=clock,
+                       secrets={}, out=io.StringIO())  # fmt: skip
+    assert final.outcome == "committed", final.reason
+    assert set(box.profiles) == set(original)
+    assert box.files["/etc/netplan/50-lab.yaml"] == original_yaml
+
+
+def test_a_live_runner_finishing_is_left_alone(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    store.update(store.load(txn_id), phase="finishing", unfinished="retire x")
+    control.with_runner(store, txn_id, os.getpid())
+    assert control.expire_stale(store, clock, "boot-1") is None
+    assert store.pending_id() == txn_id

@@ -144,7 +144,9 @@ def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
     reason = stale_reason(state, boot_id)
     if reason is None:
         return None
-    state = store.update(state, phase="aborted", outcome="aborted", reason=reason)
+    # Past the point of no return NetworkManager has nothing left to roll back to.
+    outcome = "committed" if state.phase == "finishing" else "aborted"
+    state = store.update(state, phase=outcome, outcome=outcome, reason=reason)
     store.release(pending)
     return state
 
@@ -167,6 +169,8 @@ def stuck_lock(store: Store, pending: str, exc: TightropeError) -> Busy:
 def stale_reason(state: TxnState, boot_id: str) -> str | None:
     if state.finished:
         return None
+    if state.phase == "finishing":
+        return _died_finishing(state, boot_id)
     if state.boot_id != boot_id:
         return (
             "the box rebooted before confirmation: it booted the old configuration "
@@ -178,6 +182,18 @@ def stale_reason(state: TxnState, boot_id: str) -> str | None:
             "checkpoint back on its own"
         )
     return None
+
+
+def _died_finishing(state: TxnState, boot_id: str) -> str | None:
+    if state.boot_id != boot_id:
+        who = "the box rebooted"
+    elif state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
+        who = "tightrope's runner died"
+    else:
+        return None
+    return (f"committed (the checkpoint was destroyed), but {who} before it finished; left "
+            f"undone: {state.unfinished or 'unknown'}. `tightrope status` shows the box as it "
+            "is; finish by hand, or `tightrope undo` takes the change back")
 
 
 def request(store: Store, flag: str, txn_id: str | None = None) -> TxnState:

@@ -76,6 +76,12 @@ class Recorder:
         self.state = self.store.update(self.state, phase=phase, deadline_boot=deadline,
                                        timings=timings)  # fmt: skip
 
+    def committed(self, unfinished: str) -> None:
+        timings = {**self.state.timings, "finishing": self.clock.now()}
+        self.state = self.store.update(self.state, phase="finishing", deadline_boot=None,
+                                       timings=timings, unfinished=unfinished)  # fmt: skip
+        self.note(f"still to do: {unfinished}")
+
     def end(self, outcome: str, reason: str) -> None:
         # One write: a reader polling for the end must never see the phase without the outcome.
         timings = {**self.state.timings, outcome: self.clock.now()}
@@ -86,6 +92,7 @@ class Recorder:
             timings=timings,
             outcome=outcome,
             reason=reason,
+            unfinished="",
         )
 
 
@@ -101,7 +108,7 @@ def _context(
     return Context(
         txn_id=rec.txn_id, config=config, plan=make_plan(config, before), before=before,
         backend=backend, system=system, store=rec.store, clock=rec.clock, note=rec.note,
-        set_phase=rec.set_phase,
+        set_phase=rec.set_phase, mark_committed=rec.committed,
         confirm_timeout_s=int(inputs.get("confirm_timeout_s", 120)),
         verify_timeout_s=int(inputs.get("verify_timeout_s", 60)),
         auto_confirm=bool(inputs.get("auto_confirm", False)),

@@ -42,7 +42,8 @@ class StepLog:
 class TxnState:
     id: str
     kind: str  # apply or undo
-    phase: str  # prepared, running, activating, verifying, awaiting-confirm, committing, ...
+    phase: str  # prepared, running, activating, verifying, awaiting-confirm, committing,
+    # finishing (committed: the checkpoint is gone; old profiles and netplan not yet tidied)
     created: float
     boot_id: str
     reconnect_at: str | None = None
@@ -55,6 +56,9 @@ class TxnState:
     reason: str = ""
     steps: tuple[StepLog, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    # While finishing: what was still to do, so a runner that dies then is recorded as
+    # committed with the work it left (`undo` takes such a change back like any other).
+    unfinished: str = ""
 
     @property
     def finished(self) -> bool:

@@ -43,6 +43,8 @@ class Context:
     clock: Clock
     note: Callable[[str], None]  # progress line for the journal and the state file
     set_phase: Callable[[str, float | None], None]
+    # The checkpoint is destroyed: record the change as committed, with what is left to do.
+    mark_committed: Callable[[str], None]
     confirm_timeout_s: int = 120
     verify_timeout_s: int = 60
     auto_confirm: bool = False

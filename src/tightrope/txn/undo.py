@@ -152,9 +152,17 @@ class PersistOld:
         pass
 
 
+def _chores(undo: _Undo) -> str:
+    todo = [f"delete the bond's profiles ({', '.join(undo.ours)})"] if undo.ours else []
+    paths = [entry["path"] for entry in undo.manifest.get("netplan", [])]
+    if paths:
+        todo.append(f"restore {', '.join(paths)} from the backup and run netplan generate")
+    return "; ".join(todo) or "nothing"
+
+
 def _finish(undo: _Undo) -> Callable[[Context], list[str]]:
     def finish(ctx: Context) -> list[str]:
-        problems = end_checkpoint(ctx)
+        problems = end_checkpoint(ctx, _chores(undo))
         for uuid in undo.ours:
             try:
                 ctx.backend.delete_profile(uuid)
