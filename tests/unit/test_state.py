@@ -11,7 +11,13 @@ from tests.unit.fakebox import FakeClock
 from tightrope.errors import Busy
 from tightrope.txn import control
 from tightrope.txn.atomic import create_exclusive, write_all, write_atomic
-from tightrope.txn.state import BadTxnId, StateUnreadable, Store, TxnState
+from tightrope.txn.state import (
+    KEEP_TRANSACTIONS,
+    BadTxnId,
+    StateUnreadable,
+    Store,
+    TxnState,
+)
 
 
 def test_write_all_goes_on_after_short_writes(tmp_path: Path) -> None:
@@ -158,3 +164,48 @@ def test_an_unreadable_pending_transaction_keeps_the_lock(tmp_path: Path, damage
         assert str(tmp_path / "txn" / GOOD_ID / "state.json") in text
     with pytest.raises(Busy):
         store.create(_state("20260101-120001-beef"), {})
+
+
+def _ended(store: Store, n: int, outcome: str, kind: str = "apply", of: str = "",
+           pending: bool = False) -> str:  # fmt: skip
+    txn_id = f"19700101-0000{n:02d}-0000"
+    inputs = {"kind": kind, "of": of} if of else {"kind": kind}
+    state = TxnState(id=txn_id, kind=kind, phase="prepared", created=float(n), boot_id="boot-1")
+    store.create(state, inputs)
+    store.write_backup(txn_id, "manifest.json", "{}")
+    if not pending:
+        store.update(state, phase=outcome, outcome=outcome)
+        store.release(txn_id)
+    return txn_id
+
+
+def test_pruning_keeps_the_newest_the_pending_and_what_undo_needs(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    undoable = _ended(store, 0, "committed")
+    undone = _ended(store, 1, "committed")
+    _ended(store, 2, "committed", kind="undo", of=undone)
+    for n in range(3, 14):
+        _ended(store, n, "rolled-back" if n % 2 else "failed")
+    pending = _ended(store, 14, "", pending=True)
+    assert control.last_undoable(store) == undoable
+
+    removed = control.prune(store)
+    ids = store.all_ids()
+    assert removed == [f"19700101-0000{n:02d}-0000" for n in range(1, 6)]
+    assert len(ids) == KEEP_TRANSACTIONS
+    assert undoable in ids and pending in ids and store.pending_id() == pending
+    assert not any((tmp_path / "txn" / i).exists() for i in removed)
+    assert control.last_undoable(store) == undoable
+    assert control.prune(store) == []
+
+
+def test_pruning_spares_what_a_pending_undo_is_undoing(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    target = _ended(store, 0, "committed")
+    newest_apply = _ended(store, 1, "committed")
+    for n in range(2, 12):
+        _ended(store, n, "failed")
+    _ended(store, 12, "", kind="undo", of=target, pending=True)
+    removed = control.prune(store)
+    assert target not in removed and newest_apply not in removed
+    assert len(removed) == 3 and len(store.all_ids()) == KEEP_TRANSACTIONS

@@ -346,3 +346,19 @@ def test_a_live_runner_finishing_is_left_alone(tmp_path: Path) -> None:
     control.with_runner(store, txn_id, os.getpid())
     assert control.expire_stale(store, clock, "boot-1") is None
     assert store.pending_id() == txn_id
+
+
+def test_the_runner_prunes_old_transactions_when_one_ends(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for n in range(12):
+        old = runner.TxnState(id=f"19700101-0000{n:02d}-0000", kind="apply", phase="prepared",
+                              created=float(n), boot_id="boot-1")  # fmt: skip
+        store.create(old, {"kind": "apply"})
+        store.update(old, phase="failed", outcome="failed")
+        store.release(old.id)
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    final = _run(tmp_path, box, clock, txn_id)
+    ids = store.all_ids()
+    assert len(ids) == 10 and ids[-1] == txn_id and ids[0] == "19700101-000003-0000"
+    assert any("removed the folders of 3 old transaction(s)" in s.detail for s in final.steps)

@@ -98,6 +98,17 @@ def last_undoable(store: Store) -> str | None:
     return left[-1] if left else None
 
 
+def prune(store: Store) -> list[str]:
+    """Old transactions go, never the pending one, what it undoes, nor the change `undo`
+    would take back next."""
+    protect = {i for i in (store.pending_id(), last_undoable(store)) if i}
+    for txn_id in list(protect):
+        of = store.inputs(txn_id).get("of") if store.load(txn_id).kind == "undo" else None
+        if isinstance(of, str):
+            protect.add(of)
+    return store.prune(protect)
+
+
 def start_undo(
     store: Store,
     *,

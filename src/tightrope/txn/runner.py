@@ -16,6 +16,7 @@ from tightrope.core.config import Sources, parse_config
 from tightrope.core.model import BondConfig, Secret
 from tightrope.core.plan import make_plan
 from tightrope.errors import TightropeError
+from tightrope.txn import control
 from tightrope.txn.backend import Backend, System
 from tightrope.txn.clock import Clock
 from tightrope.txn.engine import Step, Transaction
@@ -168,6 +169,12 @@ def run(
         rec.end("failed", f"{type(exc).__name__}: {exc}")
     finally:
         store.release(txn_id)
+    try:
+        if pruned := control.prune(store):
+            rec.note(f"removed the folders of {len(pruned)} old transaction(s): "
+                     + ", ".join(pruned))  # fmt: skip
+    except (OSError, TightropeError) as exc:  # a full state directory never fails a change
+        rec.note(f"could not remove old transactions: {exc}")
     rec.note(f"outcome: {rec.state.outcome}" + (f" ({rec.state.reason})" if rec.state.reason
                                                 else ""))  # fmt: skip
     return rec.state

@@ -9,6 +9,8 @@
         abort                  created by `tightrope rollback`
         backup/                old profiles (with secrets) and netplan files, 0600
 
+Only the newest KEEP_TRANSACTIONS folders stay (control.prune, when a transaction ends).
+
 The root is injected so tests run in a temporary directory.
 """
 
@@ -28,6 +30,9 @@ from tightrope.txn.atomic import create_exclusive, write_atomic
 
 DEFAULT_ROOT = Path("/var/lib/tightrope")
 TERMINAL = ("committed", "rolled-back", "failed", "aborted")
+# Backups hold old PSKs in clear text: keep the folders of the last few transactions only
+# (plus whatever `undo` or a pending change still needs).
+KEEP_TRANSACTIONS = 10
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,16 @@ class Store:
         if not d.is_dir():
             return []
         return sorted(p.name for p in d.iterdir() if p.is_dir() and proto.TXN_ID.match(p.name))
+
+    def prune(self, protect: set[str], keep: int = KEEP_TRANSACTIONS) -> list[str]:
+        """Remove the oldest transactions' folders (backups included) until at most `keep`
+        remain, never one in `protect`; returns the ids removed."""
+        ids = self.all_ids()
+        excess = len(ids) - keep
+        doomed = [i for i in ids if i not in protect][: max(0, excess)]
+        for txn_id in doomed:
+            shutil.rmtree(self.txn_dir(txn_id))
+        return doomed
 
     def flag(self, txn_id: str, name: str) -> bool:
         return (self.txn_dir(txn_id) / _plain_name(name)).exists()
