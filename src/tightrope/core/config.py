@@ -80,7 +80,7 @@ class Refused(Exception):
 class Sources:
     """The outside world a config may need, injected so loading stays pure and testable."""
 
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # values may be PSKs
     read_file: Callable[[str], str] | None = None  # path -> text; raises OSError or Refused
     prompt: Callable[[str], str] | None = None  # ssid -> PSK typed by the user
     file_private: bool = True  # the config file is readable by its owner alone
