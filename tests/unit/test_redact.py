@@ -50,6 +50,13 @@ NETPLAN_CASES = [
     ("ssid: Lab\r\npassword: hunter2-secret\r\nmode: ap\r\n",
      f"ssid: Lab\r\npassword: {R}\r\nmode: ap\r\n"),
     ('"Café ☕":\n  password: hunter2-secret\n', f'"Café ☕":\n  password: {R}\n'),
+    # 802.1X and WireGuard
+    ("auth: {method: tls, client-key-password: hunter2-secret, identity: me}\n",
+     f"auth: {{method: tls, client-key-password: {R}, identity: me}}\n"),
+    ("wg0:\n  keys:\n    private: hunter2-secret\n  peers:\n    - keys: {public: pub, "
+     "shared: hunter2-secret}\n",
+     f"wg0:\n  keys:\n    private: {R}\n  peers:\n    - keys: {{public: pub, shared: {R}}}\n"),
+    ("private: not-a-secret\nshared: true\n", "private: not-a-secret\nshared: true\n"),
     # a secret key whose value is a structure: every scalar in it
     ("password: {a: hunter2-secret, b: [hunter2-secret]}\n",
      f"password: {{{R}: {R}, {R}: [{R}]}}\n"),
@@ -68,7 +75,7 @@ def test_netplan_secrets_are_redacted_and_nothing_else(text: str, expected: str)
 def test_redacted_netplan_means_the_same_but_for_the_secrets(text: str, expected: str) -> None:
     def secrets_out(doc: Any) -> Any:
         if isinstance(doc, dict):
-            return {k: "X" if k in ("password", "psk") and doc[k] else secrets_out(v)
+            return {k: "X" if _secret_name(k) and doc[k] else secrets_out(v)
                     for k, v in doc.items()}  # fmt: skip
         if isinstance(doc, list):
             return [secrets_out(v) for v in doc]
@@ -76,6 +83,10 @@ def test_redacted_netplan_means_the_same_but_for_the_secrets(text: str, expected
 
     before = [secrets_out(d) for d in yaml.safe_load_all(text)]
     assert [secrets_out(d) for d in yaml.safe_load_all(redact_netplan(text))] == before
+
+
+def _secret_name(key: str) -> bool:
+    return key in ("password", "psk", "private", "shared") or key.endswith("-password")
 
 
 def test_netplan_that_does_not_parse_is_left_out_whole() -> None:

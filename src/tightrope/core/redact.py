@@ -50,8 +50,10 @@ def safe_repr(obj: Any, **shown: Any) -> str:
 
 # -- netplan ---------------------------------------------------------------------------------
 
-# netplan's secrets: Wi-Fi `password` (per access point and under `auth`); `psk` for safety.
+# netplan's secrets: Wi-Fi and 802.1X `password` (per access point and under `auth`), the
+# auth's `client-key-password`, WireGuard's `keys: {private, shared}`; `psk` for safety.
 NETPLAN_SECRET_KEYS = frozenset({"password", "psk"})
+_WIREGUARD_KEYS = frozenset({"private", "shared"})
 UNPARSABLE = "# (not valid YAML: left out, as it may hold a secret)\n"
 _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)*")  # an anchor and/or tag before the value
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -83,7 +85,12 @@ def _replacement(value: str) -> str:
     return f'{head}"{REDACTED}"{tail}'
 
 
-Seen = set[tuple[int, bool]]
+Seen = set[tuple[int, bool, str]]
+
+
+def _netplan_secret(key: str, parent: str) -> bool:
+    return (key in NETPLAN_SECRET_KEYS or key.endswith("-password")
+            or (parent == "keys" and key in _WIREGUARD_KEYS))  # fmt: skip
 
 
 def _secret_spans(docs: Iterable[yaml.Node | None]) -> Iterable[tuple[int, int]]:
@@ -93,10 +100,12 @@ def _secret_spans(docs: Iterable[yaml.Node | None]) -> Iterable[tuple[int, int]]
             yield from _walk(doc, False, seen)
 
 
-def _walk(node: yaml.Node, secret: bool, seen: Seen) -> Iterable[tuple[int, int]]:
-    if (id(node), secret) in seen:  # an anchored node met again through an alias
+def _walk(
+    node: yaml.Node, secret: bool, seen: Seen, parent: str = ""
+) -> Iterable[tuple[int, int]]:
+    if (id(node), secret, parent) in seen:  # an anchored node met again through an alias
         return
-    seen.add((id(node), secret))
+    seen.add((id(node), secret, parent))
     if isinstance(node, yaml.ScalarNode):
         if secret and node.value != "" and node.tag != _NULL_TAG:
             yield node.start_mark.index, node.end_mark.index
@@ -105,7 +114,6 @@ def _walk(node: yaml.Node, secret: bool, seen: Seen) -> Iterable[tuple[int, int]
             yield from _walk(item, secret, seen)
     elif isinstance(node, yaml.MappingNode):
         for k, v in node.value:
-            inner = secret or (isinstance(k, yaml.ScalarNode)
-                               and k.value in NETPLAN_SECRET_KEYS)  # fmt: skip
+            name = k.value if isinstance(k, yaml.ScalarNode) else ""
             yield from _walk(k, secret, seen)
-            yield from _walk(v, inner, seen)
+            yield from _walk(v, secret or _netplan_secret(name, parent), seen, name)
