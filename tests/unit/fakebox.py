@@ -24,15 +24,26 @@ from tightrope.errors import TightropeError
 
 
 class FakeClock:
+    """Wall and boot clocks that move together on sleep; `jump` moves the wall clock alone,
+    as NTP does on a box without an RTC."""
+
     def __init__(self) -> None:
         self.t = 1_000_000.0
+        self.boot = 500.0
         self.on_sleep: list[Callable[[float], None]] = []
 
     def now(self) -> float:
         return self.t
 
+    def mono(self) -> float:
+        return self.boot
+
+    def jump(self, seconds: float) -> None:
+        self.t += seconds
+
     def sleep(self, seconds: float) -> None:
         self.t += seconds
+        self.boot += seconds
         for hook in list(self.on_sleep):
             hook(self.t)
 

@@ -136,6 +136,6 @@ def test_describe_txn_says_phase_changes_and_new_steps_once() -> None:
 
 
 def test_describe_txn_names_the_rollback_deadline_while_waiting() -> None:
-    waiting = _txn("awaiting-confirm", deadline=1061.0)
+    waiting = _txn("awaiting-confirm", deadline_boot=1061.0)
     (line,) = describe_txn(_txn("verifying"), waiting, 1000.0)
     assert line.startswith("apply awaiting-confirm (NetworkManager rolls back in 6")

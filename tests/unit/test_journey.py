@@ -4,6 +4,7 @@ protocol lines, on a fake NetworkManager, state directory and clock; no SSH, not
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any, TypeVar
@@ -255,8 +256,32 @@ def test_fleet_exit_code_is_the_worst_host_s() -> None:
 def test_protocol_refuses_what_it_does_not_know() -> None:
     for bad in (b'{"v":1,"type":"txn","action":"confirm","txn":"$(reboot)"}',
                 b'{"v":1,"type":"plan","psk":{"wlan0":1}}', b'{"v":2,"type":"hello"}',
-                b'{"v":1,"type":"hello","extra":1}', b"[]", b"not json"):  # fmt: skip
+                b'{"v":1,"type":"hello","extra":1}', b"[]", b"not json",
+                b'{"v":1,"type":"txn","action":"wait","wait_s":5}'):  # fmt: skip
         with pytest.raises(proto.ProtocolError):
             proto.decode(bad)
     start = proto.StartRequest(psk={"wlan0": "s3cret-psk"}, fingerprint="f")
     assert "s3cret-psk" not in repr(start)
+
+
+@pytest.mark.parametrize("options", [{"confirm_timeout": 0}, {"confirm_timeout": 86400},
+                                     {"verify_timeout": -5}, {"verify_timeout": 601}])  # fmt: skip
+def test_a_request_with_a_window_out_of_bounds_is_refused(options: dict[str, int]) -> None:
+    line = proto.encode(proto.UndoRequest(options=proto.Options())).replace(
+        b'"confirm_timeout":120,"verify_timeout":60',
+        json.dumps({"confirm_timeout": 120, "verify_timeout": 60, **options},
+                   separators=(",", ":"))[1:-1].encode())  # fmt: skip
+    assert line != proto.encode(proto.UndoRequest(options=proto.Options()))
+    (name,) = options
+    with pytest.raises(proto.ProtocolError, match=f"{name} must be between"):
+        proto.decode(line)
+
+
+def test_wait_only_watches_and_answers_when_the_change_ended(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    result, _events = _run(box)
+    channel = box.open(NEW)
+    told: list[proto.Event] = []
+    view = channel.call(proto.TxnRequest(action="wait", txn=result.txn, wait_s=30),
+                        proto.TxnView, on_event=told.append)  # fmt: skip
+    assert view.outcome == "committed" and view.id == result.txn and told == []

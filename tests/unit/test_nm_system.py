@@ -169,23 +169,6 @@ def test_dbus_errors_map_to_tightrope_errors() -> None:
     assert type(other) is NMError and other.name.endswith("InvalidProperty")
 
 
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ('          password: "lab-only-psk"\n', '          password: "(secret left out)"\n'),
-        ("  password: abc def  # note\n", '  password: "(secret left out)"\n'),
-        ("      - 'password': pass#word, x}y\n", '      - \'password\': "(secret left out)"\n'),
-        ("auth: {key-management: psk, password: 'it''s'}\n",
-         'auth: {key-management: psk, password: "(secret left out)"}\n'),
-        ('"ap": {password: a b , hidden: true}\n',
-         '"ap": {password: "(secret left out)" , hidden: true}\n'),
-        ("passwords: [x]\npassword:\n", "passwords: [x]\npassword:\n"),
-    ],
-)  # fmt: skip
-def test_netplan_secrets_are_redacted(line: str, expected: str) -> None:
-    assert system.redact_netplan(line) == expected
-
-
 def test_netplan_files_redacted_unless_secrets_asked(tmp_path: Path) -> None:
     write(tmp_path, "etc/netplan/50-cloud-init.yaml",
           'network:\n  wifis:\n    wlan0:\n      access-points:\n        "Lab":\n'

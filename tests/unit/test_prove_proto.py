@@ -128,13 +128,13 @@ class ScriptedEvents:
     """The box's live events as a script on the fake clock: (seconds after start, event)."""
 
     def __init__(self, clock: FakeClock, script: list[tuple[float, proto.WatchEvent]]) -> None:
-        self.clock, self.t0, self.script = clock, clock.now(), list(script)
+        self.clock, self.t0, self.script = clock, clock.mono(), list(script)
         self.stopped = False
 
     def get(self, timeout: float) -> proto.WatchEvent | None:
-        if self.script and self.t0 + self.script[0][0] <= self.clock.now() + timeout:
+        if self.script and self.t0 + self.script[0][0] <= self.clock.mono() + timeout:
             after, ev = self.script.pop(0)
-            self.clock.t = max(self.clock.t, self.t0 + after)
+            self.clock.sleep(max(0.0, self.t0 + after - self.clock.mono()))
             return ev
         self.clock.sleep(timeout)
         return None
@@ -224,7 +224,7 @@ def test_a_watch_tells_events_until_its_seconds_end(tmp_path: Path) -> None:
                                                        "active port eth0 -> wlan0"]
     assert told[0].message == "bond eth0: link down in bond0"
     assert answer.events == 2
-    assert box.sources[0].stopped and box.clock.now() - box.sources[0].t0 == pytest.approx(5)
+    assert box.sources[0].stopped and box.clock.mono() - box.sources[0].t0 == pytest.approx(5)
 
 
 def test_a_watch_ends_when_the_laptop_speaks(tmp_path: Path) -> None:
@@ -293,7 +293,7 @@ def test_watch_from_the_laptop_hands_on_each_event_and_closes_the_session(
     _watch_one(reach, 7.5, lambda host, e: seen.append((host, e.what)))
     assert seen == [(reach.name, "link down in bond0"), (reach.name, "link up in bond0")]
     assert [c.closed for c in reach.channels] == [True]
-    assert box.clock.now() - box.sources[0].t0 == pytest.approx(7.5)
+    assert box.clock.mono() - box.sources[0].t0 == pytest.approx(7.5)
 
 
 # -- the laptop's command line ------------------------------------------------------------------

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from tests.unit.test_plan import PSK, seed_config
 from tightrope.core.plan import make_plan
 from tightrope.errors import Busy
 from tightrope.txn import control, runner
+from tightrope.txn.atomic import create_exclusive
 from tightrope.txn.engine import Transaction
 from tightrope.txn.state import Store
+from tightrope.txn.steps import NM_MARGIN_S, RolledBack
 
 
 class Recorder:
@@ -110,6 +113,27 @@ def test_unconfirmed_apply_rolls_back_at_the_deadline(tmp_path: Path) -> None:
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back" and "not confirmed within 30 s" in final.reason
     assert box.profiles == before
+
+
+@pytest.mark.parametrize("jump", [3600.0, -3600.0])
+def test_the_confirm_window_ignores_the_wall_clock(tmp_path: Path, jump: float) -> None:
+    """NTP on a box without an RTC moves the wall clock by hours just as the new network
+    comes up; the window must stay what the user asked for, measured on the boot clock."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock, confirm_timeout_s=30)
+    store = Store(tmp_path)
+    seen: dict[str, float] = {}
+
+    def ntp(t: float) -> None:
+        state = store.load(txn_id)
+        if state.phase == "awaiting-confirm" and "at" not in seen:
+            seen["at"] = clock.mono()
+            clock.jump(jump)
+
+    clock.on_sleep.append(ntp)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back" and "not confirmed within 30 s" in final.reason
+    assert 29.0 <= clock.mono() - seen["at"] <= 31.0  # the jump came 0.5 s into the window
 
 
 def test_rollback_request_and_vanished_checkpoint(tmp_path: Path) -> None:
@@ -224,3 +248,117 @@ def test_refused_psk_seen_once_is_reported_after_fallback(tmp_path: Path) -> Non
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back"
     assert "passphrase" in final.reason, final.reason
+
+
+def test_rollback_is_honoured_during_verification(tmp_path: Path) -> None:
+    """A silent gateway keeps verification waiting for its whole window; the admin who asks
+    for a rollback meanwhile gets it now, not when the window ends."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.gateway_answers = False
+    txn_id = _start(tmp_path, box, clock, verify_timeout_s=600)
+    store = Store(tmp_path)
+
+    def admin(t: float) -> None:
+        if store.load(txn_id).phase == "verifying" and not store.flag(txn_id, "abort"):
+            store.raise_flag(txn_id, "abort")
+
+    clock.on_sleep.append(admin)
+    t0 = clock.mono()
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back" and "on request" in final.reason
+    assert clock.mono() - t0 < 10
+
+
+def test_networkmanagers_guard_never_reaches_past_the_cap(tmp_path: Path) -> None:
+    """Before the confirm window starts, the re-armed guard is bounded by the change's cap
+    (verify + confirm + activation allowance), so even a runner hung in activation cannot
+    keep the box on an unconfirmed network."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    ctx, steps, _finish = runner.prepare_apply(
+        runner.Recorder(store, txn_id, clock, io.StringIO()), store.inputs(txn_id), box, box,
+        {"wlan0": PSK})  # fmt: skip
+    steps[0].commit(), steps[1].commit()  # backup, checkpoint
+    assert ctx.rearm is not None and ctx.last_moment is not None
+    ctx.rearm.stop()
+    assert ctx.rearm.timeout_now() == ctx.rearm.guard_s
+    clock.boot = ctx.last_moment - 5  # hung for almost the whole cap
+    assert ctx.rearm.timeout_now() == 5 + NM_MARGIN_S
+    clock.boot = ctx.last_moment + 60
+    assert ctx.rearm.timeout_now() == 1
+    with pytest.raises(RolledBack, match="may stay unconfirmed"):
+        ctx.stop_if_asked()
+
+
+class Killed(BaseException):
+    """SIGKILL, as far as the runner can tell: nothing after it runs."""
+
+
+DEAD_PID = 2**22 + 1  # above Linux's largest pid_max: never a live process
+
+
+@pytest.mark.parametrize("death", ["runner", "reboot"])
+def test_runner_dying_after_the_checkpoint_is_gone_is_a_committed_change(
+    tmp_path: Path, death: str
+) -> None:
+    """Past the point of no return there is nothing for NetworkManager to roll back to: the
+    bond is the network. Recording it as aborted would hide it from `undo`."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    original = dict(box.profiles)
+    original_yaml = box.files["/etc/netplan/50-lab.yaml"]
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(store.pending_id() or txn_id, "confirm"))
+
+    def kill() -> bool:
+        raise Killed
+
+    box.netplan_generate = kill  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        _run(tmp_path, box, clock, txn_id)
+    # A killed process runs no `finally`: the lock would still be held.
+    create_exclusive(tmp_path / "pending", txn_id)
+    control.with_runner(store, txn_id, DEAD_PID)
+    assert box.checkpoint is None and store.load(txn_id).phase == "finishing"
+
+    state = control.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
+    assert state is not None and state.outcome == "committed" and state.phase == "committed"
+    assert ("rebooted" if death == "reboot" else "runner died") in state.reason
+    assert "retire netplan-eth0, netplan-wlan0-TightropeLab" in state.reason
+    assert "run netplan generate" in state.reason and store.pending_id() is None
+
+    assert control.last_undoable(store) == txn_id
+    del box.netplan_generate  # a new runner, on a box that is fine again
+    undo = control.start_undo(store, clock=clock, boot_id="boot-1", launch=lambda t, s: None)
+    final = runner.run(undo.state.id, store=store, backend=box, system=box, clock=clock,
+                       secrets={}, out=io.StringIO())  # fmt: skip
+    assert final.outcome == "committed", final.reason
+    assert set(box.profiles) == set(original)
+    assert box.files["/etc/netplan/50-lab.yaml"] == original_yaml
+
+
+def test_a_live_runner_finishing_is_left_alone(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    store.update(store.load(txn_id), phase="finishing", unfinished="retire x")
+    control.with_runner(store, txn_id, os.getpid())
+    assert control.expire_stale(store, clock, "boot-1") is None
+    assert store.pending_id() == txn_id
+
+
+def test_the_runner_prunes_old_transactions_when_one_ends(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for n in range(12):
+        old = runner.TxnState(id=f"19700101-0000{n:02d}-0000", kind="apply", phase="prepared",
+                              created=float(n), boot_id="boot-1")  # fmt: skip
+        store.create(old, {"kind": "apply"})
+        store.update(old, phase="failed", outcome="failed")
+        store.release(old.id)
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    final = _run(tmp_path, box, clock, txn_id)
+    ids = store.all_ids()
+    assert len(ids) == 10 and ids[-1] == txn_id and ids[0] == "19700101-000003-0000"
+    assert any("removed the folders of 3 old transaction(s)" in s.detail for s in final.steps)

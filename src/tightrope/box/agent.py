@@ -99,6 +99,9 @@ class Agent:
             return app.settle(self.env, msg.action, msg.txn, msg.wait_s, tell)
         if msg.action == "log" and msg.txn is not None:
             return app.log(self.env, msg.txn)
+        if msg.action == "wait" and msg.txn is not None:
+            self.env.require_root()
+            return app.wait(self.env, msg.txn, msg.wait_s, tell)
         return app.progress(self.env, msg.txn)
 
     @staticmethod

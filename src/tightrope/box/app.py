@@ -136,7 +136,8 @@ def undo(env: BoxEnv, txn: str | None, options: proto.Options) -> proto.TxnView:
 
 
 def view(env: BoxEnv, state: TxnState) -> proto.TxnView:
-    left = state.deadline - env.clock.now() if state.deadline and not state.finished else None
+    left = (state.deadline_boot - env.clock.mono()
+            if state.deadline_boot is not None and not state.finished else None)  # fmt: skip
     outcome = state.outcome if state.finished else None
     return proto.TxnView(
         id=state.id, txn_kind=state.kind, phase=state.phase, outcome=outcome,
@@ -180,10 +181,10 @@ def settle(
 
 
 def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) -> proto.TxnView:
-    until = env.clock.now() + wait_s
+    until = env.clock.mono() + wait_s
     state = env.store.load(txn)
     told = ""
-    while not state.finished and env.clock.now() < until:
+    while not state.finished and env.clock.mono() < until:
         if on_event is not None and state.phase != told:
             told = state.phase
             on_event(view(env, state))
@@ -259,12 +260,12 @@ def watch(
     """Tell each event as it comes, for `seconds` (None: until interrupted) or until `stop`
     says whoever asked is gone; returns how many were told. No root needed: without it the
     transactions are not seen, the rest is."""
-    until = None if seconds is None else env.clock.now() + seconds
+    until = None if seconds is None else env.clock.mono() + seconds
     source = env.watch()
     told = 0
     try:
         while not stop():
-            left = 0.2 if until is None else min(0.2, until - env.clock.now())
+            left = 0.2 if until is None else min(0.2, until - env.clock.mono())
             if left <= 0:
                 break
             event = source.get(left)

@@ -20,20 +20,7 @@ def _env(args: argparse.Namespace) -> BoxEnv:
 
 def add_apply_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for consent")
-    p.add_argument(
-        "--confirm-timeout",
-        type=int,
-        default=120,
-        metavar="S",
-        help="seconds to confirm from the new address before rollback (120)",
-    )
-    p.add_argument(
-        "--verify-timeout",
-        type=int,
-        default=60,
-        metavar="S",
-        help="seconds for the bond and Wi-Fi to come up before rollback (60)",
-    )
+    inputs.add_window_flags(p)
     p.add_argument(
         "--auto-confirm",
         action="store_true",
@@ -144,8 +131,7 @@ def register(sub: Any) -> None:
     q = sub.add_parser("undo", help="restore the state before a committed transaction")
     q.add_argument("txn", nargs="?", help="transaction id (default: the last committed apply)")
     q.add_argument("--json", action="store_true")
-    q.add_argument("--confirm-timeout", type=int, default=120, metavar="S")
-    q.add_argument("--verify-timeout", type=int, default=60, metavar="S")
+    inputs.add_window_flags(q)
     q.add_argument("--no-wait", action="store_true")
     q.add_argument("--state-dir", help=argparse.SUPPRESS)
     remote_cli.add_remote_options(q)

@@ -67,12 +67,21 @@ PARAM_KEYS = (
 PORT_KEYS = ("type", "ssid", "psk", "psk-file", "psk-env")
 
 
+class Refused(Exception):
+    """Raised by a Sources.read_file that will not use a file (open to others, not a regular
+    file, too big): `message` says why, `fix` what to do; reported as the field's problem."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
 @dataclass(frozen=True)
 class Sources:
     """The outside world a config may need, injected so loading stays pure and testable."""
 
-    env: Mapping[str, str] = field(default_factory=dict)
-    read_file: Callable[[str], str] | None = None  # path -> text; raises OSError
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # values may be PSKs
+    read_file: Callable[[str], str] | None = None  # path -> text; raises OSError or Refused
     prompt: Callable[[str], str] | None = None  # ssid -> PSK typed by the user
     file_private: bool = True  # the config file is readable by its owner alone
     resolve_psk: bool = True  # False: only check where the PSK would come from (--print-config)
@@ -304,6 +313,9 @@ def _read_psk_file(c: Collector, where: str, path: str, sources: Sources) -> str
         return None
     try:
         text = sources.read_file(path)
+    except Refused as exc:
+        c.add(where, f"{path} {exc.message}", exc.fix)
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
         c.add(where, f"{path}: {reason}", "give the path of a file holding only the PSK")

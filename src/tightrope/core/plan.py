@@ -12,8 +12,9 @@ from typing import Any
 from tightrope.core.cautions import Caution, Probes, warnings_for
 from tightrope.core.discovery import Discovery, discover
 from tightrope.core.model import BondConfig
-from tightrope.core.profiles import SECRET_KEYS, DesiredProfile, desired_profiles
+from tightrope.core.profiles import DesiredProfile, desired_profiles
 from tightrope.core.profiles import setting_differences as _differences
+from tightrope.core.redact import is_secret_key
 from tightrope.core.snapshot import Snapshot
 from tightrope.core.storage import StorageReport, storage_report
 
@@ -122,8 +123,7 @@ def _filename(snapshot: Snapshot, uuid: str) -> str:
 
 
 def _is_secret(dotted: str) -> bool:
-    setting, _, key = dotted.partition(".")
-    return (setting, key) in SECRET_KEYS
+    return is_secret_key(dotted.partition(".")[2])
 
 
 def _summary(want: DesiredProfile) -> tuple[str, ...]:

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tightrope.core.model import BOND_MODES, BondConfig, Port
+from tightrope.core.redact import redact_settings, safe_repr
 from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile
 
 _NAMESPACE = uuid.UUID("4f1b7d9e-2b1c-5c1e-9a57-7469676874f0")
-
-SECRET_KEYS = frozenset({("802-11-wireless-security", "psk")})
 
 # NetworkManager leaves out keys at their default value; a missing key means this.
 DEFAULTS: Mapping[tuple[str, str], Any] = {
@@ -54,6 +53,9 @@ class DesiredProfile:
     interface: str
     settings: Mapping[str, Mapping[str, Any]]
     port_of: str | None = None  # the bond's interface, for ports
+
+    def __repr__(self) -> str:
+        return safe_repr(self, settings=redact_settings(self.settings))
 
 
 def profile_uuid(bond: str, port: str | None = None) -> str:

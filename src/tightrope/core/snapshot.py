@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tightrope.core.redact import redact_netplan, redact_settings, safe_repr
+
 SNAPSHOT_FORMAT = 1
 
 # NetworkManager's connection.type values for the kinds tightrope cares about.
@@ -84,6 +86,10 @@ class Profile:
 
     def get(self, setting: str, key: str, default: Any = None) -> Any:
         return self.settings.get(setting, {}).get(key, default)
+
+    def __repr__(self) -> str:
+        # Read with secrets (for backups) it holds the PSK; no repr, log or error may.
+        return safe_repr(self, settings=redact_settings(self.settings))
 
     @property
     def storage(self) -> str:
@@ -177,11 +183,21 @@ class Snapshot:
         """By uuid or by name (id)."""
         return next((p for p in self.profiles if key in (p.uuid, p.id)), None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, with_secrets: bool = False) -> dict[str, Any]:
+        """JSON-ready; secrets left out unless asked for (a root-only capture)."""
         data = asdict(self)
         data["netplan_files"] = dict(self.netplan_files)
         data["wifi_powersave"] = dict(self.wifi_powersave)
+        if not with_secrets:
+            for profile in data["profiles"]:
+                profile["settings"] = redact_settings(profile["settings"])
+            data["netplan_files"] = {p: redact_netplan(t) for p, t in self.netplan_files.items()}
         return data
+
+    def __repr__(self) -> str:
+        # Profiles redact themselves; root reads netplan files with their passwords.
+        shown = {p: redact_netplan(t) for p, t in self.netplan_files.items()}
+        return safe_repr(self, netplan_files=shown)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:

@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             print(exc.hint, file=sys.stderr)
         return int(exc.exit_code)
-    json.dump(snapshot.to_dict(), sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
+    data = snapshot.to_dict(with_secrets=args.secrets)
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
 

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from tightrope.core.redact import redact_netplan
 from tightrope.core.snapshot import Session
 
 NETPLAN_DIRS = ("lib/netplan", "etc/netplan", "run/netplan")
@@ -54,7 +55,8 @@ def parse_ssh_connection(value: str | None) -> Session:
 def read_netplan_files(root: str | Path = "/", include_secrets: bool = False) -> dict[str, str]:
     """Absolute path -> text for every readable *.yaml netplan would read; like netplan, a
     later directory's file shadows an earlier one's of the same name, but all are reported.
-    Secrets are redacted unless include_secrets."""
+    Secrets are redacted (core.redact) unless include_secrets: snapshots travel to the laptop
+    and into plans, and the PSK must not."""
     base = Path(root)
     files: dict[str, str] = {}
     for directory in NETPLAN_DIRS:
@@ -68,26 +70,6 @@ def read_netplan_files(root: str | Path = "/", include_secrets: bool = False) ->
             if text is not None:
                 files[f"/{directory}/{name}"] = text if include_secrets else redact_netplan(text)
     return files
-
-
-# netplan's secrets: Wi-Fi `password` (per access point and under `auth`). Block style: the
-# whole rest of the line is the value (a trailing comment goes too); flow style ({password: x}):
-# up to the next , or }. Values are replaced in place so the YAML still parses for discovery.
-_BLOCK_SECRET = re.compile(
-    r"""^(?P<key>[ \t]*(?:-[ \t]+)?["']?(?:password|psk)["']?[ \t]*:)[ \t]*\S.*$""", re.MULTILINE
-)
-_FLOW_SECRET = re.compile(
-    r"""(?P<key>[{,][ \t]*["']?(?:password|psk)["']?[ \t]*:[ \t]*)"""
-    r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^,}\n]*[^,}\s])"""
-)
-REDACTED = "(secret left out)"
-
-
-def redact_netplan(text: str) -> str:
-    """The YAML with every secret value replaced: snapshots travel to the laptop and into
-    plans, and the PSK must not (design rule 10)."""
-    text = _BLOCK_SECRET.sub(lambda m: f'{m.group("key")} "{REDACTED}"', text)
-    return _FLOW_SECRET.sub(lambda m: f'{m.group("key")}"{REDACTED}"', text)
 
 
 def maps_link_netplan(maps_text: str) -> bool:

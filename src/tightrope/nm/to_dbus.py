@@ -13,6 +13,7 @@ from typing import Any
 
 from dbus_fast import SignatureTree, SignatureType, Variant
 
+from tightrope.core.redact import REDACTED, is_secret_key
 from tightrope.nm.normalise import MAC_KEYS, SSID_KEYS, ByteOrder
 from tightrope.nm.signatures import ENTRY_FIELDS, signature_of
 
@@ -30,6 +31,8 @@ def settings_to_dbus(
             try:
                 out[setting][key] = value_to_variant(setting, key, value, byteorder)
             except (ValueError, TypeError, OverflowError, OSError) as exc:
+                if is_secret_key(key):  # the value (and any message quoting it) stays out
+                    raise ValueError(f"{setting}.{key}: cannot send {REDACTED}") from None
                 raise ValueError(f"{setting}.{key}: cannot send {value!r}: {exc}") from exc
     return out
 

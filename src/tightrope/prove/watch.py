@@ -19,6 +19,7 @@ from typing import Any
 
 from tightrope.core.procbond import parse_proc_bond
 from tightrope.proto import WatchEvent
+from tightrope.txn.clock import boottime
 from tightrope.txn.state import DEFAULT_ROOT, Store, TxnState
 
 _IP_MONITOR = re.compile(r"^\[(?P<ts>[^\]]+)\]\s*(?P<rest>.*)$")
@@ -68,12 +69,13 @@ def parse_ip_monitor(line: str) -> WatchEvent | None:
 
 
 def describe_txn(before: TxnState | None, now: TxnState, at: float) -> list[str]:
-    """Pure: what changed in a transaction between two reads of its state, in words."""
+    """Pure: what changed in a transaction between two reads of its state, in words; `at` is
+    the boot clock (txn.clock.boottime) when `now` was read."""
     said: list[str] = []
     if before is None or before.phase != now.phase:
         line = f"{now.kind} {now.phase}"
-        if now.phase == "awaiting-confirm" and now.deadline:
-            left = now.deadline - at
+        if now.phase == "awaiting-confirm" and now.deadline_boot is not None:
+            left = now.deadline_boot - at
             line += f" (NetworkManager rolls back in {left:.0f} s unless confirmed)"
         if now.finished and now.reason:
             line += f": {now.reason}"
@@ -137,7 +139,7 @@ class Watch:
                 before = seen.get(txn_id)
                 # Old, finished transactions are history, not events.
                 if not (first and now.finished):
-                    for what in describe_txn(before, now, time.time()):
+                    for what in describe_txn(before, now, boottime()):
                         self._emit("txn", txn_id, what)
                 seen[txn_id] = now
             first = False

@@ -98,6 +98,17 @@ def last_undoable(store: Store) -> str | None:
     return left[-1] if left else None
 
 
+def prune(store: Store) -> list[str]:
+    """Old transactions go, never the pending one, what it undoes, nor the change `undo`
+    would take back next."""
+    protect = {i for i in (store.pending_id(), last_undoable(store)) if i}
+    for txn_id in list(protect):
+        of = store.inputs(txn_id).get("of") if store.load(txn_id).kind == "undo" else None
+        if isinstance(of, str):
+            protect.add(of)
+    return store.prune(protect)
+
+
 def start_undo(
     store: Store,
     *,
@@ -139,20 +150,38 @@ def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
         return None
     try:
         state = store.load(pending)
-    except TightropeError:
-        store.release(pending)
-        return None
+    except TightropeError as exc:
+        raise stuck_lock(store, pending, exc) from None
     reason = stale_reason(state, boot_id)
     if reason is None:
         return None
-    state = store.update(state, phase="aborted", outcome="aborted", reason=reason)
+    # Past the point of no return NetworkManager has nothing left to roll back to.
+    outcome = "committed" if state.phase == "finishing" else "aborted"
+    state = store.update(state, phase=outcome, outcome=outcome, reason=reason)
     store.release(pending)
     return state
+
+
+def stuck_lock(store: Store, pending: str, exc: TightropeError) -> Busy:
+    """The lock names a transaction nobody can read. Freeing it could let a second change
+    start while the first one's runner still holds NetworkManager, so a person decides."""
+    marker = store.root / "pending"
+    return Busy(
+        f"the pending transaction {pending!r} cannot be read ({exc}); tightrope keeps the "
+        f"lock {marker} rather than guess how it ended",
+        hint="Check that no transaction still runs (`systemctl list-units 'tightrope-txn-*'`, "
+        "`journalctl -t tightrope`) and that NetworkManager holds no checkpoint (`tightrope "
+        "status`; a crashed run's checkpoint rolls back by itself within a minute). If it is "
+        f"truly dead, keep {store.root / 'txn'} for a post-mortem and free the lock by hand: "
+        f"`sudo rm {marker}`.",
+    )
 
 
 def stale_reason(state: TxnState, boot_id: str) -> str | None:
     if state.finished:
         return None
+    if state.phase == "finishing":
+        return _died_finishing(state, boot_id)
     if state.boot_id != boot_id:
         return (
             "the box rebooted before confirmation: it booted the old configuration "
@@ -164,6 +193,18 @@ def stale_reason(state: TxnState, boot_id: str) -> str | None:
             "checkpoint back on its own"
         )
     return None
+
+
+def _died_finishing(state: TxnState, boot_id: str) -> str | None:
+    if state.boot_id != boot_id:
+        who = "the box rebooted"
+    elif state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
+        who = "tightrope's runner died"
+    else:
+        return None
+    return (f"committed (the checkpoint was destroyed), but {who} before it finished; left "
+            f"undone: {state.unfinished or 'unknown'}. `tightrope status` shows the box as it "
+            "is; finish by hand, or `tightrope undo` takes the change back")
 
 
 def request(store: Store, flag: str, txn_id: str | None = None) -> TxnState:
@@ -183,9 +224,9 @@ def request(store: Store, flag: str, txn_id: str | None = None) -> TxnState:
 
 
 def wait_for_end(store: Store, txn_id: str, clock: Clock, timeout_s: float) -> TxnState:
-    until = clock.now() + timeout_s
+    until = clock.mono() + timeout_s
     state = store.load(txn_id)
-    while not state.finished and clock.now() < until:
+    while not state.finished and clock.mono() < until:
         clock.sleep(0.25)
         state = store.load(txn_id)
     return state

@@ -13,8 +13,9 @@ from tightrope.errors import TightropeError
 from tightrope.txn.steps import Context
 
 
-def end_checkpoint(ctx: Context) -> list[str]:
-    """The point of no return: stop re-arming and destroy the checkpoint."""
+def end_checkpoint(ctx: Context, chores: str) -> list[str]:
+    """The point of no return: stop re-arming and destroy the checkpoint. From here the change
+    is committed, even if the runner dies before `chores` are done."""
     problems: list[str] = []
     if ctx.rearm is not None:
         ctx.rearm.stop()
@@ -25,12 +26,27 @@ def end_checkpoint(ctx: Context) -> list[str]:
             problems.append(f"destroying checkpoint: {exc}")
         ctx.checkpoint = None
     ctx.note("checkpoint destroyed: the change is committed")
+    ctx.mark_committed(chores)
     return problems
+
+
+def _chores(ctx: Context) -> str:
+    todo = []
+    stanzas = ctx.plan.discovery.netplan
+    for path in sorted({s.path for s in stanzas}):
+        keys = ", ".join(f"{s.section}.{s.key}" for s in stanzas if s.path == path)
+        todo.append(f"remove {keys} from {path}")
+    if todo:
+        todo.append("run netplan generate")
+    retire = [c.profile for c in ctx.plan.changes if c.action == "retire"]
+    if retire:
+        todo.append(f"retire {', '.join(retire)}")
+    return "; ".join(todo) or "nothing"
 
 
 def finish(ctx: Context) -> list[str]:
     """Returns problems met (the change itself is committed whatever they are)."""
-    problems = end_checkpoint(ctx)
+    problems = end_checkpoint(ctx, _chores(ctx))
     problems += _edit_netplan(ctx)
     netplan_world = ctx.plan.discovery.storage_world == "netplan"
     if netplan_world and ctx.plan.discovery.netplan:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tightrope import APP_MARK
 from tightrope.errors import TightropeError
+from tightrope.txn.atomic import write_all
 
 FIFO_NAME = "secrets.fifo"
 HANDOFF_TIMEOUT_S = 30.0
@@ -88,7 +89,7 @@ def _hand_over(fifo: Path, payload: bytes) -> None:
             time.sleep(0.05)
     try:
         os.set_blocking(fd, True)
-        os.write(fd, payload)
+        write_all(fd, payload)
     finally:
         os.close(fd)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from pathlib import Path
 from tightrope import nm
 from tightrope.core.snapshot import Snapshot
 from tightrope.nm import writer
+from tightrope.txn.atomic import write_atomic
 from tightrope.txn.backend import Settings
 
 
@@ -69,15 +69,7 @@ class HostSystem:
             return None
 
     def write_bytes(self, path: str, data: bytes, mode: int = 0o600) -> None:
-        target = self._p(path)
-        tmp = target.with_name(f".{target.name}.tightrope")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+        write_atomic(self._p(path), data, mode)
 
     def remove(self, path: str) -> None:
         self._p(path).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from tightrope.core.config import Sources, parse_config
 from tightrope.core.model import BondConfig, Secret
 from tightrope.core.plan import make_plan
 from tightrope.errors import TightropeError
+from tightrope.txn import control
 from tightrope.txn.backend import Backend, System
 from tightrope.txn.clock import Clock
 from tightrope.txn.engine import Step, Transaction
@@ -73,7 +74,14 @@ class Recorder:
 
     def set_phase(self, phase: str, deadline: float | None) -> None:
         timings = {**self.state.timings, phase: self.clock.now()}
-        self.state = self.store.update(self.state, phase=phase, deadline=deadline, timings=timings)
+        self.state = self.store.update(self.state, phase=phase, deadline_boot=deadline,
+                                       timings=timings)  # fmt: skip
+
+    def committed(self, unfinished: str) -> None:
+        timings = {**self.state.timings, "finishing": self.clock.now()}
+        self.state = self.store.update(self.state, phase="finishing", deadline_boot=None,
+                                       timings=timings, unfinished=unfinished)  # fmt: skip
+        self.note(f"still to do: {unfinished}")
 
     def end(self, outcome: str, reason: str) -> None:
         # One write: a reader polling for the end must never see the phase without the outcome.
@@ -81,10 +89,11 @@ class Recorder:
         self.state = self.store.update(
             self.state,
             phase=outcome,
-            deadline=None,
+            deadline_boot=None,
             timings=timings,
             outcome=outcome,
             reason=reason,
+            unfinished="",
         )
 
 
@@ -100,7 +109,7 @@ def _context(
     return Context(
         txn_id=rec.txn_id, config=config, plan=make_plan(config, before), before=before,
         backend=backend, system=system, store=rec.store, clock=rec.clock, note=rec.note,
-        set_phase=rec.set_phase,
+        set_phase=rec.set_phase, mark_committed=rec.committed,
         confirm_timeout_s=int(inputs.get("confirm_timeout_s", 120)),
         verify_timeout_s=int(inputs.get("verify_timeout_s", 60)),
         auto_confirm=bool(inputs.get("auto_confirm", False)),
@@ -160,6 +169,12 @@ def run(
         rec.end("failed", f"{type(exc).__name__}: {exc}")
     finally:
         store.release(txn_id)
+    try:
+        if pruned := control.prune(store):
+            rec.note(f"removed the folders of {len(pruned)} old transaction(s): "
+                     + ", ".join(pruned))  # fmt: skip
+    except (OSError, TightropeError) as exc:  # a full state directory never fails a change
+        rec.note(f"could not remove old transactions: {exc}")
     rec.note(f"outcome: {rec.state.outcome}" + (f" ({rec.state.reason})" if rec.state.reason
                                                 else ""))  # fmt: skip
     return rec.state

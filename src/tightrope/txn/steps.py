@@ -43,16 +43,33 @@ class Context:
     clock: Clock
     note: Callable[[str], None]  # progress line for the journal and the state file
     set_phase: Callable[[str, float | None], None]
+    # The checkpoint is destroyed: record the change as committed, with what is left to do.
+    mark_committed: Callable[[str], None]
     confirm_timeout_s: int = 120
     verify_timeout_s: int = 60
     auto_confirm: bool = False
     ssh_client: str | None = None
     checkpoint: str | None = None
-    deadline: float | None = None
+    deadline: float | None = None  # the confirm window's end (boot clock)
+    # However long activation and verification take, the change ends unconfirmed here: the
+    # re-armed guard never reaches past it, so even a hung runner cannot hold the box.
+    last_moment: float | None = None
     rearm: Rearmer | None = None
     probe_via: str | None = None  # interface auto-confirm pings through (the bond; None: any)
     added: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
+
+    def stop_if_asked(self) -> None:
+        """`tightrope rollback` works in every phase, and no change outlives its cap."""
+        if self.store.flag(self.txn_id, "abort"):
+            raise RolledBack("rolled back on request (`tightrope rollback`)")
+        if self.last_moment is not None and self.clock.mono() >= self.last_moment:
+            raise RolledBack(f"still not confirmed after the {self.cap_s():.0f} s a change may "
+                             "stay unconfirmed (verify + confirm windows + "
+                             f"{ACTIVATION_ALLOWANCE_S} s)")  # fmt: skip
+
+    def cap_s(self) -> float:
+        return self.verify_timeout_s + self.confirm_timeout_s + ACTIVATION_ALLOWANCE_S
 
     def checkpoint_alive(self) -> bool:
         cp = self.checkpoint
@@ -64,17 +81,18 @@ class Context:
     def patiently(self, call: Callable[[], T], wait_s: float = 90.0) -> T:
         """NetworkManager restarting is a moment, not a verdict: retry while it is away, so a
         rollback never gives up on the very daemon it needs."""
-        until = self.clock.now() + wait_s
+        until = self.clock.mono() + wait_s
         while True:
             try:
                 return call()
             except BackendUnavailable:
-                if self.clock.now() >= until:
+                if self.clock.mono() >= until:
                     raise
                 self.clock.sleep(1.0)
 
 
 NM_MARGIN_S = 10
+ACTIVATION_ALLOWANCE_S = 120  # backup, checkpoint, profiles, activation: seconds, even on a Pi
 
 
 class Rearmer:
@@ -97,10 +115,14 @@ class Rearmer:
     def timeout_now(self) -> int:
         deadline = self.ctx.deadline
         if deadline is None:
-            return self.guard_s
+            last = self.ctx.last_moment
+            if last is None:
+                return self.guard_s
+            left = last - self.ctx.clock.mono() + NM_MARGIN_S
+            return max(1, min(self.guard_s, int(left + 0.999)))
         # NetworkManager's timer runs a little past our deadline, so that while we live it is
         # our rollback (with its recorded reason) that ends the window, not the daemon's.
-        remaining = deadline - self.ctx.clock.now() + NM_MARGIN_S
+        remaining = deadline - self.ctx.clock.mono() + NM_MARGIN_S
         return max(1, min(self.guard_s, int(remaining + 0.999)))
 
     def _loop(self) -> None:
@@ -174,6 +196,7 @@ class Checkpoint:
             for i in (ctx.config.name, *(p.interface for p in ctx.config.ports))
             if ctx.before.device(i) is not None
         ]
+        ctx.last_moment = ctx.clock.mono() + ctx.cap_s()
         ctx.rearm = Rearmer(ctx)
         ctx.checkpoint = ctx.backend.checkpoint_create(devices, ctx.rearm.guard_s)
         ctx.rearm.start()
@@ -282,12 +305,13 @@ class Verify:
     def commit(self) -> None:
         ctx = self.ctx
         ctx.set_phase("verifying", None)
-        until = ctx.clock.now() + ctx.verify_timeout_s
+        until = ctx.clock.mono() + ctx.verify_timeout_s
         gw = str(ctx.config.ipv4.gateway) if ctx.config.ipv4.gateway else None
         # NetworkManager may fall back to the old Wi-Fi profile right after ours failed; the
         # reason it failed (a refused PSK) shows only in the poll that caught it, so keep it.
         seen: dict[str, str] = {}
         while True:
+            ctx.stop_if_asked()
             snap = ctx.snapshot()
             for port in ctx.config.wifi_ports:
                 dev = snap.device(port.interface)
@@ -302,7 +326,7 @@ class Verify:
                 ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
                 return
             refused = any(f.name == f"port {i}" for i in seen for f in ctx.verdict.failures)
-            if ctx.verdict.fatal or refused or ctx.clock.now() >= until:
+            if ctx.verdict.fatal or refused or ctx.clock.mono() >= until:
                 earlier = "".join(
                     f"; {iface} earlier: {why}"
                     for iface, why in seen.items()
@@ -323,15 +347,14 @@ class AwaitConfirm:
 
     def commit(self) -> None:
         ctx = self.ctx
-        ctx.deadline = ctx.clock.now() + ctx.confirm_timeout_s
+        ctx.deadline = ctx.clock.mono() + ctx.confirm_timeout_s
         ctx.set_phase("awaiting-confirm", ctx.deadline)
         ctx.note(
             f"waiting {ctx.confirm_timeout_s} s for `tightrope confirm`"
             + (" (auto-confirm on)" if ctx.auto_confirm else "")
         )
         while True:
-            if ctx.store.flag(ctx.txn_id, "abort"):
-                raise RolledBack("rolled back on request (`tightrope rollback`)")
+            ctx.stop_if_asked()
             if ctx.store.flag(ctx.txn_id, "confirm"):
                 ctx.note("confirmed by `tightrope confirm`")
                 return
@@ -341,7 +364,7 @@ class AwaitConfirm:
                     + (f" through {ctx.probe_via}" if ctx.probe_via else "")
                 )
                 return
-            if ctx.clock.now() >= ctx.deadline:
+            if ctx.clock.mono() >= ctx.deadline:
                 raise RolledBack(f"not confirmed within {ctx.confirm_timeout_s} s")
             if ctx.checkpoint is not None and not ctx.checkpoint_alive():
                 raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
@@ -360,7 +383,7 @@ def hold_for_commit(ctx: Context) -> None:
     """Confirmed: keep the short guard (not the window) while writing to disk. A confirmation
     in the window's last second left NetworkManager's timer nearly run out, so re-arm now."""
     ctx.set_phase("committing", None)
-    ctx.deadline = None
+    ctx.deadline = ctx.last_moment = None
     if ctx.checkpoint is not None and ctx.rearm is not None:
         ctx.backend.checkpoint_adjust(ctx.checkpoint, ctx.rearm.guard_s)
 

@@ -109,9 +109,10 @@ class VerifyOld:
     def commit(self) -> None:
         ctx = self.u.ctx
         ctx.set_phase("verifying", None)
-        until = ctx.clock.now() + ctx.verify_timeout_s
+        until = ctx.clock.mono() + ctx.verify_timeout_s
         wanted = self.u.manifest.get("addresses", {})
         while True:
+            ctx.stop_if_asked()
             snap = ctx.snapshot()
             missing = []
             for iface, uuid in self.u.active.items():
@@ -125,7 +126,7 @@ class VerifyOld:
             if not missing:
                 ctx.note("verified: the old profiles are active with their addresses")
                 return
-            if ctx.clock.now() >= until:
+            if ctx.clock.mono() >= until:
                 raise RolledBack("undo verification failed: " + "; ".join(missing))
             ctx.clock.sleep(1.0)
 
@@ -151,9 +152,17 @@ class PersistOld:
         pass
 
 
+def _chores(undo: _Undo) -> str:
+    todo = [f"delete the bond's profiles ({', '.join(undo.ours)})"] if undo.ours else []
+    paths = [entry["path"] for entry in undo.manifest.get("netplan", [])]
+    if paths:
+        todo.append(f"restore {', '.join(paths)} from the backup and run netplan generate")
+    return "; ".join(todo) or "nothing"
+
+
 def _finish(undo: _Undo) -> Callable[[Context], list[str]]:
     def finish(ctx: Context) -> list[str]:
-        problems = end_checkpoint(ctx)
+        problems = end_checkpoint(ctx, _chores(undo))
         for uuid in undo.ours:
             try:
                 ctx.backend.delete_profile(uuid)

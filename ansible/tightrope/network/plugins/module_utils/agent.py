@@ -210,11 +210,17 @@ def psk_map(config: dict[str, Any], psk: str | None, psks: dict[str, Any] | None
 
 
 def options(params: dict[str, Any]) -> proto.Options:
-    """The transaction's options as the user gave them: an unset one takes tightrope's default,
-    any value given (0 included) goes to the box as it is, for the box to judge."""
+    """The transaction's options as the user gave them: an unset one takes tightrope's default;
+    a value given is checked against tightrope's bounds here, before the box is asked (0 is
+    refused by name, never silently replaced)."""
     given: dict[str, Any] = {k: int(params[k]) for k in ("confirm_timeout", "verify_timeout")
                              if params.get(k) is not None}  # fmt: skip
-    return proto.Options(auto_confirm=bool(params.get("auto_confirm")), **given)
+    opts = proto.Options(auto_confirm=bool(params.get("auto_confirm")), **given)
+    try:
+        opts.check()
+    except proto.ProtocolError as exc:
+        raise AgentError(f"{exc}; nothing was changed", exit_code=2) from None
+    return opts
 
 
 def plan_request(params: dict[str, Any]) -> proto.PlanRequest:
@@ -394,16 +400,19 @@ def _wait_for_end(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> dict[str, Any]:
-    """Poll the transaction until it ended (changed: False, this call committed nothing)."""
+    """Wait until the transaction ended (changed: False, this call committed nothing): the box
+    answers `wait` when it ended or after the protocol's longest wait, so this is one agent
+    process per ten minutes, not one per poll (each costs seconds of Python on a Pi)."""
     while True:
-        view = Conversation(run, python, pyz).call(proto.TxnRequest(action="progress", txn=txn),
-                                                   proto.TxnView)  # fmt: skip
+        left = max(0.0, until - clock())
+        ask = proto.TxnRequest(action="wait", txn=txn, wait_s=_wait_s(left))
+        view = Conversation(run, python, pyz).call(ask, proto.TxnView)
         if view.finished:
             return {**txn_summary(view), "changed": False}
         if clock() >= until:
             raise AgentError(f"transaction {txn} is still {view.phase} after {timeout:.0f} s",
                              **txn_summary(view))  # fmt: skip
-        sleep(POLL_S)
+        sleep(POLL_S)  # the box answered early (it was restarting?): do not spin
 
 
 def outcome_message(summary: dict[str, Any]) -> str:

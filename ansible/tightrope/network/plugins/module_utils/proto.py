@@ -85,11 +85,33 @@ class Message:
         """Field-level rules beyond types (ids, addresses); raises ProtocolError."""
 
 
+# The windows a change may ask for, in seconds. Below the minimum an SSH login at the new
+# address, or a Wi-Fi association, does not fit even on a fast box; above the maximum a box
+# would stay on an unconfirmed network for longer than anyone watches it.
+CONFIRM_TIMEOUT_S = (15, 3600)
+VERIFY_TIMEOUT_S = (10, 600)
+
+
+def window_problem(value: float, bounds: tuple[int, int]) -> str | None:
+    """Why `value` is not a window within `bounds`, or None if it is."""
+    low, high = bounds
+    if math.isnan(value) or not low <= value <= high:
+        return f"must be between {low} and {high} seconds (got {value})"
+    return None
+
+
 @dataclass(frozen=True)
 class Options:
     confirm_timeout: int = 120
     verify_timeout: int = 60
     auto_confirm: bool = False
+
+    def check(self) -> None:
+        for flag, value, bounds in (("confirm_timeout", self.confirm_timeout, CONFIRM_TIMEOUT_S),
+                                    ("verify_timeout", self.verify_timeout, VERIFY_TIMEOUT_S)):
+            problem = window_problem(value, bounds)
+            if problem:
+                raise ProtocolError(f"{flag} {problem}")
 
 
 @dataclass(frozen=True)
@@ -122,21 +144,24 @@ class StartRequest(Message):
 
 @dataclass(frozen=True)
 class TxnRequest(Message):
-    """confirm / abort / progress / log of one transaction (or, with txn None, the pending
-    one; for log: the history)."""
+    """confirm / abort / progress / log / wait of one transaction (or, with txn None, the
+    pending one; for log: the history). `wait` only watches: it answers when the transaction
+    ended or `wait_s` passed, so whoever waits needs one process on the box, not a poll."""
 
     kind: ClassVar[str] = "txn"
     action: str = "progress"
     txn: str | None = None
-    wait_s: float = 0.0  # confirm/abort: how long to wait for the end, answering events meanwhile
+    wait_s: float = 0.0  # confirm/abort/wait: how long to wait for the end, with events
 
-    ACTIONS: ClassVar[tuple[str, ...]] = ("progress", "confirm", "abort", "log")
+    ACTIONS: ClassVar[tuple[str, ...]] = ("progress", "confirm", "abort", "log", "wait")
 
     def check(self) -> None:
         if self.action not in self.ACTIONS:
             raise ProtocolError(f"unknown transaction action {self.action!r}")
         if self.txn is not None:
             valid_txn_id(self.txn)
+        elif self.action == "wait":
+            raise ProtocolError("wait: name the transaction")
         if not 0 <= self.wait_s <= 600:
             raise ProtocolError(f"wait_s {self.wait_s} is outside 0-600")
 
@@ -387,7 +412,6 @@ def decode(line: bytes | str, *expected: type[Message]) -> Message:
     message = _build(cls, body, cls.kind)
     if not isinstance(message, Message):
         raise ProtocolError(f"{cls.kind} is not a message")
-    message.check()
     return message
 
 
@@ -404,7 +428,11 @@ def _build(cls: type, data: Any, where: str) -> Any:
     if unknown:
         raise ProtocolError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     kwargs = {name: _value(hints[name], data[name], f"{where}.{name}") for name in data}
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    check = getattr(built, "check", None)
+    if check is not None:  # every part checks its own rules (Options inside a request too)
+        check()
+    return built
 
 
 def _value(tp: Any, value: Any, where: str) -> Any:

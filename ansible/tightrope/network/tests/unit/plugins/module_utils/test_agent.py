@@ -92,8 +92,10 @@ def test_the_plan_request_carries_the_config_verbatim_and_the_psk_apart():
 
 
 def test_timeouts_pass_as_given_and_default_only_when_unset():
-    assert agent.options(params(confirm_timeout=0, verify_timeout=0)) == proto.Options(
-        confirm_timeout=0, verify_timeout=0)
+    assert agent.options(params(confirm_timeout=15, verify_timeout=10)) == proto.Options(
+        confirm_timeout=15, verify_timeout=10)
+    with pytest.raises(agent.AgentError, match="confirm_timeout must be between 15 and 3600"):
+        agent.options(params(confirm_timeout=0))
     assert agent.options(params(confirm_timeout=None, verify_timeout=None)) == proto.Options()
     assert agent.options(params(auto_confirm=True)).auto_confirm is True
 
@@ -249,7 +251,7 @@ def test_confirm_reports_a_transaction_that_already_ended():
 def test_confirm_that_loses_the_race_with_the_rollback_says_how_it_ended():
     busy = proto.ErrorAnswer(error="Busy", message="transaction already ended", exit_code=5)
     box = FakeBox(log=[view("awaiting-confirm")], confirm=[busy],
-                  progress=[view("rolled-back", "rolled-back", "confirm window closed")])
+                  wait=[view("rolled-back", "rolled-back", "confirm window closed")])
     summary = agent.settle_txn(box, "py", "t.pyz", T1, commit=True, timeout=5,
                                sleep=lambda s: None)
     assert summary["outcome"] == "rolled-back" and summary["reason"] == "confirm window closed"
@@ -259,7 +261,7 @@ def test_confirm_that_loses_the_race_with_the_rollback_says_how_it_ended():
 def test_confirm_waits_on_when_the_box_stopped_waiting_first():
     now = [0.0]
     box = FakeBox(log=[view("verifying")], confirm=[view("verifying")],
-                  progress=[view("awaiting-confirm"), view("committed", "committed")])
+                  wait=[view("awaiting-confirm"), view("committed", "committed")])
     summary = agent.settle_txn(box, "py", "t", T1, commit=True, timeout=900,
                                clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     assert summary["outcome"] == "committed"
@@ -268,18 +270,19 @@ def test_confirm_waits_on_when_the_box_stopped_waiting_first():
 
 def test_report_only_waits_for_the_rollback_and_never_confirms():
     now = [0.0]
-    box = FakeBox(progress=[view("rolling-back"), view("rolling-back"),
-                            view("rolled-back", "rolled-back", "no gateway")])
+    box = FakeBox(wait=[view("rolling-back"), view("rolled-back", "rolled-back", "no gateway")])
     summary = agent.settle_txn(box, "py", "t.pyz", T1, commit=False, timeout=60,
                                clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     assert summary["outcome"] == "rolled-back" and summary["changed"] is False
     asked = [r for reqs in box.requests() for r in reqs]
-    assert asked == [proto.TxnRequest(action="progress", txn=T1)] * 3
+    # The box waits (read-only) instead of being polled: one process per answer it gives.
+    assert asked == [proto.TxnRequest(action="wait", txn=T1, wait_s=60.0),
+                     proto.TxnRequest(action="wait", txn=T1, wait_s=59.0)]
 
 
 def test_report_only_gives_up_after_its_timeout():
     now = [0.0]
-    box = FakeBox(progress=[view("awaiting-confirm")])
+    box = FakeBox(wait=[view("awaiting-confirm")])
     with pytest.raises(agent.AgentError, match="still awaiting-confirm after 3 s") as info:
         agent.settle_txn(box, "py", "t.pyz", T1, commit=False, timeout=3,
                          clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))

@@ -122,11 +122,11 @@ def test_present_starts_the_plan_shown_and_returns_at_once(fake, capsys):
     assert result["invocation"]["module_args"]["psk"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
-def test_a_timeout_of_zero_reaches_the_box_as_zero(fake, capsys):
+def test_a_timeout_of_zero_is_refused_by_name_before_the_box_is_asked(fake, capsys):
     pyz = fake(plan=[PLANNED], start=[txn("starting")])
-    run(bond, dict(ARGS, pyz=pyz, confirm_timeout=0, verify_timeout=0), capsys)
-    (start,) = fake.asked()[1]
-    assert start["options"]["confirm_timeout"] == 0 and start["options"]["verify_timeout"] == 0
+    result = run(bond, dict(ARGS, pyz=pyz, confirm_timeout=0), capsys)
+    assert result["failed"] and "confirm_timeout must be between 15 and 3600" in result["msg"]
+    assert result["exit_code"] == 2  # the box was never asked
 
 
 def test_nothing_to_change_is_not_a_change(fake, capsys):
@@ -155,7 +155,7 @@ def test_confirm_commits_and_fails_when_rolled_back(fake, capsys):
     pyz = fake(log=[txn("awaiting-confirm")], confirm=[txn("committed", "committed")])
     assert run(confirm, {"txn": T1, "pyz": pyz}, capsys)["changed"] is True
     assert [[r["action"] for r in reqs] for reqs in fake.asked()] == [["log", "confirm"]]
-    pyz = fake(progress=[txn("rolled-back", "rolled-back", "wlan0 did not associate")])
+    pyz = fake(wait=[txn("rolled-back", "rolled-back", "wlan0 did not associate")])
     result = run(confirm, {"txn": T1, "pyz": pyz, "commit": False}, capsys)
     assert result["failed"] is True
     assert result["outcome"] == "rolled-back" and result["reason"] == "wlan0 did not associate"
