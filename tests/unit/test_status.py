@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.unit.builders import ETH0_MAC, netplan_start
-from tightrope.core.status import status_report
+from tightrope.core.status import report_from_dict, status_report
 
 
 def test_status_without_bond_names_every_claim() -> None:
@@ -21,3 +23,32 @@ def test_status_without_bond_names_every_claim() -> None:
     assert devices["eth0"].claimed_by == ("Wired connection 1 (wired-default, etc)",)
     assert devices["wlan0"].claimed_by == ("preconfigured (rpios-preconfigured, etc)",)
     assert report.storage_world == "keyfile"
+
+
+def test_status_tells_how_a_change_cut_by_a_reboot_ended(tmp_path: Path) -> None:
+    """A power cut while a change awaited confirmation: the box booted the old network, and
+    status (as root) ends that transaction with the reason and shows it as the last change."""
+    from tests.unit.fakebox import FakeBox, FakeClock
+    from tests.unit.test_plan import seed_config
+    from tightrope.box import app
+    from tightrope.box.env import BoxEnv
+    from tightrope.core.plan import make_plan
+    from tightrope.txn import control
+    from tightrope.txn.state import Store
+
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    store = Store(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    started = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                            launch=lambda txn_id, secrets: None)  # fmt: skip
+    after_cut = BoxEnv(store=store, clock=clock, boot_id=lambda: "boot-2",
+                       read_snapshot=lambda s: box.snapshot(include_secrets=s),
+                       launch=lambda t, s: None, require_root=lambda: None,
+                       is_root=lambda: True)  # fmt: skip
+    report = app.status(after_cut)
+    assert report.pending is None and report.last is not None
+    assert report.last.id == started.state.id and report.last.outcome == "aborted"
+    assert "rebooted before confirmation" in report.last.reason
+    again = report_from_dict(report.to_dict())
+    assert again.last == report.last

@@ -18,7 +18,7 @@ from tightrope.core.drill import DrillRefused, DrillResult, drill_plan
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan, make_plan
 from tightrope.core.snapshot import Snapshot
-from tightrope.core.status import PendingTxn, StatusReport, status_report
+from tightrope.core.status import LastTxn, PendingTxn, StatusReport, status_report
 from tightrope.errors import Busy, Exit, TightropeError
 from tightrope.txn import control
 from tightrope.txn.state import TxnState
@@ -234,8 +234,25 @@ def pending(env: BoxEnv) -> PendingTxn | None:
     return PendingTxn(v.id, v.txn_kind, v.phase, remaining, v.reconnect_at)
 
 
+def last_change(env: BoxEnv) -> LastTxn | None:
+    """The newest transaction that ended. As root, a pending one whose runner is gone (a
+    reboot, a power cut, a kill) is ended first, with the reason, so status tells it."""
+    try:
+        if env.is_root():
+            control.expire_stale(env.store, env.clock, env.boot_id())
+        ended = [s for s in control.history(env.store) if s.finished]
+    except (OSError, TightropeError):
+        return None
+    if not ended:
+        return None
+    s = ended[-1]
+    outcome = s.outcome or s.phase
+    return LastTxn(s.id, s.kind, outcome, s.reason, s.timings.get(outcome))
+
+
 def status(env: BoxEnv) -> StatusReport:
-    return status_report(env.read_snapshot(False), pending(env))
+    last = last_change(env)
+    return status_report(env.read_snapshot(False), pending(env), last)
 
 
 def drill(env: BoxEnv, request: proto.DrillRequest) -> DrillResult:

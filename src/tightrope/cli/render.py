@@ -101,6 +101,9 @@ def status(report: StatusReport, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict())
         return
+    import time
+
+    from rich.markup import escape
     from rich.table import Table
 
     out = _console()
@@ -116,6 +119,13 @@ def status(report: StatusReport, as_json: bool) -> None:
             f"[bold yellow]pending {t.kind} {t.id}[/]: {t.phase}{left}"
             + (f"; confirm from {t.reconnect_at}" if t.reconnect_at else "")
         )
+    if report.last and not report.pending:
+        last = report.last
+        when = (" at " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.ended))
+                if last.ended else "")  # fmt: skip
+        style = "green" if last.outcome == "committed" else "bold yellow"
+        out.print(f"last change: {last.kind} {last.id} [{style}]{last.outcome}[/]{when}"
+                  + (f": {escape(last.reason)}" if last.reason else ""))  # fmt: skip
     for bond in report.bonds:
         _bond(out, bond)
     if not report.bonds:

@@ -61,6 +61,7 @@ class StatusReport:
     devices: tuple[DeviceStatus, ...]
     checkpoints: int
     pending: PendingTxn | None = None
+    last: LastTxn | None = None  # the newest ended transaction, however it ended
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,10 +76,23 @@ class PendingTxn:
     reconnect_at: str | None
 
 
+@dataclass(frozen=True)
+class LastTxn:
+    """How the newest change ended: after a power cut, a reboot or a killed runner this is
+    where the admin learns what happened (the reason says it in words)."""
+
+    id: str
+    kind: str
+    outcome: str
+    reason: str
+    ended: float | None  # the box's wall clock when it ended (as recorded; it may have jumped)
+
+
 _SHOWN_TYPES = ("ethernet", "wifi", "bond")
 
 
-def status_report(snap: Snapshot, pending: PendingTxn | None = None) -> StatusReport:
+def status_report(snap: Snapshot, pending: PendingTxn | None = None,
+                  last: LastTxn | None = None) -> StatusReport:  # fmt: skip
     bonds = tuple(_bond(snap, d) for d in snap.devices if d.type == "bond")
     devices = tuple(_device(snap, d) for d in snap.devices if d.type in _SHOWN_TYPES)
     return StatusReport(
@@ -89,6 +103,7 @@ def status_report(snap: Snapshot, pending: PendingTxn | None = None) -> StatusRe
         devices=devices,
         checkpoints=len(snap.checkpoints),
         pending=pending,
+        last=last,
     )
 
 
@@ -184,10 +199,11 @@ def report_from_dict(d: dict[str, Any]) -> StatusReport:
         return DeviceStatus(**{**x, "addresses": tuple(x["addresses"]),
                                "claimed_by": tuple(x["claimed_by"])})
 
-    pend = d.get("pending")
+    pend, last = d.get("pending"), d.get("last")
     return StatusReport(
         hostname=str(d["hostname"]), nm_version=str(d["nm_version"]),
         storage_world=str(d["storage_world"]), bonds=tuple(bond(b) for b in d["bonds"]),
         devices=tuple(device(x) for x in d["devices"]), checkpoints=int(d["checkpoints"]),
         pending=PendingTxn(**pend) if isinstance(pend, dict) else None,
+        last=LastTxn(**last) if isinstance(last, dict) else None,
     )  # fmt: skip
