@@ -88,7 +88,11 @@ def test_neighbour_table_states(text: str, state: str | None, answered: bool | N
 
 def test_networkmanager_asking_for_a_new_psk_is_a_refused_psk() -> None:
     trip = Tripwire(config())
-    assert trip.event(DeviceEvent("wlan0", "config", "prepare", "none")) is None
+    # Every activation passes through need-auth while NetworkManager fetches the stored PSK.
+    for new, old in [("prepare", "disconnected"), ("config", "prepare"),
+                     ("need-auth", "config"), ("prepare", "need-auth"), ("config", "prepare")]:
+        assert trip.event(DeviceEvent("wlan0", new, old, "none")) is None
+    # The AP cut the 4-way handshake short: NetworkManager asks for a new PSK.
     assert trip.event(DeviceEvent("wlan0", "need-auth", "config", "supplicant-disconnect")) == (
         PSK_REFUSED
     )
@@ -97,26 +101,33 @@ def test_networkmanager_asking_for_a_new_psk_is_a_refused_psk() -> None:
     )
 
 
-def test_ssid_absent_from_a_scan_made_while_joining() -> None:
+def test_ssid_absent_from_scans_made_while_joining() -> None:
     cfg = config(ssid="NoSuchNetwork")
     snap = netplan_start()  # wlan0 sees only TightropeLab
     trip = Tripwire(cfg)
     # A scan before our activation began says nothing about it.
     assert trip.event(DeviceEvent("wlan0", scan_done=True)) is None
     assert trip.snapshot(snap) is None
-    trip.event(DeviceEvent("wlan0", "prepare", "disconnected", "none"))
-    assert trip.snapshot(snap) is None  # no scan since: the list may predate the AP
+    trip.event(DeviceEvent("wlan0", "config", "prepare", "none"))
+    trip.event(DeviceEvent("wlan0", scan_done=True))
+    # The first scan to end may have begun before the supplicant looked for this SSID.
+    assert trip.snapshot(snap) is None
     trip.event(DeviceEvent("wlan0", scan_done=True))
     assert trip.snapshot(snap) == NO_SSID
+    # Fetching the PSK starts the activation over: the count too.
+    trip.event(DeviceEvent("wlan0", "need-auth", "config", "none"))
+    trip.event(DeviceEvent("wlan0", "prepare", "need-auth", "none"))
+    assert trip.snapshot(snap) is None
     # NetworkManager's own verdict, 25 s later, says the same.
     assert Tripwire(cfg).event(DeviceEvent("wlan0", "failed", "config", "ssid-not-found")) == (
         NO_SSID
     )
 
 
-def test_a_present_ssid_after_a_scan_is_no_verdict() -> None:
+def test_a_present_ssid_after_scans_is_no_verdict() -> None:
     trip = Tripwire(config())
     trip.event(DeviceEvent("wlan0", "config", "prepare", "none"))
+    trip.event(DeviceEvent("wlan0", scan_done=True))
     trip.event(DeviceEvent("wlan0", scan_done=True))
     assert trip.snapshot(netplan_start()) is None
 
@@ -176,6 +187,10 @@ def test_refused_psk_rolls_back_on_the_signal_though_the_poll_never_sees_it(
     box.wifi_instead = "fallback"
     box.on_activate["wlan0"] = [
         DeviceEvent("wlan0", "prepare", "disconnected", "none"),
+        DeviceEvent("wlan0", "config", "prepare", "none"),
+        DeviceEvent("wlan0", "need-auth", "config", "none"),  # fetching the stored PSK
+        DeviceEvent("wlan0", "prepare", "need-auth", "none"),
+        DeviceEvent("wlan0", "config", "prepare", "none"),
         DeviceEvent("wlan0", "need-auth", "config", "supplicant-disconnect"),
         DeviceEvent("wlan0", "failed", "need-auth", "no-secrets"),
     ]
@@ -186,11 +201,24 @@ def test_refused_psk_rolls_back_on_the_signal_though_the_poll_never_sees_it(
     assert all(s.closed for s in box.streams)
 
 
-def test_absent_ssid_rolls_back_after_the_first_scan(tmp_path: Path) -> None:
+def test_a_good_psk_passing_through_need_auth_commits(tmp_path: Path) -> None:
+    """Seen in the lab: NetworkManager's every Wi-Fi activation visits need-auth while it
+    fetches the stored PSK; taken for a refusal, it rolled back every change."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.on_activate["wlan0"] = [DeviceEvent("wlan0", "need-auth", "config", "none"),
+                                DeviceEvent("wlan0", "prepare", "need-auth", "none")]  # fmt: skip
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: [store.raise_flag(i, "confirm") for i in store.all_ids()])
+    final = _run(tmp_path, box, clock, config())
+    assert final.outcome == "committed", final.reason
+
+
+def test_absent_ssid_rolls_back_after_two_scans(tmp_path: Path) -> None:
     box, clock = FakeBox(netplan_start()), FakeClock()
     box.wifi_instead = "config"
     box.on_activate["wlan0"] = [DeviceEvent("wlan0", "prepare", "disconnected", "none"),
                                 DeviceEvent("wlan0", "config", "prepare", "none"),
+                                DeviceEvent("wlan0", scan_done=True),
                                 DeviceEvent("wlan0", scan_done=True)]  # fmt: skip
     final, took = _verifying_took(box, clock, tmp_path, config(ssid="NoSuchNetwork"))
     assert (final.outcome, final.reason) == ("rolled-back", NO_SSID)

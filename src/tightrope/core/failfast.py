@@ -45,13 +45,23 @@ def address_in_use(addresses: Iterable[str]) -> str:
     )
 
 
-# Reasons a Wi-Fi port fails with that mean its PSK was refused. NetworkManager reports a
-# 4-way handshake cut short as supplicant-disconnect and then asks secret agents for a new
-# PSK; a headless box has none, so the device fails with no-secrets a moment later.
-PSK_REASONS = frozenset({"no-secrets", "supplicant-disconnect"})
-# Device states of a port whose activation (ours: we activate right after subscribing) is on
-# its way but has not associated yet.
-_ACTIVATING = frozenset({"prepare", "config", "need-auth", "ip-config", "ip-check"})
+# NetworkManager passes every Wi-Fi activation with a PSK through need-auth (reason none)
+# while it fetches the stored secret, so need-auth alone means nothing. It asks for a *new*
+# PSK when the AP cut the 4-way handshake short: need-auth with supplicant-disconnect; a
+# headless box has no secret agent to answer, so the port fails with no-secrets right after
+# (also the end of an association that timed out with the AP in sight).
+def _psk_refused(state: str, reason: str) -> bool:
+    return (state == "need-auth" and reason == "supplicant-disconnect") or (
+        state in ("failed", "disconnected") and reason == "no-secrets"
+    )
+
+
+# A Wi-Fi port's scans count from the moment it enters config, when NetworkManager hands the
+# network to wpa_supplicant, which then scans for that very SSID (NetworkManager always sets
+# scan_ssid=1, so even a hidden AP answers). The first scan to end after that may still be
+# one begun before (NetworkManager scans when a device turns disconnected, and broadcast
+# probes do not reveal a hidden SSID); the second began after it, so it is the supplicant's.
+SCANS_FOR_ABSENT_SSID = 2
 # The bond failing on its IP configuration: with a static address, dad-timeout set and
 # may-fail off (core.profiles), the only way there is NetworkManager's ARP probe finding the
 # address taken. NetworkManager 1.42 says ip-config-unavailable; ip-address-duplicate is the
@@ -62,8 +72,8 @@ _DUPLICATE_REASONS = frozenset({"ip-config-unavailable", "ip-address-duplicate"}
 @dataclass
 class Tripwire:
     config: BondConfig
-    activating: set[str] = field(default_factory=set)
-    scanned: set[str] = field(default_factory=set)  # Wi-Fi ports that scanned while activating
+    # Wi-Fi port -> scans ended since it entered config (absent: not trying to join)
+    scans: dict[str, int] = field(default_factory=dict)
 
     def event(self, ev: DeviceEvent) -> str | None:
         """A verdict from one signal, or None. Remembers what the next snapshot needs."""
@@ -72,17 +82,16 @@ class Tripwire:
         if ev.interface in wifi:
             ssid = wifi[ev.interface]
             if ev.scan_done:
-                if ev.interface in self.activating:
-                    self.scanned.add(ev.interface)
+                if ev.interface in self.scans:
+                    self.scans[ev.interface] += 1
                 return None
-            if ev.new in _ACTIVATING:
-                self.activating.add(ev.interface)
-            elif ev.new == "activated":
-                self.activating.discard(ev.interface)
-                self.scanned.discard(ev.interface)
-            # NetworkManager asking for new secrets is its own verdict on the PSK: the
+            if ev.new == "config":
+                self.scans[ev.interface] = 0
+            elif ev.new not in ("need-auth", "ip-config", "ip-check"):
+                self.scans.pop(ev.interface, None)  # associated, or starting over
+            # NetworkManager asking for a new PSK is its own verdict on ours: the
             # transaction has no other PSK to give.
-            if ev.new == "need-auth" or (ev.new == "failed" and ev.reason in PSK_REASONS):
+            if _psk_refused(ev.new, ev.reason):
                 return psk_refused(ssid, ev.interface)
             if ev.new == "failed" and ev.reason == "ssid-not-found":
                 return ssid_absent(ssid, ev.interface)
@@ -102,13 +111,12 @@ class Tripwire:
                 continue
             ssid = port.ssid or ""
             joined = dev.controller == self.config.name and dev.state == "activated"
-            if dev.state == "need-auth" or (
-                dev.state in ("failed", "disconnected") and dev.state_reason == "no-secrets"
-            ):
+            if _psk_refused(dev.state, dev.state_reason or ""):
                 return psk_refused(ssid, port.interface)
             if dev.state_reason == "ssid-not-found" and not joined:
                 return ssid_absent(ssid, port.interface)
-            if port.interface in self.scanned and not joined:
+            scans = self.scans.get(port.interface, 0)
+            if scans >= SCANS_FOR_ABSENT_SSID and not joined:
                 seen = {ap.ssid for ap in snap.access_points if ap.seen_by == port.interface}
                 if ssid not in seen:
                     return ssid_absent(ssid, port.interface)
