@@ -58,10 +58,12 @@ def _psk_refused(state: str, reason: str) -> bool:
 
 # A Wi-Fi port's scans count from the moment it enters config, when NetworkManager hands the
 # network to wpa_supplicant, which then scans for that very SSID (NetworkManager always sets
-# scan_ssid=1, so even a hidden AP answers). The first scan to end after that may still be
-# one begun before (NetworkManager scans when a device turns disconnected, and broadcast
-# probes do not reveal a hidden SSID); the second began after it, so it is the supplicant's.
-SCANS_FOR_ABSENT_SSID = 2
+# scan_ssid=1, so even a hidden AP answers). One scan ended since then settles it when no
+# hidden AP is around; otherwise it takes two, as the first may have begun before (with
+# broadcast probes, which a hidden AP answers without its SSID), and the second began after.
+# NetworkManager itself gives up with ssid-not-found only after its 25 s supplicant timeout.
+SCANS_FOR_ABSENT_SSID = 1
+SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP = 2
 # The bond failing on its IP configuration: with a static address, dad-timeout set and
 # may-fail off (core.profiles), the only way there is NetworkManager's ARP probe finding the
 # address taken. NetworkManager 1.42 says ip-config-unavailable; ip-address-duplicate is the
@@ -115,11 +117,11 @@ class Tripwire:
                 return psk_refused(ssid, port.interface)
             if dev.state_reason == "ssid-not-found" and not joined:
                 return ssid_absent(ssid, port.interface)
-            scans = self.scans.get(port.interface, 0)
-            if scans >= SCANS_FOR_ABSENT_SSID and not joined:
-                seen = {ap.ssid for ap in snap.access_points if ap.seen_by == port.interface}
-                if ssid not in seen:
-                    return ssid_absent(ssid, port.interface)
+            seen = {ap.ssid for ap in snap.access_points if ap.seen_by == port.interface}
+            hidden_near = any(not name.strip("\0") for name in seen)
+            need = SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP if hidden_near else SCANS_FOR_ABSENT_SSID
+            if self.scans.get(port.interface, 0) >= need and not joined and ssid not in seen:
+                return ssid_absent(ssid, port.interface)
         return None
 
 
