@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from tightrope.core.failfast import DeviceEvent
 from tightrope.core.snapshot import (
     BondPortRuntime,
     BondRuntime,
@@ -48,6 +49,21 @@ class FakeClock:
             hook(self.t)
 
 
+class FakeEvents:
+    """The signals a test scripts: whatever was emitted since the last drain()."""
+
+    def __init__(self, box: FakeBox, interfaces: Sequence[str]) -> None:
+        self.box, self.wanted, self.closed = box, set(interfaces), False
+        self.pending: list[DeviceEvent] = []
+
+    def drain(self) -> list[DeviceEvent]:
+        out, self.pending = self.pending, []
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class FakeBox:
     def __init__(self, start: Snapshot) -> None:
         self.start = start
@@ -57,7 +73,15 @@ class FakeBox:
         self.checkpoint: tuple[str, dict[str, Any]] | None = None
         self.calls: list[str] = []
         self.wifi_failure: str | None = None  # a state reason, e.g. "no-secrets"
+        # Where our Wi-Fi port ends up instead of the bond: "fallback" (NetworkManager back
+        # on the old profile, no reason left to see) or "config" (still looking for the AP).
+        self.wifi_instead: str | None = None
         self.gateway_answers = True
+        self.gateway_answers_arp: bool | None = True  # None: the box cannot tell
+        self.arp_probes: list[tuple[str, str]] = []
+        # Signals NetworkManager sends when a device is activated, by interface.
+        self.on_activate: dict[str, list[DeviceEvent]] = {}
+        self.streams: list[FakeEvents] = []
         self.generated = 0
 
     # -- Backend ---------------------------------------------------------------------------
@@ -119,11 +143,23 @@ class FakeBox:
         self.calls.append(f"delete {self.profiles[uuid].id}")
         del self.profiles[uuid]
 
+    def device_events(self, interfaces: Sequence[str]) -> FakeEvents:
+        self.calls.append("device_events")
+        stream = FakeEvents(self, interfaces)
+        self.streams.append(stream)
+        return stream
+
+    def emit(self, *events: DeviceEvent) -> None:
+        for stream in self.streams:
+            if not stream.closed:
+                stream.pending += [e for e in events if e.interface in stream.wanted]
+
     def activate(self, uuid: str, device: str | None = None) -> None:
         p = self.profiles[uuid]
         self.calls.append(f"activate {p.id}")
         iface = device or p.interface
         assert iface
+        self.emit(*self.on_activate.get(iface, ()))
         if p.type == "bond":
             self.devices[iface] = Device(
                 iface, "bond", "activated", True, mac="52:54:00:12:34:56", active_profile=uuid,
@@ -134,6 +170,16 @@ class FakeBox:
             )
             return
         dev = self.devices[iface]
+        if p.type == "802-11-wireless" and self.wifi_instead == "fallback":
+            old = self.start.device(iface)
+            self.devices[iface] = replace(dev, state="activated", controller=None,
+                                          state_reason="none",
+                                          active_profile=old.active_profile if old else None)
+            return
+        if p.type == "802-11-wireless" and self.wifi_instead == "config":
+            self.devices[iface] = replace(dev, state="config", controller=None,
+                                          state_reason="none", active_profile=uuid, ssid=None)
+            return
         if p.type == "802-11-wireless" and self.wifi_failure:
             self.devices[iface] = replace(dev, state="disconnected", controller=None,
                                           state_reason=self.wifi_failure, active_profile=None)
@@ -184,6 +230,10 @@ class FakeBox:
 
     def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool:
         return self.gateway_answers
+
+    def arp_probe(self, address: str, interface: str) -> bool | None:
+        self.arp_probes.append((address, interface))
+        return self.gateway_answers_arp
 
     def netplan_generate(self) -> bool:
         self.generated += 1

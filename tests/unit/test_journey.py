@@ -69,6 +69,7 @@ class StandInBox:
         self.impostor = False  # another machine answers at NEW
         self.tamper: Any = None
         self.opened: list[str | None] = []
+        self.rollback_after_s, self.rollback_reason = 80.0, "not confirmed in time"
         self.env = BoxEnv(store=self.store, clock=self.clock, boot_id=lambda: "boot-1",
                           read_snapshot=self._snapshot, launch=lambda txn, secrets: None,
                           require_root=lambda: None, is_root=lambda: True)  # fmt: skip
@@ -89,9 +90,9 @@ class StandInBox:
         if self.store.flag(pending, "confirm"):
             self.store.update(state, phase="committed", outcome="committed")
             self.store.release(pending)
-        elif now - state.created > 80:
+        elif now - state.created > self.rollback_after_s:
             self.store.update(state, phase="rolled-back", outcome="rolled-back",
-                              reason="not confirmed in time")  # fmt: skip
+                              reason=self.rollback_reason)  # fmt: skip
             self.store.release(pending)
 
     # -- Reach --
@@ -189,6 +190,21 @@ def test_a_silent_new_address_waits_for_the_rollback_and_says_why(tmp_path: Path
     assert result.outcome == Outcome.ROLLED_BACK and result.reason == "not confirmed in time"
     waits = [m for p, m in events if p == "waiting"]
     assert waits and "rolls back by itself within" in waits[0]
+
+
+def test_a_change_rolled_back_early_is_reported_when_the_old_address_is_back(
+    tmp_path: Path,
+) -> None:
+    """Verification rolls a change that cannot work back in seconds: the laptop learns it
+    from the old address then, not when the windows it was following for have ended."""
+    box = StandInBox(tmp_path)
+    box.at_new = False
+    box.rollback_after_s = 15.0
+    box.rollback_reason = "the access point 'TightropeLab' refused the PSK for wlan0; check it"
+    result, events = _run(box)
+    assert (result.outcome, result.reason) == (Outcome.ROLLED_BACK, box.rollback_reason)
+    assert result.seconds < 15.0 + 10  # the windows: verify 40 s + confirm 30 s
+    assert any(p == "back" for p, _ in events)
 
 
 def test_plan_answer_carries_no_psk(tmp_path: Path) -> None:

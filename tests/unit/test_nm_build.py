@@ -153,7 +153,10 @@ def test_active_connections() -> None:
 
 
 def test_access_points_strongest_first_with_security() -> None:
-    aps = build.access_points_from(objects(), {"wlan0": [AP2, AP1, f"{NM}/AccessPoint/99"]})
+    fake = f"{NM}/AccessPoint/7"  # NetworkManager's placeholder for an SSID it is seeking
+    objs = {**objects(), fake: {c.IFACE_AP: {"Ssid": b"NoSuchNetwork", "HwAddress": "",
+                                             "Strength": 0, "LastSeen": -1}}}  # fmt: skip
+    aps = build.access_points_from(objs, {"wlan0": [AP2, AP1, f"{NM}/AccessPoint/99", fake]})
     assert [(a.ssid, a.signal, a.secured, a.seen_by, a.frequency_mhz) for a in aps] == [
         ("TightropeLab", 70, True, "wlan0", 2437),
         ("Open", 40, False, "wlan0", 5180),

@@ -11,6 +11,7 @@ import asyncio
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ import pytest
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from tightrope.core.failfast import DeviceEvent
 from tightrope.errors import BackendUnavailable
 from tightrope.nm import CheckpointConflict, writer
 from tightrope.nm import constants as c
-from tightrope.nm.events import EventStream
+from tightrope.nm.events import DeviceEventStream, EventStream
 from tightrope.nm.reader import read_snapshot
 
 pytestmark = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon")
@@ -195,3 +197,48 @@ def test_event_stream_delivers_signals_in_order(bus_address: str) -> None:
         DEV, "ip-config", "activated",
     )  # fmt: skip
     assert first.at <= second.at
+
+
+def test_device_events_are_named_even_for_a_device_gone_at_once(bus_address: str) -> None:
+    """The bond appears with its activation and may fail and vanish within a second: it is
+    named when DeviceAdded announces it, not when its last signal is read."""
+    bond = f"{c.NM_PATH}/Devices/9"
+    names = {DEV: "wlan0", bond: "bond0"}
+    gone: set[str] = set()
+
+    def getter(path: str) -> Handler:
+        def get(body: list[Any]) -> Reply:
+            if path in gone:
+                raise LookupError("no such object")
+            assert body == [c.IFACE_DEVICE, "Interface"]
+            return "v", [Variant("s", names[path])]
+
+        return get
+
+    table = {(p, c.IFACE_PROPERTIES, "Get"): getter(p) for p in names}
+    with StandIn(bus_address, table) as nm:
+        stream = DeviceEventStream(["wlan0", "bond0"], bus_address=bus_address)
+        try:
+            nm.emit(c.NM_PATH, c.IFACE, "DeviceAdded", "o", [bond])
+            for _ in range(50):
+                if any(call[0] == bond for call in nm.calls):
+                    break
+                time.sleep(0.1)
+            gone.add(bond)  # from now on NetworkManager no longer knows it
+            nm.emit(DEV, c.IFACE_DEVICE, "StateChanged", "uuu", [60, 50, 8])
+            nm.emit(DEV, c.IFACE_PROPERTIES, "PropertiesChanged", "sa{sv}as",
+                    [c.IFACE_WIRELESS, {"LastScan": Variant("x", 1234)}, []])  # fmt: skip
+            nm.emit(bond, c.IFACE_DEVICE, "StateChanged", "uuu", [120, 70, 5])
+            got: list[Any] = []
+            for _ in range(50):
+                got += stream.drain()
+                if len(got) >= 3:
+                    break
+                time.sleep(0.1)
+        finally:
+            stream.close()
+    assert got == [
+        DeviceEvent("wlan0", "need-auth", "config", "supplicant-disconnect"),
+        DeviceEvent("wlan0", scan_done=True),
+        DeviceEvent("bond0", "failed", "ip-config", "ip-config-unavailable"),
+    ]

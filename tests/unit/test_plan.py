@@ -9,7 +9,7 @@ from tightrope.core.cautions import Probes
 from tightrope.core.config import Sources, parse_config
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import make_plan
-from tightrope.core.profiles import desired_profiles, profile_uuid
+from tightrope.core.profiles import DAD_TIMEOUT_MS, desired_profiles, profile_uuid
 from tightrope.core.snapshot import Device, Profile, Snapshot
 
 PSK = "lab-only-passphrase"
@@ -187,3 +187,25 @@ def test_files_a_change_in_place_rewrites_and_no_change_leaves() -> None:
     assert [(f.action, f.path) for f in plan.storage.files] == [
         ("rewrite", "/etc/NetworkManager/system-connections/bond0.nmconnection")
     ]
+
+
+def test_a_static_address_is_probed_before_use_and_its_conflict_fails_the_bond() -> None:
+    """A bond made before tightrope asked for duplicate address detection is modified to
+    ask for it; with DHCP the client probes its lease on its own terms."""
+    config = seed_config()
+    bond = desired_profiles(config)[0]
+    assert bond.settings["ipv4"]["dad-timeout"] == DAD_TIMEOUT_MS
+    assert bond.settings["ipv4"]["may-fail"] is False
+    snap = as_in_place(config, netplan_start())
+    older = tuple(
+        replace(p, settings={**p.settings, "ipv4": {k: v for k, v in p.settings["ipv4"].items()
+                                                    if k not in ("dad-timeout", "may-fail")}})
+        if p.type == "bond" else p
+        for p in snap.profiles
+    )  # fmt: skip
+    plan = make_plan(config, replace(snap, profiles=older))
+    assert [(c.profile, c.details) for c in plan.changes] == [
+        ("bond0", ("ipv4.dad-timeout", "ipv4.may-fail"))
+    ]
+    dhcp = parse_config({"ports": {"eth0": {"type": "ethernet"}}, "ipv4": {"dhcp": True}})
+    assert "dad-timeout" not in desired_profiles(dhcp)[0].settings["ipv4"]

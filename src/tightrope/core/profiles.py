@@ -17,6 +17,13 @@ from tightrope.core.model import BOND_MODES, BondConfig, Port
 from tightrope.core.redact import redact_settings, safe_repr
 from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile
 
+# ms NetworkManager spends probing the bond's static address with ARP before configuring it
+# (ipv4.dad-timeout); RFC 5227's 9 s is meant for link-local addresses picked at random. In
+# the lab (TCG) the address came 0.5 s after the bond's carrier, a conflict was reported
+# 0.4 s after it, and a cable pull (the bond's MAC moves, NetworkManager restarts its ACD)
+# left the address in place.
+DAD_TIMEOUT_MS = 500
+
 _NAMESPACE = uuid.UUID("4f1b7d9e-2b1c-5c1e-9a57-7469676874f0")
 
 # NetworkManager leaves out keys at their default value; a missing key means this.
@@ -129,6 +136,17 @@ def _ipv4_settings(config: BondConfig) -> dict[str, Any]:
         }
         if v4.gateway:
             out["gateway"] = str(v4.gateway)
+        # NetworkManager probes a manual address with ARP before it configures it only when
+        # asked (its default dad-timeout is 0: no probe), and then a conflict merely leaves
+        # the address off while IPv6 keeps the bond "activating" (1.42: ipv4.may-fail lets
+        # the other family carry the device). may-fail=false turns the conflict into the
+        # bond failing with ip-config-unavailable, which verification reports at once; the
+        # probe also keeps us from taking the other machine's address in everyone's ARP
+        # cache. NetworkManager probes only if the bond has a carrier within 2 s of starting
+        # its IP configuration (then it configures the address unprobed): its port must be
+        # enslaved by then, which took 0.9 s in the lab.
+        out["dad-timeout"] = DAD_TIMEOUT_MS
+        out["may-fail"] = False
     out["dns"] = [str(a) for a in v4.dns]
     out["dns-search"] = list(v4.search)
     return out

@@ -63,12 +63,14 @@ def verify(config: BondConfig, snap: Snapshot, *, gateway_answers: bool | None =
         dev = snap.device(port.interface)
         check = _port_check(config.name, port.interface, port.is_wifi, dev)
         if not check.ok and port.is_wifi and seen and port.ssid not in seen:
+            # Not fatal by itself: a hidden AP shows in the list only once the supplicant
+            # probed for its SSID. core.failfast decides when the absence is certain.
             check = Check(
                 check.name,
                 False,
                 f"{check.detail}; SSID {port.ssid!r} is not in "
                 f"{port.interface}'s scan results: check its spelling and range",
-                True,
+                check.fatal,
             )
         checks.append(check)
     rt = bond.bond

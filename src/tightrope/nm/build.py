@@ -196,6 +196,11 @@ def access_points_from(
             ap = props(objects, path, c.IFACE_AP)
             if not ap:
                 continue  # vanished between the two calls
+            if not ap.get("HwAddress"):
+                # While it looks for a network not in its scan list, NetworkManager lists a
+                # placeholder ("fake") AP with the profile's SSID and no BSSID: it is what
+                # NetworkManager seeks, not something a radio saw.
+                continue
             secured = bool(
                 int(ap.get("Flags", 0)) & c.AP_FLAGS_PRIVACY
                 or ap.get("WpaFlags")

@@ -1,5 +1,5 @@
 """A stream of NetworkManager's signals (property changes, device and activation state
-changes, the daemon coming and going) for `tightrope watch` and for waiting on activation.
+changes, the daemon coming and going) for `tightrope watch` and for verifying a change.
 
 The bus runs on its own thread with its own event loop, so the consumer stays synchronous:
 
@@ -11,17 +11,20 @@ The bus runs on its own thread with its own event loop, so the consumer stays sy
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
 from dbus_fast import Message, MessageType
 
+from tightrope.core.failfast import DeviceEvent
 from tightrope.errors import BackendUnavailable, TightropeError
+from tightrope.nm import build
 from tightrope.nm import constants as c
 from tightrope.nm.bus import Bus, connect
 from tightrope.nm.normalise import jsonable, unwrap
@@ -40,6 +43,10 @@ class Event:
     member: str
     values: dict[str, Any] = field(default_factory=dict)  # JSON-typed
     at: float = 0.0  # time.monotonic() when received
+    device: str | None = None  # interface name, for signals from a device object
+
+
+DEVICES_PATH = f"{c.NM_PATH}/Devices/"
 
 
 def decode_signal(path: str, interface: str, member: str, body: list[Any]) -> Event | None:
@@ -65,6 +72,23 @@ def decode_signal(path: str, interface: str, member: str, body: list[Any]) -> Ev
     return Event(path, interface, member, {"args": jsonable(args)})
 
 
+def device_event(event: Event) -> DeviceEvent | None:
+    """Pure: a device's state change or finished Wi-Fi scan, in plain values; None for the
+    rest and for signals whose device could not be named."""
+    if event.device is None:
+        return None
+    if event.member == "StateChanged" and event.interface == c.IFACE_DEVICE:
+        v = event.values
+        return DeviceEvent(event.device, str(v["new"]), str(v["old"]), str(v["reason"]))
+    if (
+        event.member == "PropertiesChanged"
+        and event.interface == c.IFACE_WIRELESS
+        and "LastScan" in event.values
+    ):
+        return DeviceEvent(event.device, scan_done=True)
+    return None
+
+
 class EventStream:
     """Subscribes on entry; events queue up until read. close() (or leaving the `with`)
     stops the thread. If the bus connection drops, iteration ends with BackendUnavailable."""
@@ -72,6 +96,8 @@ class EventStream:
     def __init__(self, bus_address: str | None = None) -> None:
         self._address = bus_address
         self._queue: queue.Queue[Event | BaseException] = queue.Queue()
+        self._inbox: asyncio.Queue[Event] | None = None
+        self._names: dict[str, str] = {}  # device object path -> interface name
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -130,25 +156,86 @@ class EventStream:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._inbox = asyncio.Queue()
         async with connect(self._address) as bus:
             bus.raw.add_message_handler(self._on_message)
             await _subscribe(bus)
+            # Named after subscribing, so no device's first signal goes unnamed; signals that
+            # came meanwhile wait in the inbox. Without the list, each is named as it speaks.
+            with contextlib.suppress(TightropeError):
+                self._names = build.device_names(await bus.managed_objects())
+            deliver = asyncio.ensure_future(self._deliver(bus))
             self._ready.set()
             lost = asyncio.ensure_future(bus.raw.wait_for_disconnect())  # type: ignore[no-untyped-call]
             stopped = asyncio.ensure_future(self._stop.wait())
             await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
+            deliver.cancel()
             if lost.done() and not self._stop.is_set():
                 self._queue.put(BackendUnavailable("the D-Bus connection was lost"))
 
     def _on_message(self, msg: Message) -> bool | None:
-        if msg.message_type != MessageType.SIGNAL:
+        if msg.message_type != MessageType.SIGNAL or self._inbox is None:
             return None
         event = decode_signal(msg.path or "", msg.interface or "", msg.member or "", msg.body)
         if event is not None:
-            self._queue.put(Event(event.path, event.interface, event.member, event.values,
-                                  time.monotonic()))  # fmt: skip
+            self._inbox.put_nowait(Event(event.path, event.interface, event.member,
+                                         event.values, time.monotonic()))  # fmt: skip
         return None
+
+    async def _deliver(self, bus: Bus) -> None:
+        """Signals in order, each device's named. A bond exists only while its profile is
+        active: a device that fails and goes away at once is named from DeviceAdded, before
+        any of its own signals, while NetworkManager can still say what it is."""
+        assert self._inbox is not None
+        while True:
+            event = await self._inbox.get()
+            if event.member == "DeviceAdded" and event.interface == c.IFACE:
+                for path in event.values.get("args", []):
+                    await self._name(bus, str(path))
+            if event.path.startswith(DEVICES_PATH):
+                event = replace(event, device=await self._name(bus, event.path))
+            self._queue.put(event)
+
+    async def _name(self, bus: Bus, path: str) -> str | None:
+        if path not in self._names:
+            try:
+                (value,) = await bus.call(path, c.IFACE_PROPERTIES, "Get", "ss",
+                                          [c.IFACE_DEVICE, "Interface"], timeout_s=5.0)  # fmt: skip
+            except TightropeError:
+                return None  # gone already: its signals stay unnamed
+            self._names[path] = str(unwrap(value))
+        return self._names[path]
+
+
+class DeviceEventStream:
+    """The state changes and Wi-Fi scans of some devices (by interface name), as the
+    transaction's verification reads them: drain() what came, never blocking. If the bus
+    connection drops, drain() returns nothing more and `lost` says so."""
+
+    def __init__(self, interfaces: Iterable[str], bus_address: str | None = None) -> None:
+        self.wanted = frozenset(interfaces)
+        self.lost: BaseException | None = None
+        self._stream = EventStream(bus_address)
+        self._stream.start()
+
+    def drain(self) -> list[DeviceEvent]:
+        out: list[DeviceEvent] = []
+        while self.lost is None:
+            try:
+                event = self._stream.get(timeout=0)
+            except TightropeError as exc:
+                self.lost = exc
+                break
+            if event is None:
+                break
+            dev = device_event(event)
+            if dev is not None and dev.interface in self.wanted:
+                out.append(dev)
+        return out
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 async def _subscribe(bus: Bus) -> None:

@@ -175,7 +175,8 @@ class Watch:
                         continue
                     what = describe_nm(ev.member, ev.interface, ev.values)
                     if what is not None:
-                        subject = names.get(ev.path, ev.path.rsplit("/", 1)[-1])
+                        # A bond made after the watch began is named by the stream.
+                        subject = ev.device or names.get(ev.path, ev.path.rsplit("/", 1)[-1])
                         self._emit("nm", subject, what)
         except Exception as exc:  # the other sources go on without D-Bus
             self._emit("nm", "NetworkManager", f"signals unavailable: {exc}")

@@ -25,6 +25,10 @@ from tightrope.remote.session import Channel, clean
 Emit = Callable[[str, str], None]  # (phase, message)
 CONFIRM_WAIT_S = 90.0
 ASK_BOTH_S = 180.0
+# While following the box, how often to look whether its old address is back: a change that
+# cannot work rolls back as soon as verification is certain, seconds after the start, long
+# before the windows end. The look is a 1 s connection attempt, so it costs following little.
+OLD_RECHECK_S = 5.0
 
 
 class Outcome(str, Enum):
@@ -199,7 +203,7 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
     old = trip.reach.old
     emit("started", f"transaction {txn} running on the box; following it to {new}")
     deadline = clock() + window
-    last_old, old_silent, impostor, told = clock(), False, "", 0.0
+    last_old, old_silent, impostor, told, rechecked = clock(), False, "", 0.0, 0.0
     while clock() < deadline:
         why = trip.reach.probe(new, 3)
         if why is None:
@@ -212,8 +216,15 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
         if not old_silent and new != old and trip.reach.probe(None, 2) is None:
             last_old = clock()
         elif not old_silent:
-            old_silent = True
+            old_silent, rechecked = True, clock()
             emit("dropped", f"{old} went silent; waiting for {new}")
+        elif new != old and clock() - rechecked >= OLD_RECHECK_S:
+            rechecked = clock()
+            ended = _ended(trip, None, txn) if trip.reach.probe(None, 1) is None else None
+            if ended is not None:
+                emit("back", f"{old} answers again after {clock() - trip.t0:.1f} s: the "
+                     f"change ended there")  # fmt: skip
+                return trip.from_view(ended, new, None, impostor)
         if clock() - told >= 5:
             told = clock()
             emit("waiting", f"waiting for {new} to answer: {clock() - trip.t0:.0f} s so far, "
@@ -257,17 +268,8 @@ def _ask_both(trip: _Trip, txn: str, new: str, *, skip_new: bool = False,
         for where in places:
             if trip.reach.probe(where, 3) is not None:
                 continue
-            try:
-                channel = trip.reach.open(where)
-                try:
-                    hello(channel)
-                    v = channel.call(proto.TxnRequest(action="progress", txn=txn),
-                                     proto.TxnView)  # fmt: skip
-                finally:
-                    channel.close()
-            except TightropeError:
-                continue
-            if v.finished:
+            v = _ended(trip, where, txn)
+            if v is not None:
                 return trip.from_view(v, new, None, note)
         if trip.clock() - told >= 5:
             told = trip.clock()
@@ -277,3 +279,18 @@ def _ask_both(trip: _Trip, txn: str, new: str, *, skip_new: bool = False,
     return trip.result(new, Outcome.UNKNOWN, f"neither {new} nor {trip.reach.old} answered "
                        f"for {ASK_BOTH_S:.0f} s" + (f"; {note}" if note else ""), txn,
                        code=int(Exit.NM_UNREACHABLE))  # fmt: skip
+
+
+def _ended(trip: _Trip, where: str | None, txn: str) -> proto.TxnView | None:
+    """The transaction's end as the box at `where` tells it; None if it has not ended or the
+    box could not be asked there."""
+    try:
+        channel = trip.reach.open(where)
+        try:
+            hello(channel)
+            v = channel.call(proto.TxnRequest(action="progress", txn=txn), proto.TxnView)
+        finally:
+            channel.close()
+    except TightropeError:
+        return None
+    return v if v.finished else None

@@ -9,9 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from tightrope.core.failfast import DeviceEvent
 from tightrope.core.snapshot import Snapshot
 
 Settings = Mapping[str, Mapping[str, Any]]
+
+
+class DeviceEvents(Protocol):
+    """NetworkManager's signals about some devices, queued from the moment of subscribing."""
+
+    def drain(self) -> list[DeviceEvent]: ...  # what arrived since the last call; never blocks
+
+    def close(self) -> None: ...
 
 
 class Backend(Protocol):
@@ -39,6 +48,8 @@ class Backend(Protocol):
 
     def reload_profiles(self) -> None: ...
 
+    def device_events(self, interfaces: Sequence[str]) -> DeviceEvents: ...
+
 
 class System(Protocol):
     """The box beyond NetworkManager: files, probes, netplan."""
@@ -50,6 +61,11 @@ class System(Protocol):
     def remove(self, path: str) -> None: ...
 
     def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool: ...
+
+    def arp_probe(self, address: str, interface: str) -> bool | None:
+        """Did `address` answer ARP through `interface` (a few probes, a few seconds)?
+        None: no tool to tell, or it failed."""
+        ...
 
     def netplan_generate(self) -> bool: ...  # False when netplan is not installed
 

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tightrope.core.failfast import Tripwire, bond_ready_for_arp, gateway_silent
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.core.profiles import DesiredProfile
 from tightrope.core.snapshot import Profile, Snapshot
-from tightrope.core.verify import WIFI_FATAL_REASONS, Verdict, verify
+from tightrope.core.verify import Verdict, verify
 from tightrope.errors import BackendUnavailable, TightropeError
-from tightrope.txn.backend import Backend, System
+from tightrope.txn.backend import Backend, DeviceEvents, System
 from tightrope.txn.clock import Clock
 from tightrope.txn.state import Store
 
@@ -58,6 +59,12 @@ class Context:
     probe_via: str | None = None  # interface auto-confirm pings through (the bond; None: any)
     added: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
+    events: DeviceEvents | None = None  # the bond's and ports' signals, from activation on
+
+    def close_events(self) -> None:
+        if self.events is not None:
+            self.events.close()
+            self.events = None
 
     def stop_if_asked(self) -> None:
         """`tightrope rollback` works in every phase, and no change outlives its cap."""
@@ -270,10 +277,21 @@ class Activate:
         ctx = self.ctx
         ctx.set_phase("activating", None)
         bond, *ports = ctx.plan.desired
-        ctx.backend.activate(bond.uuid)
-        for port in ports:
-            if ctx.before.device(port.interface) is not None:
-                ctx.backend.activate(port.uuid, port.interface)
+        # Subscribe before activating: a refused PSK shows in a signal NetworkManager sends
+        # once; in the lab it fell back to the old Wi-Fi profile 0.7 s later, and a poll
+        # once a second saw nothing of it.
+        try:
+            ctx.events = ctx.backend.device_events([d.interface for d in ctx.plan.desired])
+        except Exception as exc:  # only slower without them: never a reason to fail
+            ctx.note(f"cannot follow NetworkManager's signals ({exc}); verification polls")
+        try:
+            ctx.backend.activate(bond.uuid)
+            for port in ports:
+                if ctx.before.device(port.interface) is not None:
+                    ctx.backend.activate(port.uuid, port.interface)
+        except BaseException:
+            ctx.close_events()
+            raise
         ctx.note(f"activated {bond.id} with {', '.join(p.interface for p in ports)}")
 
     def rollback(self) -> None:
@@ -297,26 +315,37 @@ def _previously_active(ctx: Context) -> dict[str, str]:
 
 
 class Verify:
+    """Polls a snapshot about once a second until everything checks out, and meanwhile
+    follows NetworkManager's signals and probes the gateway with ARP, so that a change that
+    cannot work rolls back as soon as that is certain, in the admin's words, not when the
+    window ends."""
+
     name = "verify"
+    TICK_S = 0.25  # how often signals are read between two snapshots
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.trip = Tripwire(ctx.config)
+        self.gateway_answered_arp = False
 
     def commit(self) -> None:
+        try:
+            self._verify()
+        finally:
+            self.ctx.close_events()
+
+    def _verify(self) -> None:
         ctx = self.ctx
         ctx.set_phase("verifying", None)
         until = ctx.clock.mono() + ctx.verify_timeout_s
         gw = str(ctx.config.ipv4.gateway) if ctx.config.ipv4.gateway else None
-        # NetworkManager may fall back to the old Wi-Fi profile right after ours failed; the
-        # reason it failed (a refused PSK) shows only in the poll that caught it, so keep it.
-        seen: dict[str, str] = {}
         while True:
             ctx.stop_if_asked()
+            self._read_signals()
             snap = ctx.snapshot()
-            for port in ctx.config.wifi_ports:
-                dev = snap.device(port.interface)
-                if dev is not None and dev.state_reason in WIFI_FATAL_REASONS:
-                    seen[port.interface] = WIFI_FATAL_REASONS[dev.state_reason]
+            self._certain(self.trip.snapshot(snap))
+            if gw and not self.gateway_answered_arp and bond_ready_for_arp(ctx.config, snap):
+                self._probe_gateway(gw)
             base = verify(ctx.config, snap)
             answers = None
             if base.ok and gw:
@@ -325,15 +354,32 @@ class Verify:
             if ctx.verdict.ok:
                 ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
                 return
-            refused = any(f.name == f"port {i}" for i in seen for f in ctx.verdict.failures)
-            if ctx.verdict.fatal or refused or ctx.clock.mono() >= until:
-                earlier = "".join(
-                    f"; {iface} earlier: {why}"
-                    for iface, why in seen.items()
-                    if why not in ctx.verdict.reason()
-                )
-                raise RolledBack(f"verification failed: {ctx.verdict.reason()}{earlier}")
-            ctx.clock.sleep(1.0)
+            if ctx.verdict.fatal or ctx.clock.mono() >= until:
+                raise RolledBack(f"verification failed: {ctx.verdict.reason()}")
+            for _ in range(round(1.0 / self.TICK_S)):
+                ctx.clock.sleep(self.TICK_S)
+                ctx.stop_if_asked()
+                self._read_signals()
+
+    def _read_signals(self) -> None:
+        events = self.ctx.events
+        if events is None:
+            return
+        for event in events.drain():
+            self._certain(self.trip.event(event))
+
+    def _probe_gateway(self, gw: str) -> None:
+        ctx = self.ctx
+        answered = ctx.system.arp_probe(gw, ctx.config.name)
+        if answered is False:
+            self._certain(gateway_silent(gw, ctx.config.name))
+        self.gateway_answered_arp = answered is True
+        self._read_signals()  # what came during the probe's seconds
+
+    def _certain(self, why: str | None) -> None:
+        if why is not None:
+            self.ctx.note(f"verification: {why}")
+            raise RolledBack(why)
 
     def rollback(self) -> None:
         pass

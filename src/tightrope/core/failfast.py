@@ -1,0 +1,137 @@
+"""When is a change certainly broken, before the verification window ends? Pure.
+
+Verification follows NetworkManager's device state changes for the bond and its ports
+(DeviceEvent, fed by the backend) and reads snapshots; a Tripwire turns them into the one
+sentence that names the cause and the fix, or None while waiting may still help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tightrope.core.model import BondConfig
+from tightrope.core.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class DeviceEvent:
+    """One of NetworkManager's signals about a device we follow, in plain values."""
+
+    interface: str
+    new: str = ""  # for a state change: NM_DEVICE_STATE_* as a name (need-auth, failed...)
+    old: str = ""
+    reason: str = ""  # NM_DEVICE_STATE_REASON_* as a name (no-secrets, ssid-not-found...)
+    scan_done: bool = False  # a Wi-Fi scan finished (the device's LastScan moved)
+
+
+def psk_refused(ssid: str, iface: str) -> str:
+    return f"the access point {ssid!r} refused the PSK for {iface}; check the passphrase"
+
+
+def ssid_absent(ssid: str, iface: str) -> str:
+    return f"no access point {ssid!r} in range of {iface} (not in its scan results); check the SSID"
+
+
+def gateway_silent(gateway: str, bond: str) -> str:
+    return f"no ARP reply from {gateway} on {bond}: wrong gateway or wrong subnet?"
+
+
+def address_in_use(addresses: Iterable[str]) -> str:
+    shown = " or ".join(addresses)
+    return (
+        f"{shown} is already in use on the LAN (another machine answered ARP for it); "
+        "choose a free address"
+    )
+
+
+# NetworkManager passes every Wi-Fi activation with a PSK through need-auth (reason none)
+# while it fetches the stored secret, so need-auth alone means nothing. It asks for a *new*
+# PSK when the AP cut the 4-way handshake short: need-auth with supplicant-disconnect; a
+# headless box has no secret agent to answer, so the port fails with no-secrets right after
+# (also the end of an association that timed out with the AP in sight).
+def _psk_refused(state: str, reason: str) -> bool:
+    return (state == "need-auth" and reason == "supplicant-disconnect") or (
+        state in ("failed", "disconnected") and reason == "no-secrets"
+    )
+
+
+# A Wi-Fi port's scans count from the moment it enters config, when NetworkManager hands the
+# network to wpa_supplicant, which then scans for that very SSID (NetworkManager always sets
+# scan_ssid=1, so even a hidden AP answers). One scan ended since then settles it when no
+# hidden AP is around; otherwise it takes two, as the first may have begun before (with
+# broadcast probes, which a hidden AP answers without its SSID), and the second began after.
+# NetworkManager itself gives up with ssid-not-found only after its 25 s supplicant timeout.
+SCANS_FOR_ABSENT_SSID = 1
+SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP = 2
+# The bond failing on its IP configuration: with a static address, dad-timeout set and
+# may-fail off (core.profiles), the only way there is NetworkManager's ARP probe finding the
+# address taken. NetworkManager 1.42 says ip-config-unavailable; ip-address-duplicate is the
+# reason code meant for it.
+_DUPLICATE_REASONS = frozenset({"ip-config-unavailable", "ip-address-duplicate"})
+
+
+@dataclass
+class Tripwire:
+    config: BondConfig
+    # Wi-Fi port -> scans ended since it entered config (absent: not trying to join)
+    scans: dict[str, int] = field(default_factory=dict)
+
+    def event(self, ev: DeviceEvent) -> str | None:
+        """A verdict from one signal, or None. Remembers what the next snapshot needs."""
+        cfg = self.config
+        wifi = {p.interface: p.ssid or "" for p in cfg.wifi_ports}
+        if ev.interface in wifi:
+            ssid = wifi[ev.interface]
+            if ev.scan_done:
+                if ev.interface in self.scans:
+                    self.scans[ev.interface] += 1
+                return None
+            if ev.new == "config":
+                self.scans[ev.interface] = 0
+            elif ev.new not in ("need-auth", "ip-config", "ip-check"):
+                self.scans.pop(ev.interface, None)  # associated, or starting over
+            # NetworkManager asking for a new PSK is its own verdict on ours: the
+            # transaction has no other PSK to give.
+            if _psk_refused(ev.new, ev.reason):
+                return psk_refused(ssid, ev.interface)
+            if ev.new == "failed" and ev.reason == "ssid-not-found":
+                return ssid_absent(ssid, ev.interface)
+            return None
+        static = cfg.ipv4.addresses
+        if ev.interface == cfg.name and ev.new == "failed" and ev.reason in _DUPLICATE_REASONS:
+            # A DHCP client declines a taken lease and asks again; only a static one is final.
+            return address_in_use(str(a.ip) for a in static) if static else None
+        return None
+
+    def snapshot(self, snap: Snapshot) -> str | None:
+        """A verdict from a snapshot: what polling alone can tell (a reason the device still
+        shows), and an SSID missing from a scan made while the port was trying to join."""
+        for port in self.config.wifi_ports:
+            dev = snap.device(port.interface)
+            if dev is None:
+                continue
+            ssid = port.ssid or ""
+            joined = dev.controller == self.config.name and dev.state == "activated"
+            if _psk_refused(dev.state, dev.state_reason or ""):
+                return psk_refused(ssid, port.interface)
+            if dev.state_reason == "ssid-not-found" and not joined:
+                return ssid_absent(ssid, port.interface)
+            seen = {ap.ssid for ap in snap.access_points if ap.seen_by == port.interface}
+            hidden_near = any(not name.strip("\0") for name in seen)
+            need = SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP if hidden_near else SCANS_FOR_ABSENT_SSID
+            if self.scans.get(port.interface, 0) >= need and not joined and ssid not in seen:
+                return ssid_absent(ssid, port.interface)
+        return None
+
+
+def bond_ready_for_arp(config: BondConfig, snap: Snapshot) -> bool:
+    """The bond has its address(es) and an active port: an ARP probe through it means
+    something (NetworkManager configures a static address only after its own probe)."""
+    bond = snap.device(config.name)
+    if bond is None or bond.bond is None or not bond.bond.active_port:
+        return False
+    have = {a.split("/")[0] for a in bond.ip4_addresses}
+    if config.ipv4.addresses:
+        return all(str(a.ip) in have for a in config.ipv4.addresses)
+    return bool(have)

@@ -1,0 +1,310 @@
+"""A bad change is caught as soon as it is certain, and named in the admin's words.
+
+Pure rules (Tripwire, the ARP parsers) on plain data, then the transaction against the
+in-memory box with scripted NetworkManager signals (injected, never patched).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.builders import netplan_start
+from tests.unit.fakebox import FakeBox, FakeClock
+from tests.unit.test_plan import PSK
+from tightrope.core.arp import neigh_answered, parse_arping, parse_neigh_state
+from tightrope.core.config import Sources, parse_config
+from tightrope.core.failfast import DeviceEvent, Tripwire, bond_ready_for_arp
+from tightrope.core.model import BondConfig
+from tightrope.core.plan import make_plan
+from tightrope.core.snapshot import BondRuntime, Device
+from tightrope.txn import control, runner
+from tightrope.txn.state import Store, TxnState
+
+PSK_REFUSED = "the access point 'TightropeLab' refused the PSK for wlan0; check the passphrase"
+NO_SSID = ("no access point 'NoSuchNetwork' in range of wlan0 (not in its scan results); "
+           "check the SSID")  # fmt: skip
+GW_SILENT = "no ARP reply from 198.18.1.254 on bond0: wrong gateway or wrong subnet?"
+IN_USE = ("198.18.1.10 is already in use on the LAN (another machine answered ARP for it); "
+          "choose a free address")  # fmt: skip
+
+
+def config(ssid: str = "TightropeLab", address: str = "198.18.1.64/24",
+           gateway: str = "198.18.1.1", dhcp: bool = False) -> BondConfig:  # fmt: skip
+    ipv4: dict[str, Any] = {"dhcp": True} if dhcp else {"addresses": [address],
+                                                        "gateway": gateway}  # fmt: skip
+    return parse_config(
+        {"ports": {"eth0": {"type": "ethernet"},
+                   "wlan0": {"type": "wifi", "ssid": ssid, "psk-env": "P"}},
+         "ipv4": ipv4},
+        Sources(env={"P": PSK}),
+    )  # fmt: skip
+
+
+# -- ARP parsers ---------------------------------------------------------------------------
+
+ARPING_REPLY = """ARPING 198.18.1.1 from 198.18.1.64 bond0
+Unicast reply from 198.18.1.1 [6A:2B:11:00:00:01]  0.912ms
+Sent 1 probes (1 broadcast(s))
+Received 1 response(s)
+"""
+ARPING_SILENT = """ARPING 198.18.1.254 from 198.18.1.64 bond0
+Sent 3 probes (3 broadcast(s))
+Received 0 response(s)
+"""
+
+
+def test_arping_output_says_who_answered() -> None:
+    got = parse_arping(ARPING_REPLY)
+    assert got is not None and got.answered and got.macs == ("6a:2b:11:00:00:01",)
+    silent = parse_arping(ARPING_SILENT)
+    assert silent is not None and (silent.sent, silent.answered) == (3, False)
+    assert parse_arping("arping: Device bond0 not available.\n") is None
+    assert parse_arping("") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "answered"),
+    [
+        ("198.18.1.254  FAILED\n", "FAILED", False),
+        ("198.18.1.254 INCOMPLETE\n", "INCOMPLETE", None),
+        ("198.18.1.254 lladdr 6a:2b:11:00:00:01 REACHABLE\n", "REACHABLE", True),
+        ("198.18.1.254 dev bond0 lladdr 6a:2b:11:00:00:01 router STALE\n", "STALE", True),
+        ("198.18.1.2 lladdr 6a:2b:11:00:00:02 REACHABLE\n", None, None),  # another address
+        ("", None, None),
+    ],
+)
+def test_neighbour_table_states(text: str, state: str | None, answered: bool | None) -> None:
+    assert parse_neigh_state(text, "198.18.1.254") == state
+    assert neigh_answered(state) is answered
+
+
+# -- Tripwire ------------------------------------------------------------------------------
+
+
+def test_networkmanager_asking_for_a_new_psk_is_a_refused_psk() -> None:
+    trip = Tripwire(config())
+    # Every activation passes through need-auth while NetworkManager fetches the stored PSK.
+    for new, old in [("prepare", "disconnected"), ("config", "prepare"),
+                     ("need-auth", "config"), ("prepare", "need-auth"), ("config", "prepare")]:
+        assert trip.event(DeviceEvent("wlan0", new, old, "none")) is None
+    # The AP cut the 4-way handshake short: NetworkManager asks for a new PSK.
+    assert trip.event(DeviceEvent("wlan0", "need-auth", "config", "supplicant-disconnect")) == (
+        PSK_REFUSED
+    )
+    assert Tripwire(config()).event(DeviceEvent("wlan0", "failed", "config", "no-secrets")) == (
+        PSK_REFUSED
+    )
+
+
+def test_ssid_absent_from_a_scan_made_while_joining() -> None:
+    cfg = config(ssid="NoSuchNetwork")
+    snap = netplan_start()  # wlan0 sees only TightropeLab
+    trip = Tripwire(cfg)
+    # A scan before our activation began says nothing about it.
+    assert trip.event(DeviceEvent("wlan0", scan_done=True)) is None
+    assert trip.snapshot(snap) is None
+    trip.event(DeviceEvent("wlan0", "config", "prepare", "none"))
+    assert trip.snapshot(snap) is None  # the supplicant has not looked yet
+    trip.event(DeviceEvent("wlan0", scan_done=True))
+    assert trip.snapshot(snap) == NO_SSID
+    # Fetching the PSK starts the activation over: the count too.
+    trip.event(DeviceEvent("wlan0", "need-auth", "config", "none"))
+    trip.event(DeviceEvent("wlan0", "prepare", "need-auth", "none"))
+    assert trip.snapshot(snap) is None
+    # NetworkManager's own verdict, 25 s later, says the same.
+    assert Tripwire(cfg).event(DeviceEvent("wlan0", "failed", "config", "ssid-not-found")) == (
+        NO_SSID
+    )
+
+
+def test_near_a_hidden_ap_the_ssid_is_absent_only_after_a_second_scan() -> None:
+    """The first scan to end may have begun before the supplicant probed for the SSID, with
+    broadcast probes a hidden AP answers without its name."""
+    snap = netplan_start()
+    hidden = replace(snap.access_points[0], ssid="", bssid="02:00:00:00:09:00")
+    snap = replace(snap, access_points=(*snap.access_points, hidden))
+    trip = Tripwire(config(ssid="NoSuchNetwork"))
+    trip.event(DeviceEvent("wlan0", "config", "prepare", "none"))
+    trip.event(DeviceEvent("wlan0", scan_done=True))
+    assert trip.snapshot(snap) is None
+    trip.event(DeviceEvent("wlan0", scan_done=True))
+    assert trip.snapshot(snap) == NO_SSID
+
+
+def test_a_present_ssid_after_scans_is_no_verdict() -> None:
+    trip = Tripwire(config())
+    trip.event(DeviceEvent("wlan0", "config", "prepare", "none"))
+    trip.event(DeviceEvent("wlan0", scan_done=True))
+    trip.event(DeviceEvent("wlan0", scan_done=True))
+    assert trip.snapshot(netplan_start()) is None
+
+
+def test_bond_failing_on_its_static_address_is_the_address_in_use() -> None:
+    failed = DeviceEvent("bond0", "failed", "ip-config", "ip-config-unavailable")
+    assert Tripwire(config(address="198.18.1.10/24")).event(failed) == IN_USE
+    # With DHCP the client declines a taken lease and asks again: no verdict.
+    assert Tripwire(config(dhcp=True)).event(failed) is None
+    # Other devices and other reasons are not this.
+    assert Tripwire(config()).event(replace(failed, interface="eth0")) is None
+    assert Tripwire(config()).event(replace(failed, reason="dependency-failed")) is None
+
+
+def test_arp_through_the_bond_waits_for_its_address_and_an_active_port() -> None:
+    cfg = config()
+    snap = netplan_start()
+    assert not bond_ready_for_arp(cfg, snap)  # no bond yet
+    bond = Device("bond0", "bond", "ip-config", True, ip4_addresses=(),
+                  bond=BondRuntime("active-backup", "up", 100, active_port="eth0", primary=None,
+                                     ports=()))  # fmt: skip
+    with_bond = replace(snap, devices=(*snap.devices, bond))
+    assert not bond_ready_for_arp(cfg, with_bond)  # its address still being probed (DAD)
+    ready = replace(bond, ip4_addresses=("198.18.1.64/24",))
+    assert bond_ready_for_arp(cfg, replace(snap, devices=(*snap.devices, ready)))
+    no_port = replace(ready, bond=replace(ready.bond, active_port=None))  # type: ignore[arg-type]
+    assert not bond_ready_for_arp(cfg, replace(snap, devices=(*snap.devices, no_port)))
+
+
+# -- the transaction -----------------------------------------------------------------------
+
+
+def _run(tmp_path: Path, box: FakeBox, clock: FakeClock, cfg: BondConfig,
+         verify_timeout_s: int = 60) -> TxnState:  # fmt: skip
+    store = Store(tmp_path)
+    plan = make_plan(cfg, box.snapshot(include_secrets=True))
+    started = control.start(cfg, plan, store=store, clock=clock, boot_id="boot-1",
+                            launch=lambda txn_id, secrets: None,
+                            verify_timeout_s=verify_timeout_s)  # fmt: skip
+    return runner.run(started.state.id, store=store, backend=box, system=box, clock=clock,
+                      secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+
+
+def _verifying_took(box: FakeBox, clock: FakeClock, tmp_path: Path, cfg: BondConfig,
+                    ) -> tuple[TxnState, float]:  # fmt: skip
+    t0 = clock.mono()
+    final = _run(tmp_path, box, clock, cfg)
+    return final, clock.mono() - t0
+
+
+def test_refused_psk_rolls_back_on_the_signal_though_the_poll_never_sees_it(
+    tmp_path: Path,
+) -> None:
+    """NetworkManager falls back to the old Wi-Fi profile right after ours failed; only the
+    signal tells why."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_instead = "fallback"
+    box.on_activate["wlan0"] = [
+        DeviceEvent("wlan0", "prepare", "disconnected", "none"),
+        DeviceEvent("wlan0", "config", "prepare", "none"),
+        DeviceEvent("wlan0", "need-auth", "config", "none"),  # fetching the stored PSK
+        DeviceEvent("wlan0", "prepare", "need-auth", "none"),
+        DeviceEvent("wlan0", "config", "prepare", "none"),
+        DeviceEvent("wlan0", "need-auth", "config", "supplicant-disconnect"),
+        DeviceEvent("wlan0", "failed", "need-auth", "no-secrets"),
+    ]
+    final, took = _verifying_took(box, clock, tmp_path, config())
+    assert (final.outcome, final.reason) == ("rolled-back", PSK_REFUSED)
+    assert took < 2
+    assert "checkpoint_rollback" in box.calls and box.checkpoint is None
+    assert all(s.closed for s in box.streams)
+
+
+def test_a_good_psk_passing_through_need_auth_commits(tmp_path: Path) -> None:
+    """Seen in the lab: NetworkManager's every Wi-Fi activation visits need-auth while it
+    fetches the stored PSK; taken for a refusal, it rolled back every change."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.on_activate["wlan0"] = [DeviceEvent("wlan0", "need-auth", "config", "none"),
+                                DeviceEvent("wlan0", "prepare", "need-auth", "none")]  # fmt: skip
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: [store.raise_flag(i, "confirm") for i in store.all_ids()])
+    final = _run(tmp_path, box, clock, config())
+    assert final.outcome == "committed", final.reason
+
+
+def test_absent_ssid_rolls_back_after_the_supplicants_scan(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_instead = "config"
+    box.on_activate["wlan0"] = [DeviceEvent("wlan0", "prepare", "disconnected", "none"),
+                                DeviceEvent("wlan0", "config", "prepare", "none"),
+                                DeviceEvent("wlan0", scan_done=True)]  # fmt: skip
+    final, took = _verifying_took(box, clock, tmp_path, config(ssid="NoSuchNetwork"))
+    assert (final.outcome, final.reason) == ("rolled-back", NO_SSID)
+    assert took < 2
+
+
+def test_silent_gateway_rolls_back_after_one_arp_probe(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.gateway_answers = False
+    box.gateway_answers_arp = False
+    final, took = _verifying_took(box, clock, tmp_path, config(gateway="198.18.1.254"))
+    assert (final.outcome, final.reason) == ("rolled-back", GW_SILENT)
+    assert box.arp_probes == [("198.18.1.254", "bond0")]
+    assert took < 2
+
+
+def test_gateway_that_answers_arp_is_probed_once(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: [store.raise_flag(i, "confirm") for i in store.all_ids()])
+    final = _run(tmp_path, box, clock, config())
+    assert final.outcome == "committed", final.reason
+    assert box.arp_probes == [("198.18.1.1", "bond0")]
+    assert all(s.closed for s in box.streams)
+
+
+def test_without_arp_a_silent_gateway_still_fails_at_the_window(tmp_path: Path) -> None:
+    """No arping and no verdict from the neighbour table: as before, the window decides."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.gateway_answers = False
+    box.gateway_answers_arp = None
+    final, took = _verifying_took(box, clock, tmp_path, config(gateway="198.18.1.254"))
+    assert final.outcome == "rolled-back" and "did not answer a ping" in final.reason
+    assert 60 <= took < 65
+
+
+def test_address_in_use_rolls_back_when_the_bond_fails(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.on_activate["bond0"] = [
+        DeviceEvent("bond0", "ip-config", "config", "none"),
+        DeviceEvent("bond0", "failed", "ip-config", "ip-config-unavailable"),
+    ]
+    final, took = _verifying_took(box, clock, tmp_path, config(address="198.18.1.10/24"))
+    assert (final.outcome, final.reason) == ("rolled-back", IN_USE)
+    assert took < 2
+
+
+def test_rollback_request_is_honoured_between_snapshots(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_instead = "config"  # never verifies: only the request can end it early
+    store = Store(tmp_path)
+
+    def admin(t: float) -> None:
+        for txn_id in store.all_ids():
+            if store.load(txn_id).phase == "verifying":
+                store.raise_flag(txn_id, "abort")
+
+    clock.on_sleep.append(admin)
+    final, took = _verifying_took(box, clock, tmp_path, config())
+    assert final.outcome == "rolled-back" and "on request" in final.reason
+    assert took < 1
+
+
+def test_without_signals_verification_still_polls(tmp_path: Path) -> None:
+    from tightrope.errors import BackendUnavailable
+
+    box, clock = FakeBox(netplan_start()), FakeClock()
+
+    def no_signals(interfaces: Any) -> Any:
+        raise BackendUnavailable("no bus")
+
+    box.device_events = no_signals  # type: ignore[method-assign]
+    box.wifi_failure = "no-secrets"
+    final = _run(tmp_path, box, clock, config())
+    assert (final.outcome, final.reason) == ("rolled-back", PSK_REFUSED)
+    store = Store(tmp_path)
+    notes = [s.detail for s in store.load(store.all_ids()[-1]).steps if s.name == "note"]
+    assert any("cannot follow NetworkManager's signals" in n for n in notes)
