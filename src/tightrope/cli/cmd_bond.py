@@ -136,8 +136,13 @@ def _run(args: argparse.Namespace) -> int:
         if args.print_config == "-":
             sys.stdout.write(text)
         else:
-            with open(args.print_config, "x", encoding="utf-8") as fh:
-                fh.write(text)
+            try:
+                with open(args.print_config, "x", encoding="utf-8") as fh:
+                    fh.write(text)
+            except FileExistsError:
+                raise UsageError(f"{args.print_config} already exists",
+                                 hint="--print-config never overwrites: give a new file name, "
+                                 "or - for standard output.") from None  # fmt: skip
         return 0
     if remote_cli.wants_remote(args):
         if args.plan:

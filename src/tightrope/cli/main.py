@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -69,3 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return int(Exit.INTERRUPTED)
+    except BrokenPipeError:
+        # `tightrope plan --json | head`: the reader went away. Say nothing more (stdout is
+        # gone, and Python would complain again at exit), as Python's docs advise.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(Exit.FAILED)
+    except OSError as exc:
+        # A file the user named that cannot be read or written (permissions, a directory,
+        # a full disk): their mistake or their machine's, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        render_error(TightropeError(f"{where}{exc.strerror or exc}",
+                                    hint="Check the path and its permissions (the state "
+                                    "under /var/lib/tightrope is root's)."),
+                     as_json=bool(getattr(args, "json", False)))  # fmt: skip
+        return int(Exit.FAILED)

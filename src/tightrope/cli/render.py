@@ -57,9 +57,11 @@ def error(exc: TightropeError, as_json: bool = False) -> None:
             err.print(f"  [bold]{escape(p.field)}[/]: {escape(p.message)}\n"
                       f"      [dim]fix:[/] {escape(p.fix)}")  # fmt: skip
     else:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        # soft_wrap: a path or an address in a message is never broken across lines (the
+        # terminal wraps what is too long for it; a log file keeps it whole).
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
     if exc.hint:
-        err.print(exc.hint, style="dim", markup=False)  # `tightrope[plot]` is not markup
+        err.print(exc.hint, style="dim", markup=False, soft_wrap=True)  # `[plot]` is no markup
 
 
 def plan(p: Plan, *, hostname: str, nm_version: str, as_json: bool) -> None:

@@ -1,0 +1,48 @@
+"""User mistakes end in a message and a documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tightrope.cli.main import main
+from tightrope.errors import Exit
+
+FLAGS = ["bond", "--ethernet", "eth0", "--wifi", "wlan0", "--ssid", "Home[/]Net",
+         "--psk-env", "TR_TEST_NO_SUCH_VAR", "--address", "198.18.1.64/24",
+         "--gateway", "198.18.1.1"]  # fmt: skip
+
+
+def test_print_config_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    there = tmp_path / "bond.yaml"
+    there.write_text("mine\n")
+    assert main([*FLAGS, "--print-config", str(there)]) == Exit.USAGE
+    err = capsys.readouterr().err
+    assert "already exists" in err and "Traceback" not in err
+    assert there.read_text() == "mine\n"
+
+
+def test_a_file_that_cannot_be_written_is_named(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    nowhere = tmp_path / "no-such-dir" / "bond.yaml"
+    assert main([*FLAGS, "--print-config", str(nowhere)]) == Exit.FAILED
+    err = capsys.readouterr().err
+    assert str(nowhere) in err and "No such file or directory" in err
+    assert "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line (`| head -0`)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tightrope", *FLAGS, "--print-config", "-"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=60,
+                              check=False)  # fmt: skip
+    finally:
+        os.close(write)
+    assert proc.returncode == Exit.FAILED
+    assert proc.stderr == ""
