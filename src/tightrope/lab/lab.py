@@ -32,6 +32,7 @@ from tightrope.lab.net import BoxSpec
 from tightrope.lab.ping import PingResult, PingRun, wait_answer
 from tightrope.lab.proc import netns, run
 from tightrope.lab.qemu import BoxFiles, choose_accel
+from tightrope.lab.safedir import make_dir
 from tightrope.lab.topology import NAME_PREFIX, Topology, list_namespaces, remove_namespace
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -103,8 +104,8 @@ class Lab:
             self.timings["image_s"] = time.monotonic() - t0
             self.accel = choose_accel(self.image.kernel)
             self._say(f"accelerator: {self.accel}")
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.disk_dir.mkdir(parents=True, exist_ok=True)
+            make_dir(self.run_dir, run_root())
+            make_dir(self.disk_dir, disk_root())
             self.known_hosts.write_text(f"198.18.* {self.image.host_key}\n")
             # state.json first: it names the owner, so a concurrent cleanup() sees a live lab.
             self._save()

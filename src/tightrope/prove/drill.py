@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ def _ip() -> str:
 
 
 def start_guard(port: str, after_s: float) -> str:
-    unit = f"tightrope-drill-guard-{int(time.time())}"
+    # Unique per drill: two drills in the same second must not share (and stop) one guard.
+    unit = f"tightrope-drill-guard-{uuid.uuid4().hex[:12]}"
     systemd_run = shutil.which("systemd-run")
     if systemd_run is None:
         raise TightropeError(
