@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    from tightrope.cli.helptext import describe
+
+    describe(sub)
     return parser
 
 
