@@ -64,6 +64,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "network namespaces, to rehearse on (docs/lab.md). Needs root (re-runs through sudo).",
         "tightrope lab demo",
     ),
+    "completion": (
+        "Shell completion for bash, zsh or fish, or the man page, generated from this very "
+        "parser.",
+        "tightrope completion bash > /etc/bash_completion.d/tightrope",
+    ),
 }
 
 JSON_HELP = "print one JSON document instead of the table (documented in README)"

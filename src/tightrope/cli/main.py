@@ -21,6 +21,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "tightrope.cli.cmd_prove",
     "tightrope.cli.cmd_status",
     "tightrope.cli.cmd_lab",
+    "tightrope.cli.cmd_completion",
 )
 
 
