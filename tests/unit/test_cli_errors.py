@@ -46,3 +46,14 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         os.close(write)
     assert proc.returncode == Exit.FAILED
     assert proc.stderr == ""
+
+
+def test_verbose_shows_the_ssh_commands_made() -> None:
+    """-v names each ssh call (to loopback's closed port 9 here: refused at once)."""
+    proc = subprocess.run([sys.executable, "-m", "tightrope", "-v", "status", "--host",
+                           "root@127.0.0.1", "--ssh-config", "/dev/null", "--ssh-option",
+                           "Port=9"], capture_output=True, text=True, timeout=60,
+                          check=False)  # fmt: skip
+    assert proc.returncode == Exit.NM_UNREACHABLE, proc.stderr
+    assert "tightrope -v: ssh: ssh " in proc.stderr and "127.0.0.1" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Change a remote box's network without locking yourself out.",
     )
     parser.add_argument("--version", action="version", version=f"tightrope {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the ssh commands and D-Bus calls made (never a secret)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _COMMAND_MODULES:
@@ -63,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hidden is not None:
         return hidden
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="tightrope -v: %(message)s")  # fmt: skip
     from tightrope.cli.render import error as render_error
 
     try:

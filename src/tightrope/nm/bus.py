@@ -4,6 +4,7 @@ tightrope's errors. Everything above this module speaks in plain values."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -14,6 +15,8 @@ from dbus_fast.aio import MessageBus
 from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.nm import constants as c
 from tightrope.nm.normalise import unwrap
+
+log = logging.getLogger("tightrope")
 
 T = TypeVar("T")
 
@@ -68,6 +71,8 @@ class Bus:
         timeout_s: float | None = None,
     ) -> list[Any]:
         """The reply's body as dbus-fast returns it (Variants still wrapped)."""
+        # -v names the call, never its arguments: a profile's settings hold its PSK.
+        log.info("D-Bus: %s %s.%s", path, interface, member)
         msg = Message(
             destination=destination,
             path=path,

@@ -8,8 +8,10 @@ process that ends without answering is classified from ssh's own words.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import selectors
+import shlex
 import subprocess
 import threading
 import time
@@ -73,6 +75,7 @@ def interpret(line: bytes, expect: type[M], where: str, on_event: OnEvent | None
 class AgentSession:
     def __init__(self, argv: list[str], prefix: bytes, where: str) -> None:
         self.where = where
+        logging.getLogger("tightrope").info("ssh (agent session): %s", shlex.join(argv))
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE)  # fmt: skip
         self._err = bytearray()

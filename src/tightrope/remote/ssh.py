@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import logging
 import re
 import shlex
 import shutil
@@ -32,6 +33,7 @@ from tightrope.remote.sshfail import NO_PYTHON, SSH_FAILED, SshFailure, classify
 from tightrope.remote.target import Target
 
 CACHE_DIR = "/var/cache/tightrope"
+log = logging.getLogger("tightrope")
 READY = ".tightrope-ready"
 
 
@@ -160,6 +162,7 @@ class Ssh:
         connect_timeout: int = 8,
     ) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
         argv = self.argv(command, master=master, connect_timeout=connect_timeout)
+        log.info("ssh: %s", shlex.join(argv))  # -v; secrets travel on stdin, never in argv
         try:
             return subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,
                                   check=False)  # fmt: skip
