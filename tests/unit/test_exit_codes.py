@@ -104,3 +104,9 @@ PATHS: dict[int, Callable[[Path], object]] = {
 @pytest.mark.parametrize("code", sorted(documented()))
 def test_each_documented_code_comes_from_a_real_path(code: int, tmp_path: Path) -> None:
     assert _code(lambda: PATHS[code](tmp_path)) == code
+
+
+def test_troubleshooting_covers_every_exit_code() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "troubleshooting.md").read_text()
+    for code in Exit:
+        assert f"\n## {int(code)}: " in text, code
