@@ -14,10 +14,17 @@ _SEVERITY_STYLE = {"danger": "bold red", "warning": "yellow", "info": "cyan"}
 _ACTION_STYLE = {"add": "green", "modify": "yellow", "retire": "red", "activate": "blue"}
 
 
+# Off a terminal (a log file, `| tee`, CI, `ssh -T`) there is no width to fit: every value
+# is printed whole, never cut with an ellipsis. rich would assume 80 columns there.
+UNBOUNDED_WIDTH = 10_000
+
+
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else UNBOUNDED_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def emit_json(data: Any) -> None:
