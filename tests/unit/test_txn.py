@@ -174,6 +174,19 @@ def test_stale_pending_after_reboot_is_reported_and_freed(tmp_path: Path) -> Non
     assert store.pending_id() is None
 
 
+def test_a_change_cut_while_committing_says_what_is_known(tmp_path: Path) -> None:
+    """Confirmed and being written when the box went down: not 'before confirmation'."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    store.update(store.load(txn_id), phase="committing", runner_pid=2**22 + 1)  # no such pid
+    rebooted = control.stale_reason(store.load(txn_id), "boot-2")
+    assert rebooted is not None and "while committing" in rebooted
+    assert "may have booted either" in rebooted and "before confirmation" not in rebooted
+    died = control.stale_reason(store.load(txn_id), "boot-1")
+    assert died is not None and "runner died while committing" in died
+
+
 def test_box_changed_since_plan_changes_nothing(tmp_path: Path) -> None:
     box, clock = FakeBox(netplan_start()), FakeClock()
     txn_id = _start(tmp_path, box, clock)

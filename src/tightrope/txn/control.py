@@ -182,6 +182,8 @@ def stale_reason(state: TxnState, boot_id: str) -> str | None:
         return None
     if state.phase == "finishing":
         return _died_finishing(state, boot_id)
+    if state.phase == "committing":
+        return _died_committing(state, boot_id)
     if state.boot_id != boot_id:
         return (
             "the box rebooted before confirmation: it booted the old configuration "
@@ -192,6 +194,22 @@ def stale_reason(state: TxnState, boot_id: str) -> str | None:
             "tightrope's runner died before confirmation: NetworkManager rolled the "
             "checkpoint back on its own"
         )
+    return None
+
+
+def _died_committing(state: TxnState, boot_id: str) -> str | None:
+    """Confirmed, new profiles being written to disk, checkpoint still alive."""
+    if state.boot_id != boot_id:
+        # The new profiles may already be on disk beside the old ones: which set the box
+        # booted is not known from here, so say so rather than guess.
+        return ("the box rebooted while committing, after the confirmation: the new profiles "
+                "may already be on disk beside the old ones, so it may have booted either; "
+                "`tightrope status` shows what it runs, and `tightrope apply` again makes it "
+                "whole")  # fmt: skip
+    if state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
+        return ("tightrope's runner died while committing, after the confirmation: "
+                "NetworkManager rolled the checkpoint back on its own (its profiles with it); "
+                "nothing was committed, apply again")  # fmt: skip
     return None
 
 
