@@ -38,7 +38,7 @@ def confirm_command(state: TxnView) -> str:
 
 def started(state: TxnView, as_json: bool) -> None:
     if as_json:
-        emit_json(
+        emit_json_line(
             {
                 "event": "started",
                 "txn": state.id,
@@ -71,8 +71,8 @@ def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
     for state in views:
         for s in state.steps[shown:]:
             if as_json:
-                emit_json({"event": "step", "txn": state.id, "name": s.name, "status": s.status,
-                           "detail": s.detail, "at": s.at})  # fmt: skip
+                emit_json_line({"event": "step", "txn": state.id, "name": s.name,
+                                "status": s.status, "detail": s.detail, "at": s.at})  # fmt: skip
             else:
                 out.print(_step_line(s))
         shown = len(state.steps)
@@ -87,7 +87,7 @@ def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
                         f"{confirm_command(state)}[/]\nor NetworkManager rolls back."
                     )
                 else:
-                    emit_json({"event": "awaiting-confirm", "txn": state.id,
+                    emit_json_line({"event": "awaiting-confirm", "txn": state.id,
                                "deadline_in_s": left, "confirm": confirm_command(state)})
             if not as_json and time.monotonic() - last_tick >= 10:
                 last_tick = time.monotonic()
@@ -99,7 +99,7 @@ def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
 
 def outcome(state: TxnView, as_json: bool) -> None:
     if as_json:
-        emit_json(
+        emit_json_line(
             {
                 "event": "outcome",
                 "txn": state.id,
