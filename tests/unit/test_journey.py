@@ -301,3 +301,23 @@ def test_wait_only_watches_and_answers_when_the_change_ended(tmp_path: Path) -> 
     view = channel.call(proto.TxnRequest(action="wait", txn=result.txn, wait_s=30),
                         proto.TxnView, on_event=told.append)  # fmt: skip
     assert view.outcome == "committed" and view.id == result.txn and told == []
+
+
+def test_a_confirm_that_waits_says_how_it_stands_every_few_seconds(tmp_path: Path) -> None:
+    """Verification outlasting the confirm request (Wi-Fi re-associating): the laptop hears
+    the phase every few seconds, not once."""
+    box = StandInBox(tmp_path)
+    real_runner = box._runner
+    box.clock.on_sleep.remove(real_runner)
+
+    def slow_runner(now: float) -> None:
+        pending = box.store.pending_id()
+        if pending is not None and now - box.store.load(pending).created < 30:
+            return  # still verifying: the confirm flag is not looked at yet
+        real_runner(now)
+
+    box.clock.on_sleep.append(slow_runner)
+    result, events = _run(box)
+    assert result.outcome == Outcome.COMMITTED
+    said = [m for p, m in events if p == "confirming"]
+    assert len(said) >= 3, said

@@ -93,7 +93,9 @@ class Agent:
 
     def _txn(self, msg: proto.TxnRequest, write: Write) -> proto.Message:
         def tell(v: proto.TxnView) -> None:
-            write(proto.Event(message=f"transaction {v.id}: {v.phase}", txn=v))
+            left = ("" if v.deadline_in_s is None else
+                    f" (the box rolls back in {v.deadline_in_s:.0f} s unless confirmed)")
+            write(proto.Event(message=f"transaction {v.id}: {v.phase}{left}", txn=v))
 
         if msg.action in ("confirm", "abort"):
             return app.settle(self.env, msg.action, msg.txn, msg.wait_s, tell)

@@ -180,13 +180,19 @@ def settle(
     return wait(env, state.id, wait_s, on_event)
 
 
+TELL_EVERY_S = 5.0  # whoever waits hears how it stands at least this often
+
+
 def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) -> proto.TxnView:
+    """Wait up to wait_s for the end, telling each phase change, and every few seconds the
+    phase again (with the rollback deadline): a wait is never silent for long."""
     until = env.clock.mono() + wait_s
     state = env.store.load(txn)
-    told = ""
+    told, told_at = "", 0.0
     while not state.finished and env.clock.mono() < until:
-        if on_event is not None and state.phase != told:
-            told = state.phase
+        now = env.clock.mono()
+        if on_event is not None and (state.phase != told or now - told_at >= TELL_EVERY_S):
+            told, told_at = state.phase, now
             on_event(view(env, state))
         env.clock.sleep(0.25)
         state = _load_live(env, txn)
