@@ -57,3 +57,39 @@ def test_verbose_shows_the_ssh_commands_made() -> None:
     assert proc.returncode == Exit.NM_UNREACHABLE, proc.stderr
     assert "tightrope -v: ssh: ssh " in proc.stderr and "127.0.0.1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# (argv, exit code): each refused before anything is touched, with a message and no traceback.
+BAD_INPUTS = [
+    (["drill", "--seconds", "nan"], Exit.USAGE),
+    (["drill", "--interval-ms", "0"], Exit.USAGE),
+    (["watch", "--seconds", "-1"], Exit.USAGE),
+    (["plan", "/nonexistent.yaml"], Exit.INVALID),
+    (["apply", "/nonexistent.yaml", "--confirm-timeout", "0"], Exit.USAGE),
+    (["undo", "../../etc"], Exit.USAGE),
+    (["log", "../x"], Exit.USAGE),
+    (["confirm", "20261129-xx"], Exit.USAGE),
+    (["status", "--from-snapshot", "/nonexistent"], Exit.USAGE),
+    (["status", "--from-snapshot", "/dev/zero"], Exit.USAGE),
+    ([*FLAGS[:7], "--psk-file", "/dev/zero", "--address", "198.18.1.64/24", "--plan"],
+     Exit.INVALID),
+    (["bond", "--ethernet", "eth0", "--address", "198.18.1.999/24"], Exit.INVALID),
+    (["plan", "b.yaml", "--host", "-oProxyCommand=x"], Exit.USAGE),
+    (["status", "--host", "root@198.18.1.50:99999"], Exit.USAGE),
+    (["completion", "tcsh"], Exit.USAGE),
+    (["drill", "--picture", "out.bmp", "--seconds", "1"], Exit.USAGE),
+]
+
+
+@pytest.mark.parametrize("argv,code", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_a_bad_input_is_refused_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str], argv: list[str],
+                                        code: Exit) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)  # where a relative path in argv would land
+    try:
+        got = main(argv)
+    except SystemExit as exc:  # argparse's own refusals
+        got = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert got == code, err
+    assert "Traceback" not in err and err.strip()

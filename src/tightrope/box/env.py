@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +69,19 @@ def require_root() -> None:
         raise NotRoot("changing the network needs root on the box")
 
 
+MAX_SNAPSHOT_BYTES = 64 << 20  # a box's whole NetworkManager state is well under a megabyte
+
+
 def snapshot_file(path: str) -> Snapshot:
     try:
-        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as fh:
+            # A device or a FIFO (/dev/zero) would be read for ever: only a file, and bounded.
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ValueError("not a regular file")
+            raw = fh.read(MAX_SNAPSHOT_BYTES + 1)
+        if len(raw) > MAX_SNAPSHOT_BYTES:
+            raise ValueError(f"larger than {MAX_SNAPSHOT_BYTES >> 20} MiB")
+        data: Any = json.loads(raw.decode("utf-8"))
         return Snapshot.from_dict(data)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise UsageError(f"cannot use snapshot {path}: {exc}",
