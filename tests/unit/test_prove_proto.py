@@ -23,6 +23,7 @@ from tightrope.cli.remote_cli import _watch_one, drill_result
 from tightrope.core.drill import DrillPlan, DrillResult, result_to_dict
 from tightrope.core.snapshot import Snapshot
 from tightrope.errors import Exit, NotRoot, TightropeError
+from tightrope.remote.sshfail import SshFailure
 from tightrope.txn.state import Store
 
 REQ = proto.DrillRequest, proto.WatchRequest
@@ -323,3 +324,29 @@ def test_watch_json_lines_and_a_human_line(capsys: pytest.CaptureFixture[str]) -
                                  "what": "link down in bond0"}
     assert json.loads(second)["host"] == "root@198.18.1.64"
     assert human.endswith("eth0 [red]link[/] ?[2J")
+
+
+class DroppingReach(StandInReach):
+    """Its first session drops (the change being watched moved the network under it)."""
+
+    def open(self, address: str | None) -> LoopChannel:
+        channel = super().open(address)
+        if len(self.channels) == 1:
+            def lost(*args: Any, **kw: Any) -> Any:
+                raise SshFailure("cannot reach root@198.18.1.64 over SSH", "",
+                                 Exit.NM_UNREACHABLE, "no answer")  # fmt: skip
+
+            channel.call = lost  # type: ignore[method-assign]
+        return channel
+
+
+def test_a_watch_whose_session_drops_opens_another(tmp_path: Path) -> None:
+    box = StandIn(tmp_path)
+    box.script = [(1.0, ev("link up in bond0"))]
+    reach = DroppingReach(box)
+    seen: list[str] = []
+    _watch_one(reach, 30, lambda host, e: seen.append(e.what), clock=box.clock.mono,
+               sleep=box.clock.sleep)  # fmt: skip
+    assert len(reach.channels) == 2 and all(c.closed for c in reach.channels)
+    assert seen[0].startswith("session lost (cannot reach") and "reconnecting" in seen[0]
+    assert "link up in bond0" in seen

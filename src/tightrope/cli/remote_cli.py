@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -287,7 +288,26 @@ def watch_remote(args: argparse.Namespace, seconds: float | None, on_event: Watc
     return int(Exit.OK)
 
 
-def _watch_one(reach: Reach, seconds: float | None, on_event: WatchSink) -> None:
+def _watch_one(reach: Reach, seconds: float | None, on_event: WatchSink,
+               clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    """Watch one box; a session that drops (the change being watched moved the box's
+    network under it) is opened again until the watch's time is up."""
+    until = None if seconds is None else clock() + seconds
+    while until is None or clock() < until:
+        try:
+            _watch_session(reach, None if until is None else until - clock(), on_event)
+            return
+        except TightropeError as exc:
+            if getattr(exc, "exit_code", None) != Exit.NM_UNREACHABLE:
+                raise
+            on_event(reach.name, proto.WatchEvent(source="tightrope", subject=reach.name,
+                                                  what=f"session lost ({exc}); reconnecting",
+                                                  at=time.time()))  # fmt: skip
+            sleep(1.0)
+
+
+def _watch_session(reach: Reach, seconds: float | None, on_event: WatchSink) -> None:
     def event(e: proto.Event) -> None:
         if e.watch is not None:
             on_event(reach.name, e.watch)
