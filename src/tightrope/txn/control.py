@@ -177,52 +177,38 @@ def stuck_lock(store: Store, pending: str, exc: TightropeError) -> Busy:
     )
 
 
+# What became of a change whose runner is gone, by how far it had got and what ended it.
+_GONE = {
+    ("before", "rebooted"): "the box rebooted before confirmation: it booted the old "
+    "configuration (new profiles lived only in memory)",
+    ("before", "died"): "tightrope's runner died before confirmation: NetworkManager rolled "
+    "the checkpoint back on its own",
+    # The new profiles may already be on disk beside the old ones: which set the box booted
+    # is not known from here, so say so rather than guess.
+    ("committing", "rebooted"): "the box rebooted while committing, after the confirmation: "
+    "the new profiles may already be on disk beside the old ones, so it may have booted "
+    "either; `tightrope status` shows what it runs, and `tightrope apply` again makes it whole",
+    ("committing", "died"): "tightrope's runner died while committing, after the "
+    "confirmation: NetworkManager rolled the checkpoint back on its own (its profiles with "
+    "it); nothing was committed, apply again",
+}
+
+
 def stale_reason(state: TxnState, boot_id: str) -> str | None:
     if state.finished:
         return None
-    if state.phase == "finishing":
-        return _died_finishing(state, boot_id)
-    if state.phase == "committing":
-        return _died_committing(state, boot_id)
     if state.boot_id != boot_id:
-        return (
-            "the box rebooted before confirmation: it booted the old configuration "
-            "(new profiles lived only in memory)"
-        )
-    if state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
-        return (
-            "tightrope's runner died before confirmation: NetworkManager rolled the "
-            "checkpoint back on its own"
-        )
-    return None
-
-
-def _died_committing(state: TxnState, boot_id: str) -> str | None:
-    """Confirmed, new profiles being written to disk, checkpoint still alive."""
-    if state.boot_id != boot_id:
-        # The new profiles may already be on disk beside the old ones: which set the box
-        # booted is not known from here, so say so rather than guess.
-        return ("the box rebooted while committing, after the confirmation: the new profiles "
-                "may already be on disk beside the old ones, so it may have booted either; "
-                "`tightrope status` shows what it runs, and `tightrope apply` again makes it "
-                "whole")  # fmt: skip
-    if state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
-        return ("tightrope's runner died while committing, after the confirmation: "
-                "NetworkManager rolled the checkpoint back on its own (its profiles with it); "
-                "nothing was committed, apply again")  # fmt: skip
-    return None
-
-
-def _died_finishing(state: TxnState, boot_id: str) -> str | None:
-    if state.boot_id != boot_id:
-        who = "the box rebooted"
+        gone = "rebooted"
     elif state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
-        who = "tightrope's runner died"
+        gone = "died"
     else:
         return None
-    return (f"committed (the checkpoint was destroyed), but {who} before it finished; left "
-            f"undone: {state.unfinished or 'unknown'}. `tightrope status` shows the box as it "
-            "is; finish by hand, or `tightrope undo` takes the change back")
+    if state.phase == "finishing":
+        who = "the box rebooted" if gone == "rebooted" else "tightrope's runner died"
+        return (f"committed (the checkpoint was destroyed), but {who} before it finished; "
+                f"left undone: {state.unfinished or 'unknown'}. `tightrope status` shows the "
+                "box as it is; finish by hand, or `tightrope undo` takes the change back")
+    return _GONE["committing" if state.phase == "committing" else "before", gone]
 
 
 def request(store: Store, flag: str, txn_id: str | None = None) -> TxnState:
