@@ -31,8 +31,8 @@ from tightrope.txn.steps import (
     Context,
     Persist,
     RolledBack,
-    Verify,
 )
+from tightrope.txn.verify_step import Verify
 
 Prepared = tuple[Context, list[Step], Callable[[Context], list[str]]]
 

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tightrope.core.failfast import Tripwire, bond_ready_for_arp, gateway_silent
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.core.profiles import DesiredProfile
 from tightrope.core.snapshot import Profile, Snapshot
-from tightrope.core.verify import Verdict, verify
+from tightrope.core.verify import Verdict
 from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.txn.backend import Backend, DeviceEvents, System
 from tightrope.txn.clock import Clock
@@ -312,77 +311,6 @@ def _previously_active(ctx: Context) -> dict[str, str]:
         for d in ctx.before.devices
         if d.interface in ours and d.active_profile
     }
-
-
-class Verify:
-    """Polls a snapshot about once a second until everything checks out, and meanwhile
-    follows NetworkManager's signals and probes the gateway with ARP, so that a change that
-    cannot work rolls back as soon as that is certain, in the admin's words, not when the
-    window ends."""
-
-    name = "verify"
-    TICK_S = 0.25  # how often signals are read between two snapshots
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.trip = Tripwire(ctx.config)
-        self.gateway_answered_arp = False
-
-    def commit(self) -> None:
-        try:
-            self._verify()
-        finally:
-            self.ctx.close_events()
-
-    def _verify(self) -> None:
-        ctx = self.ctx
-        ctx.set_phase("verifying", None)
-        until = ctx.clock.mono() + ctx.verify_timeout_s
-        gw = str(ctx.config.ipv4.gateway) if ctx.config.ipv4.gateway else None
-        while True:
-            ctx.stop_if_asked()
-            self._read_signals()
-            snap = ctx.snapshot()
-            self._certain(self.trip.snapshot(snap))
-            if gw and not self.gateway_answered_arp and bond_ready_for_arp(ctx.config, snap):
-                self._probe_gateway(gw)
-            base = verify(ctx.config, snap)
-            answers = None
-            if base.ok and gw:
-                answers = ctx.system.ping(gw, ctx.config.name, count=1)
-            ctx.verdict = verify(ctx.config, snap, gateway_answers=answers)
-            if ctx.verdict.ok:
-                ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
-                return
-            if ctx.verdict.fatal or ctx.clock.mono() >= until:
-                raise RolledBack(f"verification failed: {ctx.verdict.reason()}")
-            for _ in range(round(1.0 / self.TICK_S)):
-                ctx.clock.sleep(self.TICK_S)
-                ctx.stop_if_asked()
-                self._read_signals()
-
-    def _read_signals(self) -> None:
-        events = self.ctx.events
-        if events is None:
-            return
-        for event in events.drain():
-            self._certain(self.trip.event(event))
-
-    def _probe_gateway(self, gw: str) -> None:
-        ctx = self.ctx
-        answered = ctx.system.arp_probe(gw, ctx.config.name)
-        if answered is False:
-            self._certain(gateway_silent(gw, ctx.config.name))
-        self.gateway_answered_arp = answered is True
-        self._read_signals()  # what came during the probe's seconds
-
-    def _certain(self, why: str | None) -> None:
-        if why is not None:
-            self.ctx.note(f"verification: {why}")
-            raise RolledBack(why)
-
-    def rollback(self) -> None:
-        pass
 
 
 class AwaitConfirm:
