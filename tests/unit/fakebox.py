@@ -22,6 +22,7 @@ from tightrope.core.snapshot import (
     Snapshot,
 )
 from tightrope.errors import TightropeError
+from tightrope.txn.backend import DependencyNotReady
 
 
 class FakeClock:
@@ -83,6 +84,8 @@ class FakeBox:
         self.on_activate: dict[str, list[DeviceEvent]] = {}
         self.streams: list[FakeEvents] = []
         self.generated = 0
+        # Port activations refused as NetworkManager does while the new bond is not ready.
+        self.bond_not_ready = 0
 
     # -- Backend ---------------------------------------------------------------------------
     def snapshot(self, *, include_secrets: bool = False) -> Snapshot:
@@ -159,6 +162,12 @@ class FakeBox:
         self.calls.append(f"activate {p.id}")
         iface = device or p.interface
         assert iface
+        if p.type != "bond" and self.bond_not_ready > 0:
+            self.bond_not_ready -= 1
+            raise DependencyNotReady(
+                "NetworkManager.ActivateConnection failed: Controller device 'bond0' can't be "
+                "activated: Device unmanaged or not available for activation",
+                "org.freedesktop.NetworkManager.DependencyFailed")
         self.emit(*self.on_activate.get(iface, ()))
         if p.type == "bond":
             self.devices[iface] = Device(

@@ -10,6 +10,7 @@ import pytest
 from tests.unit.builders import netplan_start
 from tests.unit.fakebox import FakeBox, FakeClock
 from tests.unit.test_plan import PSK, seed_config
+from tightrope.core.failfast import DeviceEvent, address_in_use
 from tightrope.core.plan import make_plan
 from tightrope.errors import Busy
 from tightrope.txn import control, runner
@@ -113,6 +114,47 @@ def test_unconfirmed_apply_rolls_back_at_the_deadline(tmp_path: Path) -> None:
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back" and "not confirmed within 30 s" in final.reason
     assert box.profiles == before
+
+
+def test_a_port_refused_while_the_new_bond_is_not_ready_is_asked_again(
+    tmp_path: Path,
+) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.bond_not_ready = 3
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "committed", final.reason
+    assert box.bond_not_ready == 0
+
+
+def test_a_bond_that_never_takes_its_ports_rolls_back_with_networkmanagers_words(
+    tmp_path: Path,
+) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.bond_not_ready = 10**6
+    before = dict(box.profiles)
+    txn_id = _start(tmp_path, box, clock)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back"
+    assert final.reason.startswith("verification failed: ")
+    assert "refused eth0: NetworkManager.ActivateConnection failed: Controller" in final.reason
+    assert box.profiles == before
+
+
+def test_a_port_refused_because_the_bond_failed_is_reported_as_the_bonds_failure(
+    tmp_path: Path,
+) -> None:
+    # The lab's race: the bond's address probe found a conflict before the ports were asked
+    # for; the bond's own signal names the reason, not NetworkManager's refusal.
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.bond_not_ready = 10**6
+    box.on_activate["bond0"] = [DeviceEvent("bond0", new="failed", old="ip-config",
+                                            reason="ip-config-unavailable")]
+    txn_id = _start(tmp_path, box, clock)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert (final.outcome, final.reason) == ("rolled-back", address_in_use(["198.18.1.64"]))
 
 
 @pytest.mark.parametrize("jump", [3600.0, -3600.0])

@@ -11,8 +11,18 @@ from typing import Any, Protocol
 
 from tightrope.core.failfast import DeviceEvent
 from tightrope.core.snapshot import Snapshot
+from tightrope.errors import TightropeError
 
 Settings = Mapping[str, Mapping[str, Any]]
+
+
+class DependencyNotReady(TightropeError):
+    """activate() refused because what the profile depends on (a port's bond) is not ready
+    yet; asking again shortly may succeed. `name` is the backend's own error name."""
+
+    def __init__(self, message: str, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class DeviceEvents(Protocol):
@@ -42,7 +52,8 @@ class Backend(Protocol):
 
     def delete_profile(self, uuid: str) -> None: ...
 
-    def activate(self, uuid: str, device: str | None = None) -> None: ...
+    def activate(self, uuid: str, device: str | None = None) -> None:
+        """Raises DependencyNotReady when a port's bond cannot take it yet."""
 
     def deactivate(self, uuid: str) -> None: ...
 

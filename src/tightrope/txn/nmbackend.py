@@ -12,9 +12,10 @@ from tightrope import nm
 from tightrope.core.arp import neigh_answered, parse_arping, parse_neigh_state
 from tightrope.core.snapshot import Snapshot
 from tightrope.nm import writer
+from tightrope.nm.bus import NMError
 from tightrope.nm.events import DeviceEventStream
 from tightrope.txn.atomic import write_atomic
-from tightrope.txn.backend import Settings
+from tightrope.txn.backend import DependencyNotReady, Settings
 
 ARP_PROBES = 3  # a second apart: a silent gateway is certain after about 3 s
 
@@ -51,7 +52,12 @@ class NMBackend:
         writer.delete_connection(uuid, bus_address=self.bus)
 
     def activate(self, uuid: str, device: str | None = None) -> None:
-        writer.activate(uuid, device, bus_address=self.bus)
+        try:
+            writer.activate(uuid, device, bus_address=self.bus)
+        except NMError as exc:
+            if exc.name.endswith(".DependencyFailed"):
+                raise DependencyNotReady(str(exc), exc.name) from None
+            raise
 
     def deactivate(self, uuid: str) -> None:
         writer.deactivate(uuid, bus_address=self.bus)

@@ -20,7 +20,7 @@ from tightrope.core.profiles import DesiredProfile
 from tightrope.core.snapshot import Profile, Snapshot
 from tightrope.core.verify import Verdict
 from tightrope.errors import BackendUnavailable, TightropeError
-from tightrope.txn.backend import Backend, DeviceEvents, System
+from tightrope.txn.backend import Backend, DependencyNotReady, DeviceEvents, System
 from tightrope.txn.clock import Clock
 from tightrope.txn.state import Store
 
@@ -59,6 +59,7 @@ class Context:
     added: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
     events: DeviceEvents | None = None  # the bond's and ports' signals, from activation on
+    refusals: list[str] = field(default_factory=list)  # port activations NetworkManager refused
 
     def close_events(self) -> None:
         if self.events is not None:
@@ -287,7 +288,7 @@ class Activate:
             ctx.backend.activate(bond.uuid)
             for port in ports:
                 if ctx.before.device(port.interface) is not None:
-                    ctx.backend.activate(port.uuid, port.interface)
+                    _activate_port(ctx, port)
         except BaseException:
             ctx.close_events()
             raise
@@ -302,6 +303,34 @@ class Activate:
                 ctx.backend.activate(uuid, iface)
             except TightropeError as exc:
                 ctx.note(f"could not re-activate {uuid} on {iface}: {exc}")
+
+
+# NetworkManager answers ActivateConnection for the bond before the bond device is ready
+# for ports, and a port asked for in that gap is refused with DependencyFailed ("Controller
+# device 'bond0' can't be activated: Device unmanaged or not available"). The bond brings
+# its ports up by itself (autoconnect-slaves), so the refusal is no verdict: the bond may
+# simply be slow, or it may have failed already (in the lab, its address probe found a
+# conflict first). Ask again for a short while, then leave the verdict to verification,
+# which follows the bond's own signals and names the real reason.
+PORT_RETRY_S = 3.0
+PORT_RETRY_EVERY_S = 0.25
+
+
+def _activate_port(ctx: Context, port: DesiredProfile) -> None:
+    assert port.interface
+    give_up = ctx.clock.mono() + PORT_RETRY_S
+    while True:
+        try:
+            ctx.backend.activate(port.uuid, port.interface)
+            return
+        except DependencyNotReady as exc:
+            if ctx.clock.mono() >= give_up:
+                ctx.refusals.append(f"{port.interface}: {exc}")
+                ctx.note(f"NetworkManager would not take {port.interface} into the bond yet "
+                         f"({exc}); verification decides")  # fmt: skip
+                return
+        ctx.clock.sleep(PORT_RETRY_EVERY_S)
+        ctx.stop_if_asked()
 
 
 def _previously_active(ctx: Context) -> dict[str, str]:

@@ -49,7 +49,8 @@ class Verify:
                 ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
                 return
             if ctx.verdict.fatal or ctx.clock.mono() >= until:
-                raise RolledBack(f"verification failed: {ctx.verdict.reason()}")
+                refused = "".join(f"; NetworkManager refused {r}" for r in ctx.refusals)
+                raise RolledBack(f"verification failed: {ctx.verdict.reason()}{refused}")
             for _ in range(round(1.0 / self.TICK_S)):
                 ctx.clock.sleep(self.TICK_S)
                 ctx.stop_if_asked()
