@@ -17,9 +17,9 @@ from typing import Any
 from tightrope import proto
 from tightrope.cli import remote_cli
 from tightrope.cli.render import _console, emit_json, emit_json_line
+from tightrope.cli.safe import safe
 from tightrope.core.drill import DrillResult, result_to_dict, sparkline
 from tightrope.errors import Exit, TightropeError, UsageError, worst
-from tightrope.remote.session import clean
 
 
 def watch_line(ev: proto.WatchEvent, as_json: bool, host: str | None = None) -> None:
@@ -29,12 +29,10 @@ def watch_line(ev: proto.WatchEvent, as_json: bool, host: str | None = None) -> 
                "what": ev.what}  # fmt: skip
         emit_json_line(doc if host is None else {"host": host, **doc})
         return
-    from rich.markup import escape
-
     stamp = time.strftime("%H:%M:%S", time.localtime(ev.at)) + f".{int(ev.at % 1 * 1000):03d}"
-    where = f"{escape(clean(host))} " if host is not None else ""
-    _console().print(f"{stamp} {where}[dim]{ev.source:6}[/] [bold]{escape(clean(ev.subject))}[/] "
-                     f"{escape(clean(ev.what))}")  # fmt: skip
+    where = f"{safe(host)} " if host is not None else ""
+    _console().print(f"{stamp} {where}[dim]{safe(ev.source):6}[/] [bold]{safe(ev.subject)}[/] "
+                     f"{safe(ev.what)}")  # fmt: skip
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -71,19 +69,18 @@ def render_drill(result: DrillResult, picture: Path | None, as_json: bool,
     if as_json:
         emit_json(data)
         return
-    from rich.markup import escape
     from rich.table import Table
 
     out = _console()
     title = f"failover drill on {result.plan.bond}" + (f" ({host})" if host else "")
-    table = Table(title=escape(clean(title)), header_style="bold")
+    table = Table(title=safe(title), header_style="bold")
     for col in ("", "value"):
         table.add_column(col)
     table.add_row(
-        "port taken down", f"{result.plan.port} for {result.up_at - result.down_at:.1f} s"
+        "port taken down", f"{safe(result.plan.port)} for {result.up_at - result.down_at:.1f} s"
     )
-    table.add_row("backup", ", ".join(result.plan.backups))
-    table.add_row("probes", f"every {result.interval_ms:.0f} ms to {result.plan.target}")
+    table.add_row("backup", safe(", ".join(result.plan.backups)))
+    table.add_row("probes", f"every {result.interval_ms:.0f} ms to {safe(result.plan.target)}")
     table.add_row("failover outage", f"{data['failover_ms']:.0f} ms")
     table.add_row("fail-back outage", f"{data['failback_ms']:.0f} ms")
     table.add_row("probes lost", f"{result.lost} of {result.sent}")
@@ -92,9 +89,9 @@ def render_drill(result: DrillResult, picture: Path | None, as_json: bool,
     out.print(table)
     out.print(sparkline(result))
     for ev in result.events:
-        out.print(f"  +{ev.at - result.started:6.3f} s  {escape(clean(ev.what))}")
+        out.print(f"  +{ev.at - result.started:6.3f} s  {safe(ev.what)}")
     if picture is not None:
-        out.print(f"timeline picture: {data['picture']}")
+        out.print(f"timeline picture: {safe(data['picture'])}")
 
 
 def _drill_request(args: argparse.Namespace) -> proto.DrillRequest:
@@ -112,8 +109,8 @@ def _drill_request(args: argparse.Namespace) -> proto.DrillRequest:
 
 def _picture_for(picture: Path, host: str) -> Path:
     """With several boxes, one picture each: the box's name before the suffix."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", host)
-    return picture.with_name(f"{picture.stem}-{safe}{picture.suffix}")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", host)
+    return picture.with_name(f"{picture.stem}-{name}{picture.suffix}")
 
 
 def _drill(args: argparse.Namespace) -> int:
@@ -153,13 +150,11 @@ def _drill_remote(args: argparse.Namespace, request: proto.DrillRequest,
                 for name, got in results]  # fmt: skip
         emit_json({"exit_code": code, "results": docs})
         return code
-    from rich.markup import escape
-
     from tightrope.cli.render import error
 
     for name, got in results:
         if isinstance(got, TightropeError):
-            _console().print(f"[bold]{escape(clean(name))}[/]:")
+            _console().print(f"[bold]{safe(name)}[/]:")
             error(got)
         else:
             render_drill(got, picture and _picture_for(picture, name), False, host=name)

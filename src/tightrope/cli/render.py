@@ -6,7 +6,9 @@ import json
 import sys
 from typing import Any
 
+from tightrope.cli.safe import safe, safe_lines
 from tightrope.core.plan import Plan
+from tightrope.core.printable import printable
 from tightrope.core.status import BondStatus, StatusReport
 from tightrope.errors import ConfigError, TightropeError
 
@@ -39,8 +41,6 @@ def emit_json_line(data: Any) -> None:
 
 
 def error(exc: TightropeError, as_json: bool = False) -> None:
-    from rich.markup import escape
-
     if as_json:
         payload: dict[str, Any] = {
             "error": type(exc).__name__,
@@ -58,17 +58,18 @@ def error(exc: TightropeError, as_json: bool = False) -> None:
     if isinstance(exc, ConfigError):
         # Messages quote what the user or the box wrote (`[host]:port`, an SSID `a[/]b`):
         # never markup.
-        where = f" in {escape(exc.source)}" if exc.source else ""
+        where = f" in {safe(exc.source)}" if exc.source else ""
         err.print(f"[bold red]error:[/] the desired state{where} is not valid:")
         for p in exc.problems:
-            err.print(f"  [bold]{escape(p.field)}[/]: {escape(p.message)}\n"
-                      f"      [dim]fix:[/] {escape(p.fix)}")  # fmt: skip
+            err.print(f"  [bold]{safe(p.field)}[/]: {safe(p.message)}\n"
+                      f"      [dim]fix:[/] {safe(p.fix)}")  # fmt: skip
     else:
         # soft_wrap: a path or an address in a message is never broken across lines (the
         # terminal wraps what is too long for it; a log file keeps it whole).
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        err.print(f"[bold red]error:[/] {safe(exc)}", soft_wrap=True)
     if exc.hint:
-        err.print(exc.hint, style="dim", markup=False, soft_wrap=True)  # `[plot]` is no markup
+        # `[plot]` in a hint is no markup
+        err.print(printable(exc.hint), style="dim", markup=False, soft_wrap=True)
 
 
 def plan(p: Plan, *, hostname: str, nm_version: str, as_json: bool) -> None:
@@ -83,8 +84,9 @@ def plan_data(d: dict[str, Any], *, as_json: bool) -> None:
     from rich.table import Table
 
     out = _console()
-    out.print(f"[bold]Plan for {d['bond']}[/] on {d['host']} (NetworkManager {d['nm_version']})")
-    out.print(d["storage"]["summary"] + ".")
+    out.print(f"[bold]Plan for {safe(d['bond'])}[/] on {safe(d['host'])} "
+              f"(NetworkManager {safe(d['nm_version'])})")
+    out.print(safe(d["storage"]["summary"]) + ".")
     if d["no_change"]:
         out.print("[green]No change:[/] the desired state is already in place.")
     else:
@@ -94,16 +96,18 @@ def plan_data(d: dict[str, Any], *, as_json: bool) -> None:
         for c in d["changes"]:
             style = _ACTION_STYLE.get(c["action"], "")
             table.add_row(
-                f"[{style}]{c['action']}[/]", c["profile"], c["interface"], "\n".join(c["details"])
+                f"[{style}]{safe(c['action'])}[/]", safe(c["profile"]), safe(c["interface"]),
+                safe_lines(c["details"]),
             )
         out.print(table)
         for f in d["storage"]["files"]:
-            out.print(f"  [dim]{f['action']:6}[/] {f['path']}: {f['detail']}")
+            out.print(f"  [dim]{safe(f['action']):6}[/] {safe(f['path'])}: {safe(f['detail'])}")
     for w in d["warnings"]:
         style = _SEVERITY_STYLE.get(w["severity"], "")
-        out.print(f"[{style}]{w['severity']}[/] [dim]({w['code']})[/] {w['message']}")
+        out.print(f"[{style}]{safe(w['severity'])}[/] [dim]({safe(w['code'])})[/] "
+                  f"{safe(w['message'])}")
     if d["reconnect_at"] and not d["no_change"]:
-        out.print(f"After the change the box answers at [bold]{d['reconnect_at']}[/].")
+        out.print(f"After the change the box answers at [bold]{safe(d['reconnect_at'])}[/].")
 
 
 def status(report: StatusReport, as_json: bool) -> None:
@@ -112,29 +116,29 @@ def status(report: StatusReport, as_json: bool) -> None:
         return
     import time
 
-    from rich.markup import escape
     from rich.table import Table
 
     out = _console()
     world = "netplan YAML" if report.storage_world == "netplan" else "keyfiles"
     out.print(
-        f"[bold]{report.hostname}[/]: NetworkManager {report.nm_version}, profiles as {world}"
+        f"[bold]{safe(report.hostname)}[/]: NetworkManager {safe(report.nm_version)}, "
+        f"profiles as {world}"
         + (f", {report.checkpoints} checkpoint(s) pending" if report.checkpoints else "")
     )
     if report.pending:
         t = report.pending
         left = f", {t.remaining_s} s left to confirm" if t.remaining_s is not None else ""
         out.print(
-            f"[bold yellow]pending {t.kind} {t.id}[/]: {t.phase}{left}"
-            + (f"; confirm from {t.reconnect_at}" if t.reconnect_at else "")
+            f"[bold yellow]pending {safe(t.kind)} {safe(t.id)}[/]: {safe(t.phase)}{left}"
+            + (f"; confirm from {safe(t.reconnect_at)}" if t.reconnect_at else "")
         )
     if report.last and not report.pending:
         last = report.last
         when = (" at " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.ended))
                 if last.ended else "")  # fmt: skip
         style = "green" if last.outcome == "committed" else "bold yellow"
-        out.print(f"last change: {last.kind} {last.id} [{style}]{last.outcome}[/]{when}"
-                  + (f": {escape(last.reason)}" if last.reason else ""))  # fmt: skip
+        out.print(f"last change: {safe(last.kind)} {safe(last.id)} [{style}]{safe(last.outcome)}[/]"
+                  f"{when}" + (f": {safe(last.reason)}" if last.reason else ""))  # fmt: skip
     for bond in report.bonds:
         _bond(out, bond)
     if not report.bonds:
@@ -144,12 +148,12 @@ def status(report: StatusReport, as_json: bool) -> None:
         table.add_column(col)
     for d in report.devices:
         table.add_row(
-            d.interface,
-            d.type,
-            d.state if d.managed else "unmanaged",
-            "\n".join(d.addresses),
-            d.active_profile or "",
-            "\n".join(d.claimed_by),
+            safe(d.interface),
+            safe(d.type),
+            safe(d.state) if d.managed else "unmanaged",
+            safe_lines(d.addresses),
+            safe(d.active_profile or ""),
+            safe_lines(d.claimed_by),
         )
     out.print(table)
 
@@ -158,28 +162,30 @@ def _bond(out: Any, b: BondStatus) -> None:
     from rich.table import Table
 
     out.print(
-        f"[bold]{b.name}[/] ({b.state}, profile {b.profile or '-'}): mode {b.mode or '?'}, "
-        f"MII {b.mii_status or '?'} every {b.miimon_ms if b.miimon_ms is not None else '?'} ms, "
-        f"active [bold]{b.active_port or '-'}[/], primary {b.primary or '[yellow]none[/]'}, "
-        f"fail_over_mac {b.fail_over_mac or '?'}"
+        f"[bold]{safe(b.name)}[/] ({safe(b.state)}, profile {safe(b.profile or '-')}): "
+        f"mode {safe(b.mode or '?')}, MII {safe(b.mii_status or '?')} every "
+        f"{b.miimon_ms if b.miimon_ms is not None else '?'} ms, "
+        f"active [bold]{safe(b.active_port or '-')}[/], "
+        f"primary {safe(b.primary) if b.primary else '[yellow]none[/]'}, "
+        f"fail_over_mac {safe(b.fail_over_mac or '?')}"
     )
     out.print(
-        f"  addresses {', '.join(b.addresses) or '-'}; default route via {b.gateway or '-'}; "
-        f"DNS {', '.join(b.dns) or '-'}"
+        f"  addresses {safe(', '.join(b.addresses) or '-')}; default route via "
+        f"{safe(b.gateway or '-')}; DNS {safe(', '.join(b.dns) or '-')}"
     )
     table = Table(show_header=True, header_style="bold")
     for col in ("port", "type", "link", "speed", "Wi-Fi", "perm MAC", "MAC", "failures", ""):
         table.add_column(col)
     for p in b.ports:
-        wifi = f"{p.ssid} ({p.signal}%)" if p.ssid else ""
+        wifi = f"{safe(p.ssid)} ({safe(p.signal)}%)" if p.ssid else ""
         table.add_row(
-            p.interface,
-            p.type,
-            p.link,
-            p.speed or "",
+            safe(p.interface),
+            safe(p.type),
+            safe(p.link),
+            safe(p.speed or ""),
             wifi,
-            p.permanent_mac or "",
-            p.mac,
+            safe(p.permanent_mac or ""),
+            safe(p.mac),
             "" if p.link_failures is None else str(p.link_failures),
             "[bold green]active[/]" if p.active else "",
         )

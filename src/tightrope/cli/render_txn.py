@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tightrope.cli.render import _console, emit_json, emit_json_line
+from tightrope.cli.safe import safe
 from tightrope.proto import TxnView
 
 _OUTCOME_STYLE = {
@@ -48,16 +49,17 @@ def started(state: TxnView, as_json: bool) -> None:
         )
         return
     _console().print(
-        f"Transaction [bold]{state.id}[/] started. Follow it with "
-        f"`tightrope log {state.id}`; confirm with `{confirm_command(state)}`."
+        f"Transaction [bold]{safe(state.id)}[/] started. Follow it with "
+        f"`tightrope log {safe(state.id)}`; confirm with `{safe(confirm_command(state))}`."
     )
 
 
 def _step_line(s: Any) -> str:
     when = time.strftime("%H:%M:%S", time.localtime(s.at))
     if s.name == "note":
-        return f"{when}  {s.detail}"
-    return f"{when}  {s.name}: {s.status}" + (f" ({s.detail})" if s.detail else "")
+        return f"{when}  {safe(s.detail)}"
+    detail = f" ({safe(s.detail)})" if s.detail else ""
+    return f"{when}  {safe(s.name)}: {safe(s.status)}{detail}"
 
 
 def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
@@ -82,9 +84,9 @@ def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
                 told = True
                 if not as_json:
                     out.print(
-                        f"[bold]The box now answers at {state.reconnect_at}.[/] From a "
+                        f"[bold]The box now answers at {safe(state.reconnect_at)}.[/] From a "
                         f"new terminal, within {left} s:\n    [bold]"
-                        f"{confirm_command(state)}[/]\nor NetworkManager rolls back."
+                        f"{safe(confirm_command(state))}[/]\nor NetworkManager rolls back."
                     )
                 else:
                     emit_json_line({"event": "awaiting-confirm", "txn": state.id,
@@ -110,9 +112,9 @@ def outcome(state: TxnView, as_json: bool) -> None:
         )
         return
     style = _OUTCOME_STYLE.get(state.outcome or "", "bold")
-    line = f"[{style}]{state.outcome or state.phase}[/]: transaction {state.id}"
+    line = f"[{style}]{safe(state.outcome or state.phase)}[/]: transaction {safe(state.id)}"
     if state.reason:
-        line += f" — {state.reason}"
+        line += f" — {safe(state.reason)}"
     _console().print(line)
 
 
@@ -122,9 +124,9 @@ def log(state: TxnView, as_json: bool) -> None:
         return
     out = _console()
     out.print(
-        f"[bold]{state.id}[/] ({state.txn_kind}): {state.phase}"
-        + (f", {state.outcome}" if state.outcome else "")
-        + (f" — {state.reason}" if state.reason else "")
+        f"[bold]{safe(state.id)}[/] ({safe(state.txn_kind)}): {safe(state.phase)}"
+        + (f", {safe(state.outcome)}" if state.outcome else "")
+        + (f" — {safe(state.reason)}" if state.reason else "")
     )
     for s in state.steps:
         out.print("  " + _step_line(s))
@@ -164,7 +166,8 @@ def history(states: Iterable[TxnView], as_json: bool) -> None:
     for col in ("transaction", "kind", "phase", "outcome", "reason"):
         table.add_column(col)
     for s in states:
-        table.add_row(s.id, s.txn_kind, s.phase, s.outcome or "", s.reason)
+        table.add_row(safe(s.id), safe(s.txn_kind), safe(s.phase), safe(s.outcome or ""),
+                      safe(s.reason))
     _console().print(table if states else "No transactions yet.")
 
 
@@ -173,10 +176,8 @@ def journey_event(host: str, phase: str, message: str, as_json: bool) -> None:
     if as_json:
         emit_json_line({"event": phase, "host": host, "message": message, "at": time.time()})
         return
-    from rich.markup import escape
-
-    _console().print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{escape(host)}[/] {phase}: "
-                     f"{escape(message)}")  # fmt: skip
+    _console().print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{safe(host)}[/] {safe(phase)}: "
+                     f"{safe(message)}")  # fmt: skip
 
 
 def journey_plan(host: str, plan: dict[str, Any], as_json: bool) -> None:
@@ -193,7 +194,6 @@ def journey_summary(results: list[Any], code: int, as_json: bool) -> None:
         emit_json_line({"event": "summary", "exit_code": code,
                         "results": [r.to_dict() for r in results]})  # fmt: skip
         return
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=True, header_style="bold")
@@ -202,7 +202,7 @@ def journey_summary(results: list[Any], code: int, as_json: bool) -> None:
     for r in results:
         style = _OUTCOME_STYLE.get(r.outcome.value, "bold")
         outage = f"{r.outage_s:.1f} s" if r.outage_s is not None else ""
-        table.add_row(escape(r.host), r.old_address, r.new_address or "",
-                      f"[{style}]{r.outcome.value}[/]", outage, f"{r.seconds:.0f}",
-                      escape(r.reason))  # fmt: skip
+        table.add_row(safe(r.host), safe(r.old_address), safe(r.new_address or ""),
+                      f"[{style}]{safe(r.outcome.value)}[/]", outage, f"{r.seconds:.0f}",
+                      safe(r.reason))  # fmt: skip
     _console().print(table)
