@@ -321,3 +321,28 @@ def test_a_confirm_that_waits_says_how_it_stands_every_few_seconds(tmp_path: Pat
     assert result.outcome == Outcome.COMMITTED
     said = [m for p, m in events if p == "confirming"]
     assert len(said) >= 3, said
+
+
+def test_a_silent_new_address_ticks_a_countdown_to_the_rollback_each_turn(
+    tmp_path: Path,
+) -> None:
+    """The live countdown (issue 14 item 3): told at every turn of the wait, counting down to
+    the rollback, then to the end of asking both addresses."""
+    box = StandInBox(tmp_path)
+    box.at_new = False
+    ticks: list[tuple[str, float | None, str]] = []
+    _run(box, tick=lambda what, left, until: ticks.append((what, left, until)))
+    following = [t for t in ticks if t[0] == f"waiting for {NEW} to answer"]
+    assert len(following) > 20 and all(u == "rollback in" for _, _, u in following)
+    lefts = [left for _, left, _ in following if left is not None]
+    assert lefts == sorted(lefts, reverse=True) and lefts[0] <= 40 + 30 + 30
+    asking = [t for t in ticks if t[0].startswith("asking")]
+    assert all(u == "giving up in" for _, _, u in asking)
+
+
+def test_a_journey_that_confirms_ticks_the_box_s_deadline(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    ticks: list[tuple[str, float | None, str]] = []
+    _run(box, tick=lambda what, left, until: ticks.append((what, left, until)))
+    # The stand-in commits at once: whatever was ticked counts to the rollback.
+    assert all(until == "rollback in" for _, _, until in ticks)

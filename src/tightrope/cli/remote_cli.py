@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tightrope import proto
-from tightrope.cli import inputs, render, render_txn
+from tightrope.cli import inputs, progress, render, render_txn
 from tightrope.core.drill import DrillResult, result_from_dict, result_to_dict
 from tightrope.core.model import BondConfig
 from tightrope.core.printable import printable
@@ -24,9 +24,11 @@ from tightrope.core.status import report_from_dict
 from tightrope.errors import Exit, TightropeError, UsageError, worst
 from tightrope.remote.hosts import HostEntry, parse_hosts_file
 from tightrope.remote.journey import (
+    Emit,
     JourneyResult,
     Outcome,
     Reach,
+    Tick,
     apply_journey,
     hello,
     request_config,  # fmt: skip
@@ -162,35 +164,61 @@ def settle_remote(args: argparse.Namespace, action: str) -> int:
     want = "committed" if action == "confirm" else "rolled-back"
 
     def one(reach: SshReach) -> int:
+        # The box tells how it stands every 5 s (with the rollback deadline once it counts):
+        # lines, and on a terminal a live countdown between them.
+        live = None if args.json else progress.for_stdout()
+
         def event(e: proto.Event) -> None:
+            if live is not None and live.live and e.txn is not None:
+                live.update(f"{action}: {e.txn.phase}", e.txn.deadline_in_s)
+                return
             render_txn.journey_event(reach.name, action, e.message, args.json)
 
         v = _ask(reach, proto.TxnRequest(action=action, txn=txn, wait_s=90), proto.TxnView,
                  timeout=150, on_event=event)  # fmt: skip
+        if live is not None:
+            live.clear()
         render_txn.outcome(v, as_json=args.json)
         return int(Exit.OK if v.outcome == want else Exit.FAILED)
 
     return _each(args, one)
 
 
-def _fleet(args: argparse.Namespace, journey: Callable[[SshReach, HostEntry, Any], JourneyResult],
-           ) -> int:  # fmt: skip
+Journey = Callable[[SshReach, HostEntry, Emit, Tick], JourneyResult]
+
+
+def _fleet(args: argparse.Namespace, journey: Journey) -> int:
     """Run one journey per box (canaries first, then in parallel) and sum them up."""
     hosts = entries(args)
     app = pyz()
     lock = threading.Lock()
+    # One box on a terminal: a live line counts down each second, standing in for the
+    # "waiting" events (one every 5 s, which is what a log file, a pipe or --json gets).
+    # Several boxes share the screen, so each one's events are lines.
+    live = progress.for_stdout() if not args.json and len(hosts) == 1 else None
+    if live is not None and not live.live:
+        live = None
 
-    def emit_for(entry: HostEntry) -> Callable[[str, str], None]:
+    def emit_for(entry: HostEntry) -> Emit:
         def emit(phase: str, message: str) -> None:
             with lock:
+                if live is not None:
+                    if phase == "waiting":
+                        return
+                    live.clear()
                 render_txn.journey_event(str(entry.target), phase, message, args.json)
 
         return emit
 
+    def tick(what: str, left_s: float | None, until: str) -> None:
+        if live is not None:
+            with lock:
+                live.update(what, left_s, until)
+
     def one(entry: HostEntry) -> JourneyResult:
         with reach_for(entry, args, app) as reach:
             try:
-                return journey(reach, entry, emit_for(entry))
+                return journey(reach, entry, emit_for(entry), tick)
             except TightropeError as exc:
                 return JourneyResult(str(entry.target), entry.target.host, None, Outcome.FAILED,
                                      str(exc), exit_code=int(exc.exit_code))  # fmt: skip
@@ -207,6 +235,8 @@ def _fleet(args: argparse.Namespace, journey: Callable[[SshReach, HostEntry, Any
                         for e in hosts[len(results):]]  # fmt: skip
             break
     code = worst([r.exit_code for r in results])
+    if live is not None:
+        live.clear()
     render_txn.journey_summary(results, code, args.json)
     return code
 
@@ -215,7 +245,7 @@ def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
     single = len(entries(args)) == 1
     lock = threading.Lock()
 
-    def journey(reach: SshReach, entry: HostEntry, emit: Any) -> JourneyResult:
+    def journey(reach: SshReach, entry: HostEntry, emit: Emit, tick: Tick) -> JourneyResult:
         def consent(answer: proto.PlanAnswer) -> bool:
             with lock:
                 render_txn.journey_plan(reach.name, {"host": answer.host,
@@ -225,7 +255,7 @@ def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
                     f"Apply these changes to {printable(answer.host)}?"))  # fmt: skip
 
         return apply_journey(reach, entry.adapt(config), inputs.apply_options(args),
-                             consent=consent, emit=emit)  # fmt: skip
+                             consent=consent, emit=emit, tick=tick)  # fmt: skip
 
     return _fleet(args, journey)
 
@@ -234,8 +264,8 @@ def undo_remote(args: argparse.Namespace) -> int:
     txn = proto.valid_txn_id(args.txn) if args.txn else None
     to = proto.valid_address(args.to) if getattr(args, "to", None) else None
 
-    def journey(reach: SshReach, entry: HostEntry, emit: Any) -> JourneyResult:
-        return undo_journey(reach, txn, inputs.apply_options(args), emit=emit, to=to)
+    def journey(reach: SshReach, entry: HostEntry, emit: Emit, tick: Tick) -> JourneyResult:
+        return undo_journey(reach, txn, inputs.apply_options(args), emit=emit, to=to, tick=tick)
 
     return _fleet(args, journey)
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from tightrope.cli import progress
 from tightrope.cli.render import _console, emit_json, emit_json_line
 from tightrope.cli.safe import safe
 from tightrope.proto import TxnView
@@ -62,15 +63,18 @@ def _step_line(s: Any) -> str:
     return f"{when}  {safe(s.name)}: {safe(s.status)}{detail}"
 
 
-def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
-    """Print progress until the transaction ends. If the SSH session dies meanwhile, so be it:
-    the runner does not depend on us."""
+def follow(views: Iterable[TxnView], as_json: bool,
+           countdown: progress.Countdown | None = None) -> TxnView:  # fmt: skip
+    """Print progress until the transaction ends, with a countdown to the rollback while it
+    waits. If the SSH session dies meanwhile, so be it: the runner does not depend on us."""
     out = _console()
+    ticker = countdown or progress.for_stdout()
     shown = 0
     told = False
-    last_tick = 0.0
     state: TxnView | None = None
     for state in views:
+        if state.steps[shown:] or (state.phase == "awaiting-confirm" and not told):
+            ticker.clear()  # the live line gives way to what is printed for good
         for s in state.steps[shown:]:
             if as_json:
                 emit_json_line({"event": "step", "txn": state.id, "name": s.name,
@@ -91,12 +95,20 @@ def follow(views: Iterable[TxnView], as_json: bool) -> TxnView:
                 else:
                     emit_json_line({"event": "awaiting-confirm", "txn": state.id,
                                "deadline_in_s": left, "confirm": confirm_command(state)})
-            if not as_json and time.monotonic() - last_tick >= 10:
-                last_tick = time.monotonic()
-                out.print(f"[dim]… rollback in {left} s unless confirmed[/]")
+        if not as_json and not state.finished:
+            ticker.update(_WAITING.get(state.phase, state.phase), state.deadline_in_s)
+    ticker.clear()
     assert state is not None
     outcome(state, as_json)
     return state
+
+
+# What a phase waits for, as the countdown says it (other phases show as named).
+_WAITING = {
+    "activating": "activating the bond",
+    "verifying": "verifying the bond",
+    "awaiting-confirm": "waiting for `tightrope confirm`",
+}
 
 
 def outcome(state: TxnView, as_json: bool) -> None:

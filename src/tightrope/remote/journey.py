@@ -23,6 +23,15 @@ from tightrope.errors import Exit, TightropeError, exit_for_outcome
 from tightrope.remote.session import Channel, clean
 
 Emit = Callable[[str, str], None]  # (phase, message)
+# (what is awaited, seconds until the box rolls back or the wait gives up, which of the two):
+# told at every turn of a wait, for a live countdown; the "waiting" events say it every 5 s.
+Tick = Callable[[str, "float | None", str], None]
+ROLLBACK_IN = "rollback in"
+GIVING_UP_IN = "giving up in"
+
+
+def no_tick(what: str, left_s: float | None, until: str) -> None:
+    """The default: nobody draws a live countdown."""
 CONFIRM_WAIT_S = 90.0
 ASK_BOTH_S = 180.0
 # While following the box, how often to look whether its old address is back: a change that
@@ -110,6 +119,7 @@ class _Trip:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     t0: float = 0.0
+    tick: Tick = no_tick
 
     def result(self, new: str | None, outcome: Outcome, reason: str = "", txn: str | None = None,
                outage: float | None = None, code: int | None = None) -> JourneyResult:  # fmt: skip
@@ -133,8 +143,9 @@ def apply_journey(
     emit: Emit,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    tick: Tick = no_tick,
 ) -> JourneyResult:
-    trip = _Trip(reach, emit, clock, sleep, clock())
+    trip = _Trip(reach, emit, clock, sleep, clock(), tick)
     emit("connect", f"connecting to {reach.name}")
     data, psk = request_config(config)
     new = reconnect_address(config)
@@ -172,10 +183,11 @@ def undo_journey(
     to: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    tick: Tick = no_tick,
 ) -> JourneyResult:
     """Undo a committed change from the laptop: the box goes back to its old address, and the
     journey follows it there and confirms, as for the change itself."""
-    trip = _Trip(reach, emit, clock, sleep, clock())
+    trip = _Trip(reach, emit, clock, sleep, clock(), tick)
     emit("connect", f"connecting to {reach.name}")
     channel = reach.open(None)
     try:
@@ -225,6 +237,7 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
                 emit("back", f"{old} answers again after {clock() - trip.t0:.1f} s: the "
                      f"change ended there")  # fmt: skip
                 return trip.from_view(ended, new, None, impostor)
+        trip.tick(f"waiting for {new} to answer", deadline - clock(), ROLLBACK_IN)
         if clock() - told >= 5:
             told = clock()
             emit("waiting", f"waiting for {new} to answer: {clock() - trip.t0:.0f} s so far, "
@@ -237,6 +250,9 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
 def _confirm(trip: _Trip, txn: str, new: str, outage: float) -> JourneyResult:
     def event(e: proto.Event) -> None:
         trip.emit("confirming", clean(e.message))
+        if e.txn is not None:
+            trip.tick(f"confirming at {new} ({clean(e.txn.phase)})", e.txn.deadline_in_s,
+                      ROLLBACK_IN)  # fmt: skip
 
     try:
         channel = trip.reach.open(new)
@@ -265,6 +281,8 @@ def _ask_both(trip: _Trip, txn: str, new: str, *, skip_new: bool = False,
     places: list[str | None] = ([] if skip_new else [new]) + [None]
     told = 0.0
     while trip.clock() < until:
+        trip.tick(f"asking {new} and {trip.reach.old} how it ended", until - trip.clock(),
+                  GIVING_UP_IN)  # fmt: skip
         for where in places:
             if trip.reach.probe(where, 3) is not None:
                 continue

@@ -1,0 +1,66 @@
+"""Progress of a wait: what is awaited, how long it has taken, and how long until the box
+rolls back by itself. Live on a terminal (one line redrawn in place), one line every few
+seconds otherwise (a log file, `| tee`, CI), so no wait over two seconds is silent."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tightrope.core.printable import printable
+
+EVERY_S = 5.0  # off a terminal: a line at least this often while the wait lasts
+_ERASE = "\r\x1b[K"  # back to column 0, clear to the end of the line
+
+
+def line(what: str, elapsed_s: float, left_s: float | None, until: str = "rollback in") -> str:
+    """One progress line, plain text (`what` may come from the box: it is made printable)."""
+    text = f"{printable(what)}: {elapsed_s:.0f} s"
+    return text + (f", {until} {max(0.0, left_s):.0f} s" if left_s is not None else "")
+
+
+@dataclass
+class Countdown:
+    """One wait. `update` as often as there is news (every second or so); `clear` before
+    printing anything else on a terminal, so the live line never mixes with other output."""
+
+    write: Callable[[str], None]
+    live: bool
+    clock: Callable[[], float] = time.monotonic
+    every_s: float = EVERY_S
+    started: float = field(default=-1.0)
+    _shown_at: float | None = None
+    _shown_what: str = ""
+    _drawn: bool = False
+
+    def update(self, what: str, left_s: float | None, until: str = "rollback in") -> None:
+        now = self.clock()
+        if self.started < 0:
+            self.started = now
+        text = line(what, now - self.started, left_s, until)
+        if self.live:
+            self.write(_ERASE + text)
+            self._drawn = True
+        elif (what != self._shown_what or self._shown_at is None
+              or now - self._shown_at >= self.every_s):  # fmt: skip
+            self.write(text + "\n")
+        else:
+            return
+        self._shown_at, self._shown_what = now, what
+
+    def clear(self) -> None:
+        if self._drawn:
+            self.write(_ERASE)
+            self._drawn = False
+
+
+def for_stdout(clock: Callable[[], float] = time.monotonic) -> Countdown:
+    """A countdown on stdout, live when stdout is a terminal."""
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    return Countdown(write, live=sys.stdout.isatty(), clock=clock)
