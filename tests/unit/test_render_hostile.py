@@ -140,3 +140,28 @@ def test_json_keeps_the_value_exact(capsys: pytest.CaptureFixture[str]) -> None:
 
     render_txn.outcome(_view(), as_json=True)
     assert json.loads(capsys.readouterr().out)["reason"] == HOSTILE
+
+
+PSK_REASON = "the access point 'TightropeLab' refused the PSK for wlan0; check the passphrase"
+
+
+def _results() -> list[JourneyResult]:
+    return [JourneyResult("root@198.18.1.50", "198.18.1.50", "198.18.1.64", Outcome.COMMITTED,
+                          outage_s=4.2, seconds=83.2),
+            JourneyResult("root@198.18.1.51", "198.18.1.51", "198.18.1.65",
+                          Outcome.ROLLED_BACK, PSK_REASON, seconds=23.0)]  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [40, 80, 120, 200, 10_000])
+def test_journey_summary_is_whole_at_any_width(capsys: pytest.CaptureFixture[str],
+                                               width: int) -> None:  # fmt: skip
+    """A table when it fits, else the same as key/value lines: never "rolled-b…"."""
+    render_txn.journey_summary(_results(), 1, as_json=False, width=width)
+    out = capsys.readouterr().out
+    assert "…" not in out
+    for value in ("root@198.18.1.50", "198.18.1.64", "198.18.1.65", "committed",
+                  "rolled-back", "4.2 s", "83 s", "23 s"):  # fmt: skip
+        assert out.count(value) == 1, (value, out)
+    # The reason only wraps at word boundaries, so its words are all there, in order.
+    assert " ".join(out.split()).count(PSK_REASON) == 1
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= max(width, len(PSK_REASON) + 13)

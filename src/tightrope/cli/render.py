@@ -21,11 +21,13 @@ _ACTION_STYLE = {"add": "green", "modify": "yellow", "retire": "red", "activate"
 UNBOUNDED_WIDTH = 10_000
 
 
-def _console(stderr: bool = False) -> Any:
+def _console(stderr: bool = False, width: int | None = None) -> Any:
+    """`width`: the terminal's, unless a test gives one."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else UNBOUNDED_WIDTH
+    if width is None:
+        width = None if stream.isatty() else UNBOUNDED_WIDTH
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 

@@ -201,20 +201,44 @@ def journey_plan(host: str, plan: dict[str, Any], as_json: bool) -> None:
     plan_data(plan, as_json=False)
 
 
-def journey_summary(results: list[Any], code: int, as_json: bool) -> None:
+def journey_summary(results: list[Any], code: int, as_json: bool,
+                    width: int | None = None) -> None:  # fmt: skip
     if as_json:
         emit_json_line({"event": "summary", "exit_code": code,
                         "results": [r.to_dict() for r in results]})  # fmt: skip
         return
+    from rich import box
+    from rich.measure import Measurement
     from rich.table import Table
 
-    table = Table(show_header=True, header_style="bold")
-    for col in ("host", "old address", "new address", "outcome", "outage", "seconds", "why"):
-        table.add_column(col)
-    for r in results:
-        style = _OUTCOME_STYLE.get(r.outcome.value, "bold")
-        outage = f"{r.outage_s:.1f} s" if r.outage_s is not None else ""
-        table.add_row(safe(r.host), safe(r.old_address), safe(r.new_address or ""),
-                      f"[{style}]{safe(r.outcome.value)}[/]", outage, f"{r.seconds:.0f}",
-                      safe(r.reason))  # fmt: skip
-    _console().print(table)
+    rows = [_summary_row(r) for r in results]
+    # Addresses and outcomes are never cut or broken ("rolled-b…" told nothing); only the
+    # reason wraps, at word boundaries.
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE_HEAD)
+    for col in _SUMMARY_COLUMNS[:-1]:
+        table.add_column(col, no_wrap=True)
+    table.add_column(_SUMMARY_COLUMNS[-1], overflow="fold", min_width=16)
+    for row in rows:
+        table.add_row(*row)
+    out = _console(width=width)
+    # Measured without the console's width, which would clamp the answer to it.
+    if Measurement.get(out, out.options.update_width(10**6), table).minimum <= out.width:
+        out.print(table)
+        return
+    # Too narrow a terminal for the table whole: the same, as one "key: value" line each.
+    for row in rows:
+        for col, value in zip(_SUMMARY_COLUMNS, row, strict=True):
+            if value:
+                out.print(f"{col + ':':12} {value}", soft_wrap=True)
+        out.print()
+
+
+_SUMMARY_COLUMNS = ("host", "old address", "new address", "outcome", "outage", "took", "why")
+
+
+def _summary_row(r: Any) -> tuple[str, ...]:
+    style = _OUTCOME_STYLE.get(r.outcome.value, "bold")
+    return (safe(r.host), safe(r.old_address), safe(r.new_address or ""),
+            f"[{style}]{safe(r.outcome.value)}[/]",
+            f"{r.outage_s:.1f} s" if r.outage_s is not None else "", f"{r.seconds:.0f} s",
+            safe(r.reason))  # fmt: skip
