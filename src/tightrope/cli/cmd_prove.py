@@ -75,7 +75,7 @@ def render_drill(result: DrillResult, picture: Path | None, as_json: bool,
     title = f"failover drill on {result.plan.bond}" + (f" ({host})" if host else "")
     table = Table(title=safe(title), header_style="bold")
     for col in ("", "value"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # breaks, never cuts
     table.add_row(
         "port taken down", f"{safe(result.plan.port)} for {result.up_at - result.down_at:.1f} s"
     )

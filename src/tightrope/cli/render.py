@@ -94,7 +94,7 @@ def plan_data(d: dict[str, Any], *, as_json: bool) -> None:
     else:
         table = Table(show_header=True, header_style="bold")
         for col in ("action", "profile", "on", "what"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # breaks, never cuts
         for c in d["changes"]:
             style = _ACTION_STYLE.get(c["action"], "")
             table.add_row(
@@ -147,7 +147,7 @@ def status(report: StatusReport, as_json: bool) -> None:
         out.print("No bond on this box.")
     table = Table(title="devices", show_header=True, header_style="bold")
     for col in ("device", "type", "state", "addresses", "active profile", "claimed by"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # breaks, never cuts
     for d in report.devices:
         table.add_row(
             safe(d.interface),
@@ -177,7 +177,7 @@ def _bond(out: Any, b: BondStatus) -> None:
     )
     table = Table(show_header=True, header_style="bold")
     for col in ("port", "type", "link", "speed", "Wi-Fi", "perm MAC", "MAC", "failures", ""):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # breaks, never cuts
     for p in b.ports:
         wifi = f"{safe(p.ssid)} ({safe(p.signal)}%)" if p.ssid else ""
         table.add_row(

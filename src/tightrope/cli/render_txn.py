@@ -176,7 +176,7 @@ def history(states: Iterable[TxnView], as_json: bool) -> None:
 
     table = Table(show_header=True, header_style="bold")
     for col in ("transaction", "kind", "phase", "outcome", "reason"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # breaks, never cuts
     for s in states:
         table.add_row(safe(s.id), safe(s.txn_kind), safe(s.phase), safe(s.outcome or ""),
                       safe(s.reason))
