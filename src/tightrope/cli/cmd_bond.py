@@ -31,12 +31,12 @@ _FLAG_FOR_FIELD = (
     ("ipv4.gateway", "--gateway"),
     ("ipv4.dhcp-identifier", "--dhcp-identifier"),
     ("ipv4", "--address"),
-    ("parameters.mii-monitor-interval", "--miimon"),
-    ("parameters.up-delay", "--updelay"),
-    ("parameters.down-delay", "--downdelay"),
-    ("parameters.fail-over-mac-policy", "--fail-over-mac"),
-    ("parameters.gratuitous-arp", "--num-grat-arp"),
-    ("parameters.peer-notify-delay", "--peer-notif-delay"),
+    ("parameters.mii-monitor-interval", "--mii-monitor-interval"),
+    ("parameters.up-delay", "--up-delay"),
+    ("parameters.down-delay", "--down-delay"),
+    ("parameters.fail-over-mac-policy", "--fail-over-mac-policy"),
+    ("parameters.gratuitous-arp", "--gratuitous-arp"),
+    ("parameters.peer-notify-delay", "--peer-notify-delay"),
     ("parameters.primary", "--primary"),
     ("parameters.mode", "--mode"),
     ("bond", "--name"),
@@ -55,6 +55,34 @@ def flag_for(field: str) -> str:
         if field == prefix or field.startswith(prefix + ".") or field.startswith(prefix + "["):
             return flag + field[len(prefix) :] if field.startswith(prefix + "[") else flag
     return field
+
+
+# The core's advice is written for the YAML file; from flags it must name the flags. Whole
+# phrases first (they carry the example), then the keys a message may mention.
+_FLAG_ADVICE = (
+    ("list the ports under `ports:`, e.g. `eth0: {type: ethernet}`",
+     "name the ports, e.g. `--ethernet eth0 --wifi wlan0`"),
+    ("give the network's name: `ssid: HomeWiFi`",
+     "give one --ssid per --wifi port, e.g. `--wifi wlan0 --ssid HomeWiFi`"),
+    ("give `addresses:` and `gateway:`, or `dhcp: true`",
+     "give `--address 192.168.1.64/24 --gateway 192.168.1.1`, or `--dhcp`"),
+    ("give the static address, e.g. 192.168.1.64/24, or set `dhcp: true`",
+     "give `--address 192.168.1.64/24`, or `--dhcp`"),
+    ("add `psk-file: /path` (0600) or `psk-env: VAR`", "give `--psk-file FILE` (0600) or "
+     "`--psk-env VAR`"),
+    ("or use psk-file", "or use --psk-file"),
+    ("dhcp: true", "--dhcp"),
+    ("use mode active-backup", "use --mode active-backup"),
+    ("use active (or leave it out)", "use --fail-over-mac-policy active (or leave it out)"),
+    ("not a multiple of mii-monitor-interval", "not a multiple of --mii-monitor-interval"),
+)  # fmt: skip
+
+
+def flag_advice(text: str) -> str:
+    """Advice written for the YAML file, said in flags (pure)."""
+    for yaml_words, flag_words in _FLAG_ADVICE:
+        text = text.replace(yaml_words, flag_words)
+    return text
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -129,7 +157,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = parse_config(data, src, origin="command line")
     except ConfigError as exc:
-        problems = [Problem(flag_for(p.field), p.message, p.fix) for p in exc.problems]
+        problems = [Problem(flag_for(p.field), flag_advice(p.message), flag_advice(p.fix))
+                    for p in exc.problems]  # fmt: skip
         raise ConfigError(problems, "the command line") from None
     if args.print_config:
         text = _HEADER + dump_yaml(config_to_data(config))
@@ -170,25 +199,29 @@ def register(sub: Any) -> None:
     g.add_argument("--psk-file", metavar="FILE", help="file holding the Wi-Fi PSK (0600)")
     g.add_argument("--psk-env", metavar="VAR", help="environment variable holding the PSK")
     b = p.add_argument_group("bond")
-    b.add_argument("--name", default="bond0", help="bond interface name (default bond0)")
-    b.add_argument("--mode", default="active-backup", help="bonding mode (active-backup)")
+    b.add_argument("--name", default="bond0", help="bond interface name (default: bond0)")
+    b.add_argument("--mode", default="active-backup", help="bonding mode (default: active-backup)")
     b.add_argument("--primary", metavar="IFACE", help="primary port (default: first ethernet)")
     b.add_argument("--no-primary", action="store_true", help="no primary (no fail-back)")
-    b.add_argument("--miimon", type=int, default=100, metavar="MS", help="MII interval (100)")
-    b.add_argument(
-        "--updelay", type=int, metavar="MS", help="fail-back delay (2000 with a primary)"
-    )
-    b.add_argument("--downdelay", type=int, metavar="MS")
-    b.add_argument("--fail-over-mac", choices=("none", "active", "follow"))
-    b.add_argument(
-        "--num-grat-arp", type=int, metavar="N",
-        help="gratuitous ARPs after a switch (3 when the MAC moves, else 1)",
-    )  # fmt: skip
-    b.add_argument(
-        "--peer-notif-delay", type=int, metavar="MS",
-        help="ms between them (200 when the MAC moves)",
-    )  # fmt: skip
-    b.add_argument("--mtu", type=int)
+    # Named as netplan's YAML keys (the file and the flags say the same thing); the kernel's
+    # names, which the seed's nmcli script used, stay as aliases.
+    b.add_argument("--mii-monitor-interval", "--miimon", dest="miimon", type=int, default=100,
+                   metavar="MS", help="link check interval (default: 100)")  # fmt: skip
+    b.add_argument("--up-delay", "--updelay", dest="updelay", type=int, metavar="MS",
+                   help="fail-back delay (default: 2000 with a primary, else 0)")  # fmt: skip
+    b.add_argument("--down-delay", "--downdelay", dest="downdelay", type=int, metavar="MS",
+                   help="delay before failing over a port that lost its link (default: 0)")
+    b.add_argument("--fail-over-mac-policy", "--fail-over-mac", dest="fail_over_mac",
+                   choices=("none", "active", "follow"), metavar="POLICY",
+                   help="whose MAC the bond uses: none, active or follow "
+                   "(default: active with a Wi-Fi port, else none)")  # fmt: skip
+    b.add_argument("--gratuitous-arp", "--num-grat-arp", dest="num_grat_arp", type=int,
+                   metavar="N", help="peer notifications after a switch "
+                   "(default: 3 when the MAC moves, else 1)")  # fmt: skip
+    b.add_argument("--peer-notify-delay", "--peer-notif-delay", dest="peer_notif_delay",
+                   type=int, metavar="MS",
+                   help="ms between them (default: 200 when the MAC moves, else 0)")
+    b.add_argument("--mtu", type=int, help="the bond's MTU (default: NetworkManager's)")
     a = p.add_argument_group("addresses")
     a.add_argument("--address", action="append", metavar="CIDR", help="e.g. 192.168.1.64/24")
     a.add_argument("--gateway", metavar="ADDR")
@@ -196,7 +229,8 @@ def register(sub: Any) -> None:
     a.add_argument("--search", action="append", metavar="DOMAIN", help="DNS search domain(s)")
     a.add_argument("--dhcp", action="store_true", help="take the address from DHCP")
     a.add_argument("--dhcp-identifier", metavar="ID", help="DHCP client-id: mac, duid, text")
-    a.add_argument("--ipv6", default="auto", choices=("auto", "disabled"))
+    a.add_argument("--ipv6", default="auto", choices=("auto", "disabled"),
+                   help="IPv6 on the bond (default: auto)")  # fmt: skip
     o = p.add_argument_group("what to do")
     o.add_argument(
         "--print-config",

@@ -212,7 +212,7 @@ def register(sub: Any) -> None:
 
     up = action("up", _up, "build the image if needed, boot a box, leave it running", box=False)
     up.add_argument("--state", action="append", choices=["netplan", "rpios"],
-                    help="start state (default netplan); repeat it for more boxes")  # fmt: skip
+                    help="start state, repeated for more boxes (default: netplan)")  # fmt: skip
     ssh = action("ssh", _ssh, "SSH into the box from the laptop namespace")
     ssh.add_argument("--host", help="address to connect to (default: the box's eth0 address)")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run (after --)")
@@ -221,7 +221,7 @@ def register(sub: Any) -> None:
     rb = action("reboot", _reboot, "reboot the box cleanly and wait for SSH")
     rb.add_argument("--host", help="address to reach the box at")
     pc = action("power-cut", _power_cut, "cut the box's power and switch it on again")
-    pc.add_argument("--off", type=float, default=0.0, help="seconds without power")
+    pc.add_argument("--off", type=float, default=0.0, help="seconds without power (default: 0)")
     pc.add_argument("--no-wait", dest="wait", action="store_false", help="do not wait for SSH")
     pc.add_argument("--host", help="address to wait for")
     sv = action("snapshot", _snapshot, "save the whole running box under a name")
@@ -230,8 +230,9 @@ def register(sub: Any) -> None:
     rs.add_argument("snap", metavar="NAME")
     pg = action("ping", _ping, "ping from the laptop and report the longest outage", box=False)
     pg.add_argument("target")
-    pg.add_argument("--seconds", type=float, default=5.0)
-    pg.add_argument("--interval", type=float, default=0.01)
+    pg.add_argument("--seconds", type=float, default=5.0, help="how long (default: 5)")
+    pg.add_argument("--interval", type=float, default=0.01,
+                    help="seconds between probes (default: 0.01)")  # fmt: skip
     st = action("status", _status, "show the labs that are up", box=False)
     st.set_defaults(name=None)
     st.add_argument("--json", action="store_true")

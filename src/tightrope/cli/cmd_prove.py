@@ -164,16 +164,18 @@ def _drill_remote(args: argparse.Namespace, request: proto.DrillRequest,
 def register(sub: Any) -> None:
     p = sub.add_parser("watch", help="live bond, link, Wi-Fi and address events")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+    p.add_argument("--seconds", type=float, default=0,
+                   help="stop after this many seconds, 0 for never (default: 0)")  # fmt: skip
     remote_cli.add_remote_options(p)
     p.set_defaults(func=_watch)
     p = sub.add_parser(
         "drill", help="failover drill: take the active port down, measure the outage"
     )
     p.add_argument("--bond", help="the bond (default: the only one)")
-    p.add_argument("--seconds", type=float, default=10, help="how long the port stays down (10)")
+    p.add_argument("--seconds", type=float, default=10,
+                   help="how long the port stays down (default: 10)")  # fmt: skip
     p.add_argument("--target", help="what to probe (default: the bond's gateway)")
-    p.add_argument("--interval-ms", type=int, default=10, help="probe interval (10)")
+    p.add_argument("--interval-ms", type=int, default=10, help="probe interval (default: 10)")
     p.add_argument("--picture", metavar="FILE", help="save a timeline (.png or .svg; needs [plot])")
     p.add_argument("--json", action="store_true")
     remote_cli.add_remote_options(p)

@@ -51,10 +51,10 @@ def add_remote_options(p: argparse.ArgumentParser, *, fleet: bool = False) -> No
     )
     if fleet:
         g.add_argument("--hosts", metavar="FILE", help="boxes, one per line, or YAML")
-        g.add_argument("--parallel", type=int, default=1, metavar="N")
-        g.add_argument(
-            "--canary", type=int, default=0, metavar="N", help="do N boxes first; stop if any fails"
-        )
+        g.add_argument("--parallel", type=int, default=1, metavar="N",
+                       help="boxes changed at once (default: 1)")  # fmt: skip
+        g.add_argument("--canary", type=int, default=0, metavar="N",
+                       help="do N boxes first; stop if any fails (default: 0, none)")  # fmt: skip
     g.add_argument("--ssh-config", metavar="FILE", help="ssh -F FILE")
     g.add_argument(
         "--ssh-option", action="append", default=[], metavar="KEY=VALUE", help="ssh -o KEY=VALUE"

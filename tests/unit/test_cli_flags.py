@@ -1,0 +1,110 @@
+"""`tightrope bond` flags speak netplan's YAML names, keep the kernel's as aliases, show their
+defaults one way, and a flag-mode error gives flag advice (issue 14 item 6)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+from tightrope.cli.cmd_bond import flags_to_data
+from tightrope.cli.docgen import GENERATORS
+from tightrope.cli.main import build_parser, main
+from tightrope.errors import Exit
+
+PARSER = build_parser()
+BASE = ["bond", "--ethernet", "eth0", "--wifi", "wlan0", "--ssid", "HomeWiFi", "--psk-env",
+        "TR_TEST_PSK", "--address", "198.18.1.64/24", "--gateway", "198.18.1.1"]  # fmt: skip
+# (netplan's name, the kernel's alias, a value)
+RENAMED = [
+    ("--mii-monitor-interval", "--miimon", "200"),
+    ("--up-delay", "--updelay", "400"),
+    ("--down-delay", "--downdelay", "200"),
+    ("--fail-over-mac-policy", "--fail-over-mac", "active"),
+    ("--gratuitous-arp", "--num-grat-arp", "5"),
+    ("--peer-notify-delay", "--peer-notif-delay", "400"),
+]
+
+
+def _all_actions(parser: argparse.ArgumentParser, name: str = "tightrope",
+                 ) -> list[tuple[str, argparse.Action]]:  # fmt: skip
+    out = []
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for sub_name, sub in a.choices.items():
+                out += _all_actions(sub, f"{name} {sub_name}")
+        elif a.option_strings and a.help is not argparse.SUPPRESS:
+            out.append((name, a))
+    return out
+
+
+@pytest.mark.parametrize("netplan, kernel, value", RENAMED)
+def test_netplan_names_and_kernel_aliases_give_the_same_config(netplan: str, kernel: str,
+                                                              value: str) -> None:  # fmt: skip
+    by_netplan = flags_to_data(PARSER.parse_args([*BASE, netplan, value]))
+    by_kernel = flags_to_data(PARSER.parse_args([*BASE, kernel, value]))
+    assert by_netplan == by_kernel
+    key = netplan.lstrip("-")
+    assert str(by_netplan["parameters"][key]) == value  # the flag is the YAML key
+
+
+@pytest.mark.parametrize("kind", sorted(GENERATORS))
+def test_completion_and_man_page_list_both_names(kind: str) -> None:
+    text = GENERATORS[kind](PARSER)
+    for netplan, kernel, _ in RENAMED:
+        for flag in (netplan, kernel):
+            flag = flag.lstrip("-") if kind == "fish" else flag
+            assert (flag.replace("-", "\\-") if kind == "man" else flag) in text, (kind, flag)
+
+
+def test_help_shows_netplan_name_first_with_the_alias() -> None:
+    sub = next(a for a in PARSER._actions if a.dest == "command")
+    text = sub.choices["bond"].format_help()
+    for netplan, kernel, _ in RENAMED:
+        # "--up-delay MS, --updelay MS": the YAML's name first, the kernel's after it.
+        assert re.search(rf"{netplan}(?![\w-])[^,\n]*, {kernel}(?![\w-])", text), netplan
+
+
+def test_every_default_is_shown_the_same_way() -> None:
+    """One convention, "(default: X)": every option with a default says it so, and no help
+    says a default another way ("(100)", "(default bond0)")."""
+    missing, odd = [], []
+    for name, a in _all_actions(PARSER):
+        help_text = a.help or ""
+        trivial = a.default in (None, [], argparse.SUPPRESS) or isinstance(a.default, bool)
+        if not trivial and "(default: " not in help_text:
+            missing.append(f"{name} {a.option_strings[0]}: {help_text!r}")
+        if re.search(r"\(default [^:]|\(default:\S", help_text) or (
+                not trivial and f"({a.default})" in help_text):
+            odd.append(f"{name} {a.option_strings[0]}: {help_text!r}")
+    assert not missing and not odd, (missing, odd)
+
+
+# Bad flag combinations and the advice each must give (in flags, never in YAML).
+FLAG_MISTAKES = [
+    (["bond", "--address", "198.18.1.64/24", "--gateway", "198.18.1.1"], "--ethernet eth0"),
+    (["bond", "--ethernet", "eth0"], "--address 192.168.1.64/24`, or `--dhcp"),
+    (["bond", "--ethernet", "eth0", "--gateway", "198.18.1.1"], "--address 192.168.1.64/24"),
+    (["bond", "--ethernet", "eth0", "--wifi", "wlan0", "--address", "198.18.1.64/24",
+      "--gateway", "198.18.1.1"], "--ssid HomeWiFi"),
+    ([*BASE, "--up-delay", "150"], "--mii-monitor-interval"),
+    ([*BASE, "--fail-over-mac-policy", "none"], "--fail-over-mac-policy active"),
+    ([*BASE, "--mode", "balance-rr"], "use --mode active-backup"),
+    (["bond", "--ethernet", "eth0", "--dhcp", "--address", "198.18.1.64/24",
+      "--dhcp-identifier", "mac", "--gateway", "198.18.1.1"], "--dhcp"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv, advice", FLAG_MISTAKES)
+def test_a_flag_mistake_gets_flag_advice(argv: list[str], advice: str,
+                                         capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("TR_TEST_PSK", "198-18-test-passphrase")
+    code = main([*argv, "--print-config", "-"])
+    err = capsys.readouterr().err
+    assert code == Exit.INVALID, err
+    assert "the command line" in err and advice in err, err
+    # No YAML key in backticks (`ports:`, `dhcp: true`), no YAML-only advice.
+    assert not re.search(r"`[a-z0-9-]+:", err), err
+    assert "under `ports" not in err and "dhcp: true" not in err, err
