@@ -81,7 +81,7 @@ def run_demo(lab: Lab, say: Say, picture: Path, workdir: Path | None = None) -> 
         # wlan0 re-associates when it joins the bond; under software emulation that can take
         # longer than the confirmation, and the drill would refuse (no backup to fail over to).
         argv = ["status", "--host", new, "--json"]
-        t0 = time.monotonic()
+        t0 = told = time.monotonic()
         for attempt in itertools.count():
             res = tightrope(argv, capture=True)
             with contextlib.suppress(ValueError):
@@ -95,6 +95,10 @@ def run_demo(lab: Lab, say: Say, picture: Path, workdir: Path | None = None) -> 
             if not attempt:
                 say(f"\n(Wi-Fi is still re-associating; waiting until both ports are up: "
                     f"$ tightrope {' '.join(argv)})")  # fmt: skip
+            elif time.monotonic() - told >= 10:  # a wait is never silent for long
+                told = time.monotonic()
+                say(f"(both ports: {told - t0:.0f} s so far, giving up in "
+                    f"{max(0.0, timeout_s - (told - t0)):.0f} s)")  # fmt: skip
             time.sleep(2)
 
     steps: list[tuple[str, list[str]]] = [
