@@ -107,3 +107,10 @@ def test_json_has_no_countdown(capsys: pytest.CaptureFixture[str]) -> None:
     c = Countdown(lines.append, live=False, clock=clock)
     render_txn.follow(_ticking(_views(), clock), as_json=True, countdown=c)
     assert lines == []
+
+
+def test_the_live_line_never_wraps_on_a_narrow_terminal() -> None:
+    out: list[str] = []
+    c = Countdown(out.append, live=True, clock=Clock(), columns=lambda: 30)
+    c.update("waiting for 198.18.1.64 to answer", 200)
+    assert out == ["\r\x1b[Kwaiting for 198.18.1.64 to an"]  # 29 columns: the cursor stays

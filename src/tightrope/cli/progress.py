@@ -4,6 +4,7 @@ seconds otherwise (a log file, `| tee`, CI), so no wait over two seconds is sile
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +31,9 @@ class Countdown:
     live: bool
     clock: Callable[[], float] = time.monotonic
     every_s: float = EVERY_S
+    # The terminal's width, asked at each redraw (it may be resized): a live line longer than
+    # it would wrap, and "\r" would then redraw only its last row.
+    columns: Callable[[], int] = lambda: 10_000
     started: float = field(default=-1.0)
     _shown_at: float | None = None
     _shown_what: str = ""
@@ -41,7 +45,7 @@ class Countdown:
             self.started = now
         text = line(what, now - self.started, left_s, until)
         if self.live:
-            self.write(_ERASE + text)
+            self.write(_ERASE + text[: max(1, self.columns() - 1)])
             self._drawn = True
         elif (what != self._shown_what or self._shown_at is None
               or now - self._shown_at >= self.every_s):  # fmt: skip
@@ -63,4 +67,7 @@ def for_stdout(clock: Callable[[], float] = time.monotonic) -> Countdown:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    return Countdown(write, live=sys.stdout.isatty(), clock=clock)
+    def columns() -> int:
+        return shutil.get_terminal_size().columns
+
+    return Countdown(write, live=sys.stdout.isatty(), clock=clock, columns=columns)
