@@ -59,6 +59,16 @@ def test_verbose_shows_the_ssh_commands_made() -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_verbose_lines_are_printable() -> None:
+    """A screen clear in what the user typed is logged without its escape (issue 14 item 2)."""
+    proc = subprocess.run([sys.executable, "-m", "tightrope", "-v", "status", "--host",
+                           "root@127.0.0.1", "--ssh-config", "/dev/null", "--ssh-option",
+                           "Port=9", "--ssh-option", "ServerAliveCountMax=3\x1b[2J"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert "tightrope -v: ssh: " in proc.stderr and "ServerAliveCountMax=3" in proc.stderr
+    assert "\x1b" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 # (argv, exit code): each refused before anything is touched, with a message and no traceback.
 BAD_INPUTS = [
     (["drill", "--seconds", "nan"], Exit.USAGE),

@@ -59,6 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verbose_logging() -> None:
+    """-v: the ssh and D-Bus calls on stderr, made printable (a host name or a box's words
+    in them reach the terminal like any other string: no escape sequences)."""
+    import logging
+
+    from tightrope.core.printable import printable
+
+    class Printable(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return printable(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Printable("tightrope -v: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     hidden = _hidden(argv)
@@ -66,10 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return hidden
     args = build_parser().parse_args(argv)
     if args.verbose:
-        import logging
-
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="tightrope -v: %(message)s")  # fmt: skip
+        _verbose_logging()
     from tightrope.cli.render import error as render_error
 
     try:
