@@ -19,7 +19,6 @@ from tightrope import proto
 from tightrope.cli import inputs, progress, render, render_txn
 from tightrope.core.drill import DrillResult, result_from_dict, result_to_dict
 from tightrope.core.model import BondConfig
-from tightrope.core.printable import printable
 from tightrope.core.status import report_from_dict
 from tightrope.errors import Exit, TightropeError, UsageError, worst
 from tightrope.remote.hosts import HostEntry, parse_hosts_file
@@ -252,7 +251,7 @@ def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
                                         "nm_version": answer.nm_version, **answer.plan},
                                         args.json)  # fmt: skip
                 return bool(args.yes) or (single and render_txn.consent(
-                    f"Apply these changes to {printable(answer.host)}?"))  # fmt: skip
+                    f"Apply these changes to {answer.host}?"))  # fmt: skip
 
         return apply_journey(reach, entry.adapt(config), inputs.apply_options(args),
                              consent=consent, emit=emit, tick=tick)  # fmt: skip

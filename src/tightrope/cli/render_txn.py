@@ -12,6 +12,7 @@ from typing import Any
 from tightrope.cli import progress
 from tightrope.cli.render import _console, emit_json, emit_json_line
 from tightrope.cli.safe import safe
+from tightrope.core.printable import printable
 from tightrope.proto import TxnView
 
 _OUTCOME_STYLE = {
@@ -26,7 +27,8 @@ def consent(question: str) -> bool:
     if not sys.stdin.isatty():
         _console(stderr=True).print("[red]No terminal to ask for consent: pass --yes.[/]")
         return False
-    answer = input(f"{question} [y/N] ").strip().lower()
+    # The question names the box as it calls itself: printable, like every string from it.
+    answer = input(f"{printable(question)} [y/N] ").strip().lower()
     return answer in ("y", "yes")
 
 
