@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from tightrope import proto
+from tightrope.core.printable import printable
 from tightrope.errors import ConfigError, Exit, Problem, TightropeError
 from tightrope.remote.sshfail import classify
 
@@ -36,8 +37,9 @@ class Channel(Protocol):
 
 
 def clean(text: str) -> str:
-    """A string from the box, fit to print: no control characters."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    """A string from the box, fit to print: no escape sequences or control characters (the
+    one rule the terminal's rendering applies too, core.printable)."""
+    return printable(text)
 
 
 def refused(answer: proto.ErrorAnswer) -> TightropeError:
