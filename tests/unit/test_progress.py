@@ -114,3 +114,36 @@ def test_the_live_line_never_wraps_on_a_narrow_terminal() -> None:
     c = Countdown(out.append, live=True, clock=Clock(), columns=lambda: 30)
     c.update("waiting for 198.18.1.64 to answer", 200)
     assert out == ["\r\x1b[Kwaiting for 198.18.1.64 to an"]  # 29 columns: the cursor stays
+
+
+def test_one_box_on_a_terminal_the_live_line_stands_in_for_waiting_events(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock, live = Clock(), list[str]()
+    screen = render_txn.JourneyScreen(False, Countdown(live.append, live=True, clock=clock), 1)
+    screen.event("root@198.18.1.50", "started", "transaction running")
+    screen.tick("waiting for 198.18.1.64 to answer", 100, "rollback in")
+    screen.event("root@198.18.1.50", "waiting", "waiting for 198.18.1.64: 5 s so far")
+    clock.t += 1
+    screen.tick("waiting for 198.18.1.64 to answer", 99, "rollback in")
+    screen.event("root@198.18.1.50", "reached", "198.18.1.64 answers")
+    screen.done()
+    printed = capsys.readouterr().out
+    assert "started" in printed and "reached" in printed and "waiting" not in printed
+    assert live == ["\r\x1b[Kwaiting for 198.18.1.64 to answer: 0 s, rollback in 100 s",
+                    "\r\x1b[Kwaiting for 198.18.1.64 to answer: 1 s, rollback in 99 s",
+                    "\r\x1b[K"]  # erased before "reached" is printed  # fmt: skip
+
+
+@pytest.mark.parametrize("as_json, live, boxes", [(False, False, 1), (True, True, 1),
+                                                   (False, True, 3)])  # fmt: skip
+def test_off_a_terminal_with_json_or_several_boxes_waiting_events_are_lines(
+    capsys: pytest.CaptureFixture[str], as_json: bool, live: bool, boxes: int,
+) -> None:
+    drawn = list[str]()
+    screen = render_txn.JourneyScreen(as_json, Countdown(drawn.append, live=live), boxes)
+    screen.tick("waiting for 198.18.1.64 to answer", 100, "rollback in")
+    screen.event("root@198.18.1.50", "waiting", "the box rolls back by itself within 95 s")
+    screen.done()
+    assert drawn == []
+    assert "rolls back by itself within 95 s" in capsys.readouterr().out

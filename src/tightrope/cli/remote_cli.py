@@ -190,34 +190,18 @@ def _fleet(args: argparse.Namespace, journey: Journey) -> int:
     """Run one journey per box (canaries first, then in parallel) and sum them up."""
     hosts = entries(args)
     app = pyz()
-    lock = threading.Lock()
-    # One box on a terminal: a live line counts down each second, standing in for the
-    # "waiting" events (one every 5 s, which is what a log file, a pipe or --json gets).
-    # Several boxes share the screen, so each one's events are lines.
-    live = progress.for_stdout() if not args.json and len(hosts) == 1 else None
-    if live is not None and not live.live:
-        live = None
+    screen = render_txn.JourneyScreen(args.json, progress.for_stdout(), boxes=len(hosts))
 
     def emit_for(entry: HostEntry) -> Emit:
         def emit(phase: str, message: str) -> None:
-            with lock:
-                if live is not None:
-                    if phase == "waiting":
-                        return
-                    live.clear()
-                render_txn.journey_event(str(entry.target), phase, message, args.json)
+            screen.event(str(entry.target), phase, message)
 
         return emit
-
-    def tick(what: str, left_s: float | None, until: str) -> None:
-        if live is not None:
-            with lock:
-                live.update(what, left_s, until)
 
     def one(entry: HostEntry) -> JourneyResult:
         with reach_for(entry, args, app) as reach:
             try:
-                return journey(reach, entry, emit_for(entry), tick)
+                return journey(reach, entry, emit_for(entry), screen.tick)
             except TightropeError as exc:
                 return JourneyResult(str(entry.target), entry.target.host, None, Outcome.FAILED,
                                      str(exc), exit_code=int(exc.exit_code))  # fmt: skip
@@ -234,15 +218,14 @@ def _fleet(args: argparse.Namespace, journey: Journey) -> int:
                         for e in hosts[len(results):]]  # fmt: skip
             break
     code = worst([r.exit_code for r in results])
-    if live is not None:
-        live.clear()
+    screen.done()
     render_txn.journey_summary(results, code, args.json)
     return code
 
 
 def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
     single = len(entries(args)) == 1
-    lock = threading.Lock()
+    lock = threading.Lock()  # one plan and one question on the screen at a time
 
     def journey(reach: SshReach, entry: HostEntry, emit: Emit, tick: Tick) -> JourneyResult:
         def consent(answer: proto.PlanAnswer) -> bool:

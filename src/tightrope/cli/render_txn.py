@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -192,6 +193,37 @@ def journey_event(host: str, phase: str, message: str, as_json: bool) -> None:
         return
     _console().print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{safe(host)}[/] {safe(phase)}: "
                      f"{safe(message)}")  # fmt: skip
+
+
+class JourneyScreen:
+    """How the journeys' events and countdown ticks reach the screen (threads share it).
+
+    One box on a terminal: a live line counts down each second, standing in for the journey's
+    "waiting" events, and gives way to every other event. A log file, a pipe or --json gets
+    the "waiting" events (one every 5 s) as lines instead; so do several boxes, which share
+    the screen."""
+
+    def __init__(self, as_json: bool, countdown: progress.Countdown, boxes: int) -> None:
+        self.as_json = as_json
+        self.live = countdown if countdown.live and not as_json and boxes == 1 else None
+        self._lock = threading.Lock()
+
+    def event(self, host: str, phase: str, message: str) -> None:
+        with self._lock:
+            if self.live is not None:
+                if phase == "waiting":
+                    return
+                self.live.clear()
+            journey_event(host, phase, message, self.as_json)
+
+    def tick(self, what: str, left_s: float | None, until: str) -> None:
+        if self.live is not None:
+            with self._lock:
+                self.live.update(what, left_s, until)
+
+    def done(self) -> None:
+        if self.live is not None:
+            self.live.clear()
 
 
 def journey_plan(host: str, plan: dict[str, Any], as_json: bool) -> None:
