@@ -79,6 +79,7 @@ def test_journey_in_a_terminal_counts_down_and_ends_whole(
             assert any(re.match(rf"{key}:\s+{re.escape(value)}$", ln) for ln in lines), key
         assert any(re.match(r"outage:\s+\d+\.\d s$", ln) for ln in lines)
     assert max(len(ln) for ln in lines) <= columns, "rich drew past the terminal's edge"
+    print("\n".join(ln for ln in lines[-10:] if ln))  # the end, as the admin saw it
 
 
 def test_piped_journey_cuts_nothing_and_gives_the_whole_reason(
@@ -96,6 +97,7 @@ def test_piped_journey_cuts_nothing_and_gives_the_whole_reason(
     assert re.search(rf"{re.escape(NEW)}\s+rolled-back\s+\d+ s\s+{re.escape(PSK_REASON)}$",
                      row.rstrip()), row  # fmt: skip
     assert LAB_PSK not in out + cp.stderr
+    print("\n".join(out.splitlines()[-4:]))
     wait_ssh(netplan_box, OLD, 60)
 
 
