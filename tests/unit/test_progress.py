@@ -147,3 +147,27 @@ def test_off_a_terminal_with_json_or_several_boxes_waiting_events_are_lines(
     screen.done()
     assert drawn == []
     assert "rolls back by itself within 95 s" in capsys.readouterr().out
+
+
+def test_confirm_on_the_box_counts_down_while_it_waits_for_the_end() -> None:
+    """`tightrope confirm` sent while verification still runs waits (up to 90 s): the box tells
+    its phase each few seconds, and that is drawn, not silence."""
+    clock, lines = Clock(), list[str]()
+    settling = render_txn.Settling("confirm", False, Countdown(lines.append, live=False,
+                                                              clock=clock))  # fmt: skip
+    for phase, left in (("verifying", None), ("verifying", None), ("awaiting-confirm", 100.0),
+                        ("committing", None)):  # fmt: skip
+        settling(proto.TxnView(id=TXN, phase=phase, deadline_in_s=left))
+        clock.t += 5
+    settling(proto.TxnView(id=TXN, phase="committed", outcome="committed"))
+    settling.done()
+    assert lines == ["confirm: verifying the bond: 0 s\n", "confirm: verifying the bond: 5 s\n",
+                     "confirm: waiting for `tightrope confirm`: 10 s, rollback in 100 s\n",
+                     "confirm: committing: 15 s\n"]  # fmt: skip
+
+
+def test_confirm_with_json_draws_nothing() -> None:
+    settling = render_txn.Settling("confirm", True)
+    settling(proto.TxnView(id=TXN, phase="verifying"))
+    settling.done()
+    assert settling.countdown is None

@@ -72,7 +72,11 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _settle(args: argparse.Namespace, action: str, want: str) -> int:
     txn = _txn_arg(args)
-    final = app.settle(_env(args), action, txn, wait_s=90)
+    settling = render_txn.Settling("confirm" if action == "confirm" else "rollback", args.json)
+    try:
+        final = app.settle(_env(args), action, txn, wait_s=90, on_event=settling)
+    finally:
+        settling.done()
     render_txn.outcome(final, as_json=args.json)
     return int(Exit.OK if final.outcome == want else Exit.FAILED)
 

@@ -114,6 +114,26 @@ _WAITING = {
 }
 
 
+class Settling:
+    """`confirm`/`rollback` on the box while it waits for the end (up to 90 s: a confirm
+    sent while verification still runs waits for it): the box's view, told at each phase
+    and every few seconds, drawn as a countdown. Call it with each view; `done` at the end."""
+
+    def __init__(self, action: str, as_json: bool,
+                 countdown: progress.Countdown | None = None) -> None:  # fmt: skip
+        self.action = action
+        self.countdown = None if as_json else countdown or progress.for_stdout()
+
+    def __call__(self, v: TxnView) -> None:
+        if self.countdown is not None and not v.finished:
+            what = _WAITING.get(v.phase, v.phase)
+            self.countdown.update(f"{self.action}: {what}", v.deadline_in_s)
+
+    def done(self) -> None:
+        if self.countdown is not None:
+            self.countdown.clear()
+
+
 def outcome(state: TxnView, as_json: bool) -> None:
     if as_json:
         emit_json_line(
