@@ -164,19 +164,22 @@ def settle_remote(args: argparse.Namespace, action: str) -> int:
 
     def one(reach: SshReach) -> int:
         # The box tells how it stands every 5 s (with the rollback deadline once it counts):
-        # lines, and on a terminal a live countdown between them.
-        live = None if args.json else progress.for_stdout()
+        # on a terminal a live countdown, otherwise one line each, naming the box.
+        settling = render_txn.Settling("confirm" if action == "confirm" else "rollback",
+                                       args.json)  # fmt: skip
+        live = settling.countdown is not None and settling.countdown.live
 
         def event(e: proto.Event) -> None:
-            if live is not None and live.live and e.txn is not None:
-                live.update(f"{action}: {e.txn.phase}", e.txn.deadline_in_s)
+            if live and e.txn is not None:
+                settling(e.txn)
                 return
             render_txn.journey_event(reach.name, action, e.message, args.json)
 
-        v = _ask(reach, proto.TxnRequest(action=action, txn=txn, wait_s=90), proto.TxnView,
-                 timeout=150, on_event=event)  # fmt: skip
-        if live is not None:
-            live.clear()
+        try:
+            v = _ask(reach, proto.TxnRequest(action=action, txn=txn, wait_s=90), proto.TxnView,
+                     timeout=150, on_event=event)  # fmt: skip
+        finally:
+            settling.done()
         render_txn.outcome(v, as_json=args.json)
         return int(Exit.OK if v.outcome == want else Exit.FAILED)
 
