@@ -212,16 +212,18 @@ def _fleet(args: argparse.Namespace, journey: Journey) -> int:
     results: list[JourneyResult] = []
     canary = getattr(args, "canary", 0) or 0
     first, rest = (hosts[:canary], hosts[canary:]) if canary else ([], hosts)
-    for batch in ([first] if first else []) + [rest]:
-        with ThreadPoolExecutor(max_workers=max(1, getattr(args, "parallel", 1))) as pool:
-            results += list(pool.map(one, batch))
-        if any(r.exit_code != Exit.OK for r in results):
-            results += [JourneyResult(str(e.target), e.target.host, None, Outcome.SKIPPED,
-                                      "an earlier box failed", exit_code=int(Exit.FAILED))
-                        for e in hosts[len(results):]]  # fmt: skip
-            break
+    try:
+        for batch in ([first] if first else []) + [rest]:
+            with ThreadPoolExecutor(max_workers=max(1, getattr(args, "parallel", 1))) as pool:
+                results += list(pool.map(one, batch))
+            if any(r.exit_code != Exit.OK for r in results):
+                results += [JourneyResult(str(e.target), e.target.host, None, Outcome.SKIPPED,
+                                          "an earlier box failed", exit_code=int(Exit.FAILED))
+                            for e in hosts[len(results):]]  # fmt: skip
+                break
+    finally:
+        screen.done()  # Ctrl-C too: "interrupted" must not land on the live line
     code = worst([r.exit_code for r in results])
-    screen.done()
     render_txn.journey_summary(results, code, args.json)
     return code
 

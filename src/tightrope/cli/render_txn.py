@@ -75,32 +75,35 @@ def follow(views: Iterable[TxnView], as_json: bool,
     shown = 0
     told = False
     state: TxnView | None = None
-    for state in views:
-        if state.steps[shown:] or (state.phase == "awaiting-confirm" and not told):
-            ticker.clear()  # the live line gives way to what is printed for good
-        for s in state.steps[shown:]:
-            if as_json:
-                emit_json_line({"event": "step", "txn": state.id, "name": s.name,
-                                "status": s.status, "detail": s.detail, "at": s.at})  # fmt: skip
-            else:
-                out.print(_step_line(s))
-        shown = len(state.steps)
-        if state.phase == "awaiting-confirm" and state.deadline_in_s is not None:
-            left = int(state.deadline_in_s)
-            if not told:
-                told = True
-                if not as_json:
-                    out.print(
-                        f"[bold]The box now answers at {safe(state.reconnect_at)}.[/] From a "
-                        f"new terminal, within {left} s:\n    [bold]"
-                        f"{safe(confirm_command(state))}[/]\nor NetworkManager rolls back."
-                    )
+    try:
+        for state in views:
+            if state.steps[shown:] or (state.phase == "awaiting-confirm" and not told):
+                ticker.clear()  # the live line gives way to what is printed for good
+            for s in state.steps[shown:]:
+                if as_json:
+                    emit_json_line({"event": "step", "txn": state.id, "name": s.name,
+                                    "status": s.status, "detail": s.detail,
+                                    "at": s.at})  # fmt: skip
                 else:
-                    emit_json_line({"event": "awaiting-confirm", "txn": state.id,
-                               "deadline_in_s": left, "confirm": confirm_command(state)})
-        if not as_json and not state.finished:
-            ticker.update(_WAITING.get(state.phase, state.phase), state.deadline_in_s)
-    ticker.clear()
+                    out.print(_step_line(s))
+            shown = len(state.steps)
+            if state.phase == "awaiting-confirm" and state.deadline_in_s is not None:
+                left = int(state.deadline_in_s)
+                if not told:
+                    told = True
+                    if not as_json:
+                        out.print(
+                            f"[bold]The box now answers at {safe(state.reconnect_at)}.[/] From a "
+                            f"new terminal, within {left} s:\n    [bold]"
+                            f"{safe(confirm_command(state))}[/]\nor NetworkManager rolls back."
+                        )
+                    else:
+                        emit_json_line({"event": "awaiting-confirm", "txn": state.id,
+                                   "deadline_in_s": left, "confirm": confirm_command(state)})
+            if not as_json and not state.finished:
+                ticker.update(_WAITING.get(state.phase, state.phase), state.deadline_in_s)
+    finally:
+        ticker.clear()  # Ctrl-C too: "interrupted" must not land on the live line
     assert state is not None
     outcome(state, as_json)
     return state
