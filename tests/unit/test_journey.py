@@ -18,7 +18,7 @@ from tightrope import proto
 from tightrope.box.agent import REQUESTS, Agent, error_answer
 from tightrope.box.env import BoxEnv
 from tightrope.errors import Exit, TightropeError, worst
-from tightrope.remote.journey import Outcome, apply_journey, undo_journey
+from tightrope.remote.journey import Outcome, Until, apply_journey, undo_journey
 from tightrope.remote.session import AgentSession, OnEvent, interpret
 from tightrope.remote.sshfail import SshFailure, classify
 from tightrope.txn.state import Store
@@ -330,19 +330,19 @@ def test_a_silent_new_address_ticks_a_countdown_to_the_rollback_each_turn(
     the rollback, then to the end of asking both addresses."""
     box = StandInBox(tmp_path)
     box.at_new = False
-    ticks: list[tuple[str, float | None, str]] = []
+    ticks: list[tuple[str, float | None, Until]] = []
     _run(box, tick=lambda what, left, until: ticks.append((what, left, until)))
     following = [t for t in ticks if t[0] == f"waiting for {NEW} to answer"]
-    assert len(following) > 20 and all(u == "rollback in" for _, _, u in following)
+    assert len(following) > 20 and all(u is Until.ROLLBACK for _, _, u in following)
     lefts = [left for _, left, _ in following if left is not None]
     assert lefts == sorted(lefts, reverse=True) and lefts[0] <= 40 + 30 + 30
     asking = [t for t in ticks if t[0].startswith("asking")]
-    assert all(u == "giving up in" for _, _, u in asking)
+    assert all(u is Until.GIVING_UP for _, _, u in asking)
 
 
 def test_a_journey_that_confirms_ticks_the_box_s_deadline(tmp_path: Path) -> None:
     box = StandInBox(tmp_path)
-    ticks: list[tuple[str, float | None, str]] = []
+    ticks: list[tuple[str, float | None, Until]] = []
     _run(box, tick=lambda what, left, until: ticks.append((what, left, until)))
     # The stand-in commits at once: whatever was ticked counts to the rollback.
-    assert all(until == "rollback in" for _, _, until in ticks)
+    assert all(until is Until.ROLLBACK for _, _, until in ticks)

@@ -10,6 +10,7 @@ import pytest
 from tightrope import proto
 from tightrope.cli import render_txn
 from tightrope.cli.progress import Countdown, line
+from tightrope.remote.journey import Until
 
 TXN = "20260101-000000-abcd"
 
@@ -25,7 +26,7 @@ class Clock:
 def test_line_says_phase_elapsed_and_deadline() -> None:
     assert line("verifying the bond", 12.4, 47.6) == "verifying the bond: 12 s, rollback in 48 s"
     assert line("activating", 3, None) == "activating: 3 s"
-    assert line("asking", 1, 9, until="giving up in") == "asking: 1 s, giving up in 9 s"
+    assert line("asking", 1, 9, until=Until.GIVING_UP) == "asking: 1 s, giving up in 9 s"
     assert line("late", 99, -3) == "late: 99 s, rollback in 0 s"  # never a negative countdown
     assert line("\x1b[2Jx", 0, None) == "x: 0 s"  # the box's words, printable
 
@@ -122,10 +123,10 @@ def test_one_box_on_a_terminal_the_live_line_stands_in_for_waiting_events(
     clock, live = Clock(), list[str]()
     screen = render_txn.JourneyScreen(False, Countdown(live.append, live=True, clock=clock), 1)
     screen.event("root@198.18.1.50", "started", "transaction running")
-    screen.tick("waiting for 198.18.1.64 to answer", 100, "rollback in")
+    screen.tick("waiting for 198.18.1.64 to answer", 100, Until.ROLLBACK)
     screen.event("root@198.18.1.50", "waiting", "waiting for 198.18.1.64: 5 s so far")
     clock.t += 1
-    screen.tick("waiting for 198.18.1.64 to answer", 99, "rollback in")
+    screen.tick("waiting for 198.18.1.64 to answer", 99, Until.ROLLBACK)
     screen.event("root@198.18.1.50", "reached", "198.18.1.64 answers")
     screen.done()
     printed = capsys.readouterr().out
@@ -142,7 +143,7 @@ def test_off_a_terminal_with_json_or_several_boxes_waiting_events_are_lines(
 ) -> None:
     drawn = list[str]()
     screen = render_txn.JourneyScreen(as_json, Countdown(drawn.append, live=live), boxes)
-    screen.tick("waiting for 198.18.1.64 to answer", 100, "rollback in")
+    screen.tick("waiting for 198.18.1.64 to answer", 100, Until.ROLLBACK)
     screen.event("root@198.18.1.50", "waiting", "the box rolls back by itself within 95 s")
     screen.done()
     assert drawn == []

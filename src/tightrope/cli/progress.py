@@ -8,38 +8,43 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from tightrope.core.printable import printable
+from tightrope.remote.journey import Until
 
 EVERY_S = 5.0  # off a terminal: a line at least this often while the wait lasts
 _ERASE = "\r\x1b[K"  # back to column 0, clear to the end of the line
 
 
-def line(what: str, elapsed_s: float, left_s: float | None, until: str = "rollback in") -> str:
+def line(what: str, elapsed_s: float, left_s: float | None,
+         until: Until = Until.ROLLBACK) -> str:  # fmt: skip
     """One progress line, plain text (`what` may come from the box: it is made printable)."""
     text = f"{printable(what)}: {elapsed_s:.0f} s"
-    return text + (f", {until} {max(0.0, left_s):.0f} s" if left_s is not None else "")
+    return text + (f", {until.value} {max(0.0, left_s):.0f} s" if left_s is not None else "")
 
 
-@dataclass
+def _unbounded() -> int:
+    return 10_000
+
+
 class Countdown:
     """One wait. `update` as often as there is news (every second or so); `clear` before
-    printing anything else on a terminal, so the live line never mixes with other output."""
+    printing anything else on a terminal, so the live line never mixes with other output.
+    A state machine, not data: the clock, the writer and the width are injected."""
 
-    write: Callable[[str], None]
-    live: bool
-    clock: Callable[[], float] = time.monotonic
-    every_s: float = EVERY_S
-    # The terminal's width, asked at each redraw (it may be resized): a live line longer than
-    # it would wrap, and "\r" would then redraw only its last row.
-    columns: Callable[[], int] = lambda: 10_000
-    started: float = field(default=-1.0)
-    _shown_at: float | None = None
-    _shown_what: str = ""
-    _drawn: bool = False
+    def __init__(self, write: Callable[[str], None], live: bool,
+                 clock: Callable[[], float] = time.monotonic, every_s: float = EVERY_S,
+                 columns: Callable[[], int] = _unbounded) -> None:  # fmt: skip
+        self.write, self.live, self.clock, self.every_s = write, live, clock, every_s
+        # The terminal's width, asked at each redraw (it may be resized): a live line longer
+        # than it would wrap, and "\r" would then redraw only its last row.
+        self.columns = columns
+        self.started = -1.0
+        self._shown_at: float | None = None
+        self._shown_what = ""
+        self._drawn = False
 
-    def update(self, what: str, left_s: float | None, until: str = "rollback in") -> None:
+    def update(self, what: str, left_s: float | None, until: Until = Until.ROLLBACK) -> None:
         now = self.clock()
         if self.started < 0:
             self.started = now

@@ -15,6 +15,7 @@ from tightrope.cli.render import _console, emit_json, emit_json_line
 from tightrope.cli.safe import safe
 from tightrope.core.printable import printable
 from tightrope.proto import TxnView
+from tightrope.remote.journey import Until
 
 _OUTCOME_STYLE = {
     "committed": "bold green",
@@ -239,7 +240,7 @@ class JourneyScreen:
                 self.live.clear()
             journey_event(host, phase, message, self.as_json)
 
-    def tick(self, what: str, left_s: float | None, until: str) -> None:
+    def tick(self, what: str, left_s: float | None, until: Until) -> None:
         if self.live is not None:
             with self._lock:
                 self.live.update(what, left_s, until)

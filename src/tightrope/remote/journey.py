@@ -25,12 +25,17 @@ from tightrope.remote.session import Channel, clean
 Emit = Callable[[str, str], None]  # (phase, message)
 # (what is awaited, seconds until the box rolls back or the wait gives up, which of the two):
 # told at every turn of a wait, for a live countdown; the "waiting" events say it every 5 s.
-Tick = Callable[[str, "float | None", str], None]
-ROLLBACK_IN = "rollback in"
-GIVING_UP_IN = "giving up in"
+class Until(str, Enum):
+    """What a wait's deadline is: the box rolling back by itself, or the laptop giving up."""
+
+    ROLLBACK = "rollback in"
+    GIVING_UP = "giving up in"
 
 
-def no_tick(what: str, left_s: float | None, until: str) -> None:
+Tick = Callable[[str, "float | None", Until], None]
+
+
+def no_tick(what: str, left_s: float | None, until: Until) -> None:
     """The default: nobody draws a live countdown."""
 CONFIRM_WAIT_S = 90.0
 ASK_BOTH_S = 180.0
@@ -237,7 +242,7 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
                 emit("back", f"{old} answers again after {clock() - trip.t0:.1f} s: the "
                      f"change ended there")  # fmt: skip
                 return trip.from_view(ended, new, None, impostor)
-        trip.tick(f"waiting for {new} to answer", deadline - clock(), ROLLBACK_IN)
+        trip.tick(f"waiting for {new} to answer", deadline - clock(), Until.ROLLBACK)
         if clock() - told >= 5:
             told = clock()
             emit("waiting", f"waiting for {new} to answer: {clock() - trip.t0:.0f} s so far, "
@@ -252,7 +257,7 @@ def _confirm(trip: _Trip, txn: str, new: str, outage: float) -> JourneyResult:
         trip.emit("confirming", clean(e.message))
         if e.txn is not None:
             trip.tick(f"confirming at {new} ({clean(e.txn.phase)})", e.txn.deadline_in_s,
-                      ROLLBACK_IN)  # fmt: skip
+                      Until.ROLLBACK)  # fmt: skip
 
     try:
         channel = trip.reach.open(new)
@@ -282,7 +287,7 @@ def _ask_both(trip: _Trip, txn: str, new: str, *, skip_new: bool = False,
     told = 0.0
     while trip.clock() < until:
         trip.tick(f"asking {new} and {trip.reach.old} how it ended", until - trip.clock(),
-                  GIVING_UP_IN)  # fmt: skip
+                  Until.GIVING_UP)  # fmt: skip
         for where in places:
             if trip.reach.probe(where, 3) is not None:
                 continue
