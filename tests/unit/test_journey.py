@@ -346,3 +346,28 @@ def test_a_journey_that_confirms_ticks_the_box_s_deadline(tmp_path: Path) -> Non
     _run(box, tick=lambda what, left, until: ticks.append((what, left, until)))
     # The stand-in commits at once: whatever was ticked counts to the rollback.
     assert all(until is Until.ROLLBACK for _, _, until in ticks)
+
+
+def test_confirming_while_the_box_verifies_counts_down_to_the_laptop_s_bound(
+    tmp_path: Path,
+) -> None:
+    """The box sets its deadline only once it waits for confirmation; while it still verifies
+    (the new address already answering), the countdown shows the laptop's bound instead of
+    nothing (the lab's fast journeys showed no deadline at all)."""
+    box = StandInBox(tmp_path)
+    real_runner = box._runner
+    box.clock.on_sleep.remove(real_runner)
+
+    def slow_runner(now: float) -> None:
+        pending = box.store.pending_id()
+        if pending is not None and now - box.store.load(pending).created < 30:
+            return
+        real_runner(now)
+
+    box.clock.on_sleep.append(slow_runner)
+    ticks: list[tuple[str, float | None, Until]] = []
+    result, _ = _run(box, tick=lambda what, left, until: ticks.append((what, left, until)))
+    assert result.outcome == Outcome.COMMITTED
+    early = [(w, left) for w, left, _ in ticks
+             if w.startswith("confirming") and "(committ" not in w and "(finish" not in w]
+    assert early and all(left is not None and 0 < left <= 40 + 30 + 30 for _, left in early)

@@ -226,7 +226,7 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
         if why is None:
             outage = clock() - last_old if old_silent else 0.0
             emit("reached", f"{new} answers after {clock() - trip.t0:.1f} s; confirming there")
-            return _confirm(trip, txn, new, outage)
+            return _confirm(trip, txn, new, outage, deadline)
         if why.exit_code == Exit.HOST_KEY and not impostor:
             impostor = f"another machine answered at {new} with a different host key"
             emit("impostor", f"{impostor}: not confirming there ({why})")
@@ -252,12 +252,19 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
     return _ask_both(trip, txn, new, skip_new=bool(impostor), note=impostor)
 
 
-def _confirm(trip: _Trip, txn: str, new: str, outage: float) -> JourneyResult:
+# Phases in which the box has no deadline of its own to tell yet (it sets one on waiting for
+# confirmation) but still rolls back if the change fails: the laptop's bound stands in.
+_BEFORE_CONFIRM = frozenset({"prepared", "running", "activating", "verifying"})
+
+
+def _confirm(trip: _Trip, txn: str, new: str, outage: float, deadline: float) -> JourneyResult:
     def event(e: proto.Event) -> None:
         trip.emit("confirming", clean(e.message))
         if e.txn is not None:
-            trip.tick(f"confirming at {new} ({clean(e.txn.phase)})", e.txn.deadline_in_s,
-                      Until.ROLLBACK)  # fmt: skip
+            left = e.txn.deadline_in_s
+            if left is None and e.txn.phase in _BEFORE_CONFIRM:
+                left = deadline - trip.clock()
+            trip.tick(f"confirming at {new} ({clean(e.txn.phase)})", left, Until.ROLLBACK)
 
     try:
         channel = trip.reach.open(new)
