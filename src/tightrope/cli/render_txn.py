@@ -124,6 +124,7 @@ def log(state: TxnView, as_json: bool) -> None:
     out.print(
         f"[bold]{state.id}[/] ({state.txn_kind}): {state.phase}"
         + (f", {state.outcome}" if state.outcome else "")
+        + (f" {ended(state)}" if state.ended else "")
         + (f" — {state.reason}" if state.reason else "")
     )
     for s in state.steps:
@@ -141,6 +142,29 @@ def view_dict(state: TxnView) -> dict[str, Any]:
     return d
 
 
+def ended(state: TxnView) -> str:
+    """When it ended; for a change cut short (a reboot, a killed runner) between when."""
+    if state.ended is None:
+        return ""
+    found = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.ended))
+    if state.last_seen is None:
+        return f"at {found}"
+    seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.last_seen))
+    return f"cut short after {seen} (last heard of), found ended at {found}"
+
+
+def now_line(states: list[TxnView]) -> str:
+    """What runs now, as far as transactions go: the pending one, a stuck lock, or none."""
+    live = [s for s in states if s.outcome is None and s.phase != "unreadable"]
+    if live:
+        s = live[-1]
+        left = f", {s.deadline_in_s:.0f} s left to confirm" if s.deadline_in_s else ""
+        return f"now: {s.txn_kind} {s.id} is pending ({s.phase}{left})"
+    if any(s.phase == "unreadable" and "lock is stuck" in s.reason for s in states):
+        return "now: the change lock is stuck (see the unreadable transaction above)"
+    return "now: no change is pending"
+
+
 def history(states: Iterable[TxnView], as_json: bool) -> None:
     states = list(states)
     if as_json:
@@ -153,6 +177,8 @@ def history(states: Iterable[TxnView], as_json: bool) -> None:
                     "outcome": s.outcome,
                     "reason": s.reason,
                     "created": s.created,
+                    "ended": s.ended,
+                    "last_seen": s.last_seen,
                 }
                 for s in states
             ]
@@ -161,11 +187,13 @@ def history(states: Iterable[TxnView], as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(show_header=True, header_style="bold")
-    for col in ("transaction", "kind", "phase", "outcome", "reason"):
+    for col in ("transaction", "kind", "phase", "outcome", "ended", "reason"):
         table.add_column(col)
     for s in states:
-        table.add_row(s.id, s.txn_kind, s.phase, s.outcome or "", s.reason)
-    _console().print(table if states else "No transactions yet.")
+        table.add_row(s.id, s.txn_kind, s.phase, s.outcome or "", ended(s), s.reason)
+    out = _console()
+    out.print(table if states else "No transactions yet.")
+    out.print(now_line(states))
 
 
 def journey_event(host: str, phase: str, message: str, as_json: bool) -> None:

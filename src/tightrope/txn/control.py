@@ -8,11 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tightrope import proto
 from tightrope.core.configdump import config_to_data
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
+from tightrope.core.status import StuckLock
 from tightrope.errors import Busy, TightropeError
 from tightrope.txn.clock import Clock
+from tightrope.txn.launch import unit_name
 from tightrope.txn.state import Store, TxnState
 
 
@@ -151,30 +154,73 @@ def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
     try:
         state = store.load(pending)
     except TightropeError as exc:
-        raise stuck_lock(store, pending, exc) from None
+        raise stuck_lock(stuck_info(store, pending, exc)) from None
     reason = stale_reason(state, boot_id)
     if reason is None:
         return None
     # Past the point of no return NetworkManager has nothing left to roll back to.
     outcome = "committed" if state.phase == "finishing" else "aborted"
-    state = store.update(state, phase=outcome, outcome=outcome, reason=reason)
+    # When it ended is not known, only when its runner last wrote and when it was found over.
+    timings = {**state.timings, "last-seen": last_seen(state), outcome: clock.now()}
+    state = store.update(state, phase=outcome, outcome=outcome, reason=reason, timings=timings)
     store.release(pending)
     return state
 
 
-def stuck_lock(store: Store, pending: str, exc: TightropeError) -> Busy:
+def last_seen(state: TxnState) -> float:
+    """The last time the transaction's runner wrote anything (the box's wall clock)."""
+    times = [state.created, *(s.at for s in state.steps),
+             *(t for k, t in state.timings.items() if k != "last-seen")]  # fmt: skip
+    return max(times)
+
+
+def stuck_lock_now(store: Store) -> StuckLock | None:
+    """The lock, if it names a transaction that cannot be read (None otherwise)."""
+    pending = store.pending_id()
+    if pending is None:
+        return None
+    try:
+        store.load(pending)
+    except TightropeError as exc:
+        return stuck_info(store, pending, exc)
+    return None
+
+
+def stuck_info(store: Store, pending: str, exc: TightropeError) -> StuckLock:
     """The lock names a transaction nobody can read. Freeing it could let a second change
-    start while the first one's runner still holds NetworkManager, so a person decides."""
+    start while the first one's runner still holds NetworkManager, so a person decides, and
+    is told exactly how."""
     marker = store.root / "pending"
+    if proto.TXN_ID.match(pending):
+        runner = (f"Make sure its runner is gone: `systemctl status {unit_name(pending)}` "
+                  "must say inactive or not found (a live one ends by itself within its "
+                  "windows plus 120 s: wait for it).")  # fmt: skip
+        keep = (f"Keep {store.root / 'txn' / pending} for a post-mortem (its steps are also in "
+                "`journalctl -t tightrope`).")  # fmt: skip
+    else:
+        runner = ("Make sure no runner is left: `systemctl list-units 'tightrope-txn-*'` must "
+                  "list none (a live one ends by itself within its windows plus 120 s).")
+        keep = f"Keep {store.root / 'txn'} for a post-mortem (`journalctl -t tightrope`)."
+    return StuckLock(
+        id=pending, lock=str(marker), problem=str(exc),
+        recovery=(
+            runner,
+            "Make sure NetworkManager holds no checkpoint: `tightrope status` shows none "
+            "pending (a dead run's checkpoint rolls back by itself within a minute).",
+            keep,
+            f"Free the lock: `sudo rm {marker}`; `tightrope status` then shows the box as it is.",
+        ),
+    )  # fmt: skip
+
+
+def stuck_lock(info: StuckLock) -> Busy:
     return Busy(
-        f"the pending transaction {pending!r} cannot be read ({exc}); tightrope keeps the "
-        f"lock {marker} rather than guess how it ended",
-        hint="Check that no transaction still runs (`systemctl list-units 'tightrope-txn-*'`, "
-        "`journalctl -t tightrope`) and that NetworkManager holds no checkpoint (`tightrope "
-        "status`; a crashed run's checkpoint rolls back by itself within a minute). If it is "
-        f"truly dead, keep {store.root / 'txn'} for a post-mortem and free the lock by hand: "
-        f"`sudo rm {marker}`.",
-    )
+        f"the change lock is stuck: it names transaction {info.id!r}, which cannot be read "
+        f"({info.problem}); tightrope keeps the lock {info.lock} rather than guess how it "
+        "ended, so no change can start until it is freed",
+        hint="To recover: " + " ".join(f"{n}) {step}" for n, step in
+                                       enumerate(info.recovery, 1)),
+    )  # fmt: skip
 
 
 # What became of a change whose runner is gone, by how far it had got and what ended it.
