@@ -4,6 +4,8 @@ of the last change, when, and what is running now; a stuck lock is told with its
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from tests.unit.builders import netplan_start
 from tests.unit.fakebox import FakeBox, FakeClock
-from tests.unit.test_plan import seed_config
+from tests.unit.test_plan import PSK, seed_config
 from tightrope import proto
 from tightrope.box import app
 from tightrope.box.env import BoxEnv
@@ -19,8 +21,9 @@ from tightrope.cli import render, render_txn
 from tightrope.core.plan import make_plan
 from tightrope.core.status import report_from_dict
 from tightrope.errors import Busy, Exit
-from tightrope.txn import control
-from tightrope.txn.state import StepLog, Store
+from tightrope.txn import control, runner
+from tightrope.txn.engine import Transaction
+from tightrope.txn.state import StepLog, Store, TxnState
 
 DEAD_PID = 2**22 + 1  # above pid_max's default: no such process
 
@@ -163,3 +166,76 @@ def test_log_lists_the_unreadable_transaction_that_holds_the_lock(
     assert "sudo rm" in views[-1].reason
     render_txn.history(views, as_json=False)
     assert "now: the change lock is stuck" in capsys.readouterr().out
+
+
+# --- a disk full under the state directory ----------------------------------------------
+
+
+class FullStore(Store):
+    """The state directory's file system, filled up by whoever sets `full`."""
+
+    full = False
+
+    def save(self, state: TxnState) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super().save(state)
+
+
+def test_a_disk_full_while_awaiting_confirmation_still_ends_told(tmp_path: Path) -> None:
+    """Measured in the fault bench: the runner could not write its end, died with a
+    traceback after freeing the lock, and log showed the change still awaiting confirmation
+    for ever. Now the runner says the outcome in the journal and ends cleanly, and the next
+    look as root tells (and, once there is room, records) how it ended."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    before = dict(box.profiles)
+    store = FullStore(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                           confirm_timeout_s=30, launch=lambda t, s: None).state.id  # fmt: skip
+    control.with_runner(store, txn_id, DEAD_PID)  # as launch records it; gone when it ends
+
+    def fill(_: float) -> None:
+        if not store.full and store.load(txn_id).phase == "awaiting-confirm":
+            store.full = True
+
+    clock.on_sleep.append(fill)
+    journal = io.StringIO()
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                       secrets={"wlan0": PSK}, out=journal)  # fmt: skip
+    assert final.outcome == "rolled-back" and box.profiles == before
+    assert "could not record the outcome (No space left on device): rolled-back" in (
+        journal.getvalue())
+    assert store.pending_id() is None and store.load(txn_id).phase == "awaiting-confirm"
+
+    env = _env(store, clock, box)
+    (v,) = app.history(env)  # the disk is still full: told, not yet recorded
+    assert v.outcome == "aborted" and "without recording how the change ended" in v.reason
+    assert "rolled back" in v.reason and store.load(txn_id).outcome is None
+    assert app.status(env).last is not None
+    store.full = False
+    app.history(env)
+    assert store.load(txn_id).outcome == "aborted"
+
+
+def test_a_log_that_cannot_be_written_never_stops_the_rollback() -> None:
+    undone: list[str] = []
+
+    class Done:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def commit(self) -> None:
+            pass
+
+        def rollback(self) -> None:
+            undone.append(self.name)
+
+    def log(name: str, status: str, detail: str) -> None:
+        if name == "c":  # the disk fills as the third step starts
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        Transaction([Done("a"), Done("b"), Done("c")], log).run()
+    assert undone == ["b", "a"]

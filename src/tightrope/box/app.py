@@ -228,29 +228,37 @@ def follow(env: BoxEnv, txn: str, interval_s: float = 0.5) -> Iterator[proto.Txn
         env.clock.sleep(interval_s)
 
 
-def _expire(env: BoxEnv) -> None:
+def _expire(env: BoxEnv) -> dict[str, TxnState]:
     """As root, end a pending transaction whose runner is gone (a reboot, a power cut, a
-    kill), with the reason, so whoever looks learns how it ended. A stuck lock is left as it
-    is: the caller tells it (status, log) or refuses on it (plan, start)."""
-    if env.is_root():
-        with contextlib.suppress(Busy):
-            control.expire_stale(env.store, env.clock, env.boot_id())
+    kill), with the reason, so whoever looks learns how it ended; so is one whose runner
+    could not record its end (returned by id: with the disk still full, they are not on disk
+    yet). A stuck lock is left as it is: the caller tells it (status, log) or refuses on it
+    (plan, start)."""
+    if not env.is_root():
+        return {}
+    # A full disk must not stop anyone from reading what is recorded: the next look retries.
+    with contextlib.suppress(Busy, OSError):
+        control.expire_stale(env.store, env.clock, env.boot_id())
+    try:
+        return {s.id: s for s in control.expire_orphans(env.store, env.clock, env.boot_id())}
+    except OSError:
+        return {}
 
 
 def log(env: BoxEnv, txn: str) -> proto.TxnView:
-    _expire(env)
-    return view(env, env.store.load(txn))
+    told = _expire(env)
+    return view(env, told.get(txn) or env.store.load(txn))
 
 
 def history(env: BoxEnv) -> tuple[proto.TxnView, ...]:
     """Every transaction, oldest first; one whose state cannot be read is listed as
     "unreadable" with the reason (and, if it holds the lock, how to free it), not left out."""
-    _expire(env)
+    told = _expire(env)
     views = []
     stuck = control.stuck_lock_now(env.store)
     for txn_id in env.store.all_ids():
         try:
-            views.append(view(env, env.store.load(txn_id)))
+            views.append(view(env, told.get(txn_id) or env.store.load(txn_id)))
         except TightropeError as exc:
             reason = str(exc)
             if stuck is not None and stuck.id == txn_id:
@@ -290,8 +298,9 @@ def last_change(env: BoxEnv) -> LastTxn | None:
     """The newest transaction that ended. As root, a pending one whose runner is gone (a
     reboot, a power cut, a kill) is ended first, with the reason, so status tells it."""
     try:
-        _expire(env)
-        ended = [s for s in control.history(env.store) if s.finished]
+        told = _expire(env)
+        ended = [told.get(s.id, s) for s in control.history(env.store)]
+        ended = [s for s in ended if s.finished]
     except (OSError, TightropeError):
         return None
     if not ended:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -243,14 +244,20 @@ _GONE = {
 }
 
 
-def stale_reason(state: TxnState, boot_id: str) -> str | None:
+def _gone(state: TxnState, boot_id: str) -> str | None:
+    """How the runner went ("rebooted", "died"), or None while it may still run."""
     if state.finished:
         return None
     if state.boot_id != boot_id:
-        gone = "rebooted"
-    elif state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
-        gone = "died"
-    else:
+        return "rebooted"
+    if state.runner_pid is not None and not os.path.exists(f"/proc/{state.runner_pid}"):
+        return "died"
+    return None
+
+
+def stale_reason(state: TxnState, boot_id: str) -> str | None:
+    gone = _gone(state, boot_id)
+    if gone is None:
         return None
     if state.phase == "finishing":
         who = "the box rebooted" if gone == "rebooted" else "tightrope's runner died"
@@ -297,3 +304,41 @@ def history(store: Store) -> list[TxnState]:
 
 def with_runner(store: Store, txn_id: str, pid: int) -> TxnState:
     return store.update(replace(store.load(txn_id)), runner_pid=pid)
+
+
+# A runner that could not write its end (a full disk: measured in the fault bench) still
+# frees the lock on its way out, leaving a record that looks as if it were still running.
+_UNRECORDED = ("tightrope's runner ended without recording how the change ended (it could not "
+               "write its state: was {root} full? `journalctl -t tightrope` has its last "
+               "words); ")  # fmt: skip
+_UNRECORDED_END = {
+    "before": "it had not been confirmed, so it was rolled back (by tightrope, or by "
+    "NetworkManager's checkpoint within 30 s)",
+    "committing": "it had been confirmed: if `tightrope status` shows the new bond, it was "
+    "committed and `tightrope apply` again finishes the tidying; if not, NetworkManager "
+    "rolled it back",
+    "finishing": "it was committed (the checkpoint was destroyed); left undone: {unfinished}",
+}
+
+
+def expire_orphans(store: Store, clock: Clock, boot_id: str) -> list[TxnState]:
+    """Unfinished transactions that hold no lock and whose runner is gone: their end was
+    never recorded. Record it, with what is known, so log and status do not show them as
+    still running, and return them as ended even when the disk is still too full to record
+    them. (A transaction being created has no runner yet: it is left alone.)"""
+    pending = store.pending_id()
+    ended = []
+    for state in history(store):
+        if state.id == pending or _gone(state, boot_id) is None:
+            continue
+        stage = state.phase if state.phase in ("committing", "finishing") else "before"
+        outcome = "committed" if stage == "finishing" else "aborted"
+        reason = _UNRECORDED.format(root=store.root) + _UNRECORDED_END[stage].format(
+            unfinished=state.unfinished or "unknown")
+        timings = {**state.timings, "last-seen": last_seen(state), outcome: clock.now()}
+        done = replace(state, phase=outcome, outcome=outcome, reason=reason, timings=timings)
+        # Still full: told all the same (the caller shows it), recorded at a later look.
+        with contextlib.suppress(OSError):
+            store.save(done)
+        ended.append(done)
+    return ended

@@ -7,6 +7,7 @@ sends to the journal under the identifier `tightrope`, and to the transaction's 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Callable
@@ -86,15 +87,17 @@ class Recorder:
     def end(self, outcome: str, reason: str) -> None:
         # One write: a reader polling for the end must never see the phase without the outcome.
         timings = {**self.state.timings, outcome: self.clock.now()}
-        self.state = self.store.update(
-            self.state,
-            phase=outcome,
-            deadline_boot=None,
-            timings=timings,
-            outcome=outcome,
-            reason=reason,
-            unfinished="",
-        )
+        ended = dataclasses.replace(self.state, phase=outcome, deadline_boot=None,
+                                    timings=timings, outcome=outcome, reason=reason,
+                                    unfinished="")  # fmt: skip
+        try:
+            self.store.save(ended)
+        except OSError as exc:
+            # A full disk: the change is over all the same (rolled back or committed). Say it
+            # in the journal; `status` records it later (control.expire_orphans).
+            print(f"[{self.txn_id}] could not record the outcome ({exc.strerror or exc}): "
+                  f"{outcome}" + (f" ({reason})" if reason else ""), file=self.out, flush=True)
+        self.state = ended
 
 
 def _context(
@@ -159,7 +162,9 @@ def run(
         try:
             Transaction(steps, rec.log).run()
         except BaseException:
-            rec.set_phase("rolling-back", None)
+            # Told if it can be: a failed write here must not hide why the change failed.
+            with contextlib.suppress(OSError):
+                rec.set_phase("rolling-back", None)
             raise
         problems = finisher(ctx)
         rec.end("committed", "; ".join(problems))
@@ -169,12 +174,14 @@ def run(
         rec.end("failed", f"{type(exc).__name__}: {exc}")
     finally:
         store.release(txn_id)
-    try:
-        if pruned := control.prune(store):
-            rec.note(f"removed the folders of {len(pruned)} old transaction(s): "
-                     + ", ".join(pruned))  # fmt: skip
-    except (OSError, TightropeError) as exc:  # a full state directory never fails a change
-        rec.note(f"could not remove old transactions: {exc}")
-    rec.note(f"outcome: {rec.state.outcome}" + (f" ({rec.state.reason})" if rec.state.reason
-                                                else ""))  # fmt: skip
+    # The change is over: notes that cannot be written (a full disk) are in the journal.
+    with contextlib.suppress(OSError):
+        try:
+            if pruned := control.prune(store):
+                rec.note(f"removed the folders of {len(pruned)} old transaction(s): "
+                         + ", ".join(pruned))  # fmt: skip
+        except (OSError, TightropeError) as exc:  # a full state directory never fails a change
+            rec.note(f"could not remove old transactions: {exc}")
+        rec.note(f"outcome: {rec.state.outcome}" + (f" ({rec.state.reason})"
+                                                    if rec.state.reason else ""))  # fmt: skip
     return rec.state
