@@ -351,7 +351,8 @@ def table(paths: list[Path]) -> str:
             if c["fault"] == "none":
                 continue
             txn = c.get("txn") or {}
-            outcome = txn.get("outcome") or ("no transaction" if "txn" in c else "?")
+            outcome = txn.get("outcome") or (f"none recorded ({txn['phase']})" if txn else
+                                             "no transaction" if "txn" in c else "?")
             secs = "" if c.get("answered_s") is None else f"{c['answered_s']:.0f}"
             real = [x for x in c.get("lost", []) if not x.endswith(".{seen-bssids} differ")]
             lost_ = "; ".join(real) or "nothing"
