@@ -175,8 +175,11 @@ class FullStore(Store):
     """The state directory's file system, filled up by whoever sets `full`."""
 
     full = False
+    fill_at = ""  # or it fills as the runner writes this phase
 
     def save(self, state: TxnState) -> None:
+        if state.phase == self.fill_at:
+            self.full = True
         if self.full:
             raise OSError(errno.ENOSPC, "No space left on device")
         super().save(state)
@@ -239,3 +242,20 @@ def test_a_log_that_cannot_be_written_never_stops_the_rollback() -> None:
     with pytest.raises(OSError):
         Transaction([Done("a"), Done("b"), Done("c")], log).run()
     assert undone == ["b", "a"]
+
+
+def test_a_disk_full_during_verification_is_a_rollback_with_what_to_do(tmp_path: Path) -> None:
+    """Measured: the outcome was `failed` with `OSError: [Errno 28] ...`."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    before = dict(box.profiles)
+    store = FullStore(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                           launch=lambda t, s: None).state.id  # fmt: skip
+    store.fill_at = "verifying"
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    assert final.outcome == "rolled-back" and box.profiles == before
+    assert f"could not write the change's state under {tmp_path}" in final.reason
+    assert "make room there and apply again" in final.reason

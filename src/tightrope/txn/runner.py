@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -150,6 +151,7 @@ def run(
     rec = Recorder(store, txn_id, clock, out)
     inputs = store.inputs(txn_id)
     rec.set_phase("running", None)
+    rolled_back = False
     try:
         if inputs.get("kind") == "undo":
             from tightrope.txn.undo import prepare_undo
@@ -162,6 +164,7 @@ def run(
         try:
             Transaction(steps, rec.log).run()
         except BaseException:
+            rolled_back = True
             # Told if it can be: a failed write here must not hide why the change failed.
             with contextlib.suppress(OSError):
                 rec.set_phase("rolling-back", None)
@@ -171,7 +174,16 @@ def run(
     except TightropeError as exc:
         rec.end("rolled-back", str(exc))
     except Exception as exc:  # a bug must still end in a recorded, rolled-back transaction
-        rec.end("failed", f"{type(exc).__name__}: {exc}")
+        if rolled_back and isinstance(exc, OSError) and exc.errno in (errno.ENOSPC,
+                                                                     errno.EDQUOT):
+            # Measured (fault bench): the state directory filled up mid-change and the steps
+            # were rolled back; say what the admin can do rather than an errno. (Full after
+            # the commit point is not a rollback: that stays "failed" with the error.)
+            rec.end("rolled-back", f"tightrope could not write the change's state under "
+                    f"{store.root} ({exc.strerror}): it was rolled back; make room there "
+                    "and apply again")  # fmt: skip
+        else:
+            rec.end("failed", f"{type(exc).__name__}: {exc}")
     finally:
         store.release(txn_id)
     # The change is over: notes that cannot be written (a full disk) are in the journal.
