@@ -259,3 +259,27 @@ def test_a_disk_full_during_verification_is_a_rollback_with_what_to_do(tmp_path:
     assert final.outcome == "rolled-back" and box.profiles == before
     assert f"could not write the change's state under {tmp_path}" in final.reason
     assert "make room there and apply again" in final.reason
+
+
+def test_the_new_profiles_are_on_the_disk_before_the_point_of_no_return(tmp_path: Path) -> None:
+    """Measured (fault bench, power cut while persisting): NetworkManager's new keyfiles came
+    back empty, tightrope's netplan edit did not, and the box booted with neither set. The
+    commit now syncs after writing the profiles and before destroying the checkpoint; so does
+    undo's."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    store = Store(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                           launch=lambda t, s: None).state.id  # fmt: skip
+    clock.on_sleep.append(lambda t: store.raise_flag(store.pending_id() or txn_id, "confirm"))
+    for kind in ("apply", "undo"):
+        box.calls.clear()
+        final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                           secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+        assert final.outcome == "committed", (kind, final.reason)
+        to_disk = max((i for i, c in enumerate(box.calls) if c.endswith(" disk")), default=-1)
+        assert to_disk < box.calls.index("sync") < box.calls.index("checkpoint_destroy"), kind
+        if kind == "apply":
+            txn_id = control.start_undo(store, clock=clock, boot_id="boot-1",
+                                        launch=lambda t, s: None).state.id  # fmt: skip
