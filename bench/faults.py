@@ -139,6 +139,33 @@ class Console:
                 if ln.startswith("TRFAULT ")]  # fmt: skip
 
 
+class Watcher(threading.Thread):
+    """Reads the console every 20 ms and makes the host's fault the moment the box asks: the
+    main loop's SSH polls take seconds, longer than the short phases last."""
+
+    def __init__(self, console: Console, lab: Lab, box: Box, fault: str) -> None:
+        super().__init__(daemon=True)
+        self.console, self.lab, self.box, self.fault = console, lab, box, fault
+        self.hit: float | None = None
+        self.action = ""
+        self.missed = ""
+        self.stop = False
+        if fault != "none":
+            self.start()
+
+    def run(self) -> None:
+        while not self.stop and self.hit is None:
+            for line in self.console.lines():
+                if line.startswith("TRFAULT hit") and self.hit is None:
+                    at = time.monotonic()
+                    self.action = host_fault(self.lab, self.box, self.fault)
+                    self.hit = at  # last: the main loop reads the action once this is set
+                if line.startswith("TRFAULT missed"):
+                    self.missed = line
+                    return
+            time.sleep(0.02)
+
+
 def host_fault(lab: Lab, box: Box, fault: str) -> str:
     if fault == "power-cut":
         box.power_cut()
@@ -212,6 +239,7 @@ def cell(lab: Lab, box: Box, phase: str, fault: str, timeout: float,
             if "ready" in box.ssh("cat /run/trfault.log 2>/dev/null").stdout:
                 break
             time.sleep(0.5)
+    watcher = Watcher(console, lab, box, fault)
     t0 = time.monotonic()
     applier = subprocess.Popen(
         [*box.ssh_argv(OLD), f"python3 {PYZ} apply /root/bond.yaml --yes --no-wait "
@@ -223,13 +251,12 @@ def cell(lab: Lab, box: Box, phase: str, fault: str, timeout: float,
     st: dict[str, Any] | None = None
     confirmed = False
     while time.monotonic() - t0 < timeout:
-        for line in console.lines():
-            if t_fault is None and line.startswith("TRFAULT hit"):
-                t_fault = time.monotonic()
-                res["fault_at_s"] = round(t_fault - t0, 1)
-                res["host_action"] = host_fault(lab, box, fault)
-            if line.startswith("TRFAULT missed"):
-                res["missed"] = line
+        if t_fault is None and watcher.hit is not None:
+            t_fault = watcher.hit
+            res["fault_at_s"] = round(t_fault - t0, 1)
+            res["host_action"] = watcher.action
+        if watcher.missed:
+            res["missed"] = watcher.missed
         host, st, unit = find(lab, box)
         if t_fault is not None:
             seen.append((time.monotonic(), host))
@@ -261,6 +288,7 @@ def cell(lab: Lab, box: Box, phase: str, fault: str, timeout: float,
         time.sleep(1)
     else:
         res["timed_out"] = True
+    watcher.stop = True
     res["seconds"] = round(time.monotonic() - t0, 1)
     try:
         res["apply_exit"] = applier.communicate(timeout=5)[0].strip()
@@ -344,10 +372,12 @@ def measure(cells: list[tuple[str, str]], args: argparse.Namespace, out: Path) -
 
 
 def table(paths: list[Path]) -> str:
-    rows = ["| phase | fault | outcome | answered (s) | at | lost | verdict |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| phase | fault | outcome | answered (s) | at | lost | verdict | code |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for path in paths:
-        for c in json.loads(path.read_text())["cells"]:
+        run = json.loads(path.read_text())
+        code = run["code"]["commit"][:7] + ("+" if run["code"].get("dirty_src") else "")
+        for c in run["cells"]:
             if c["fault"] == "none":
                 continue
             txn = c.get("txn") or {}
@@ -358,7 +388,8 @@ def table(paths: list[Path]) -> str:
             lost_ = "; ".join(real) or "nothing"
             verdict = c["verdict"] if c["verdict"] == "ERROR" else judge({**c, "lost": real})
             rows.append(f"| {c['phase']} | {c['fault']} | {outcome} | {secs} | "
-                        f"{c.get('answered_at') or ''} | {lost_} | {verdict} |")  # fmt: skip
+                        f"{c.get('answered_at') or ''} | {lost_} | {verdict} | "
+                        f"{code} |")  # fmt: skip
     return "\n".join(rows)
 
 
