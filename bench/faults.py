@@ -298,6 +298,8 @@ def cell(lab: Lab, box: Box, phase: str, fault: str, timeout: float,
     res["answered_at"] = host
     res["answered_s"] = settled(seen, host, t_fault)
     res["txn"] = {k: st.get(k) for k in ("id", "phase", "outcome", "reason")} if st else None
+    if st:  # when each phase began (the box's wall clock): how long the phases last
+        res["timings"] = {k: round(v - st["created"], 2) for k, v in st["timings"].items()}
     if host is None:
         res["verdict"] = "UNREACHABLE"
         return res
