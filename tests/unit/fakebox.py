@@ -248,5 +248,8 @@ class FakeBox:
         self.generated += 1
         return True
 
+    def sync(self) -> None:
+        self.calls.append("sync")
+
     def boot_id(self) -> str:
         return "boot-1"

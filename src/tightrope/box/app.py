@@ -7,8 +7,11 @@ the injected BoxEnv.
 
 from __future__ import annotations
 
+import calendar
+import contextlib
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -18,7 +21,13 @@ from tightrope.core.drill import DrillRefused, DrillResult, drill_plan
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan, make_plan
 from tightrope.core.snapshot import Snapshot
-from tightrope.core.status import LastTxn, PendingTxn, StatusReport, status_report
+from tightrope.core.status import (
+    LastTxn,
+    PendingTxn,
+    StatusReport,
+    StuckLock,
+    status_report,
+)
 from tightrope.errors import Busy, Exit, TightropeError
 from tightrope.txn import control
 from tightrope.txn.state import TxnState
@@ -146,6 +155,8 @@ def view(env: BoxEnv, state: TxnState) -> proto.TxnView:
         created=state.created,
         steps=tuple(proto.Step(name=s.name, status=s.status, at=s.at, detail=s.detail)
                     for s in state.steps),
+        ended=state.timings.get(state.outcome) if state.outcome else None,
+        last_seen=state.timings.get("last-seen"),
     )  # fmt: skip
 
 
@@ -217,14 +228,49 @@ def follow(env: BoxEnv, txn: str, interval_s: float = 0.5) -> Iterator[proto.Txn
         env.clock.sleep(interval_s)
 
 
+def _expire(env: BoxEnv) -> dict[str, TxnState]:
+    """As root, end a pending transaction whose runner is gone (a reboot, a power cut, a
+    kill), with the reason, so whoever looks learns how it ended; so is one whose runner
+    could not record its end (returned by id: with the disk still full, they are not on disk
+    yet). A stuck lock is left as it is: the caller tells it (status, log) or refuses on it
+    (plan, start)."""
+    if not env.is_root():
+        return {}
+    # A full disk must not stop anyone from reading what is recorded: the next look retries.
+    with contextlib.suppress(Busy, OSError):
+        control.expire_stale(env.store, env.clock, env.boot_id())
+    try:
+        return {s.id: s for s in control.expire_orphans(env.store, env.clock, env.boot_id())}
+    except OSError:
+        return {}
+
+
 def log(env: BoxEnv, txn: str) -> proto.TxnView:
-    return view(env, env.store.load(txn))
+    told = _expire(env)
+    return view(env, told.get(txn) or env.store.load(txn))
 
 
 def history(env: BoxEnv) -> tuple[proto.TxnView, ...]:
-    if env.is_root():
-        control.expire_stale(env.store, env.clock, env.boot_id())
-    return tuple(view(env, s) for s in control.history(env.store))
+    """Every transaction, oldest first; one whose state cannot be read is listed as
+    "unreadable" with the reason (and, if it holds the lock, how to free it), not left out."""
+    told = _expire(env)
+    views = []
+    stuck = control.stuck_lock_now(env.store)
+    for txn_id in env.store.all_ids():
+        try:
+            views.append(view(env, told.get(txn_id) or env.store.load(txn_id)))
+        except TightropeError as exc:
+            reason = str(exc)
+            if stuck is not None and stuck.id == txn_id:
+                reason = str(control.stuck_lock(stuck)) + ". " + str(control.stuck_lock(stuck).hint)
+            views.append(proto.TxnView(id=txn_id, txn_kind="?", phase="unreadable",
+                                       reason=reason, created=_id_time(txn_id)))  # fmt: skip
+    return tuple(sorted(views, key=lambda v: v.created))
+
+
+def _id_time(txn_id: str) -> float:
+    """When a transaction was made, from its id (its state, which records it, is unreadable)."""
+    return float(calendar.timegm(time.strptime(txn_id[:15], "%Y%m%d-%H%M%S")))
 
 
 def pending(env: BoxEnv) -> PendingTxn | None:
@@ -240,25 +286,34 @@ def pending(env: BoxEnv) -> PendingTxn | None:
     return PendingTxn(v.id, v.txn_kind, v.phase, remaining, v.reconnect_at)
 
 
+def stuck(env: BoxEnv) -> StuckLock | None:
+    """The change lock, if it names a transaction nobody can read (status tells it)."""
+    try:
+        return control.stuck_lock_now(env.store)
+    except OSError:
+        return None
+
+
 def last_change(env: BoxEnv) -> LastTxn | None:
     """The newest transaction that ended. As root, a pending one whose runner is gone (a
     reboot, a power cut, a kill) is ended first, with the reason, so status tells it."""
     try:
-        if env.is_root():
-            control.expire_stale(env.store, env.clock, env.boot_id())
-        ended = [s for s in control.history(env.store) if s.finished]
+        told = _expire(env)
+        ended = [told.get(s.id, s) for s in control.history(env.store)]
+        ended = [s for s in ended if s.finished]
     except (OSError, TightropeError):
         return None
     if not ended:
         return None
     s = ended[-1]
     outcome = s.outcome or s.phase
-    return LastTxn(s.id, s.kind, outcome, s.reason, s.timings.get(outcome))
+    return LastTxn(s.id, s.kind, outcome, s.reason, s.timings.get(outcome),
+                   s.timings.get("last-seen"))  # fmt: skip
 
 
 def status(env: BoxEnv) -> StatusReport:
     last = last_change(env)
-    return status_report(env.read_snapshot(False), pending(env), last)
+    return status_report(env.read_snapshot(False), pending(env), last, stuck(env))
 
 
 def drill(env: BoxEnv, request: proto.DrillRequest) -> DrillResult:

@@ -112,12 +112,16 @@ def plan_data(d: dict[str, Any], *, as_json: bool) -> None:
         out.print(f"After the change the box answers at [bold]{safe(d['reconnect_at'])}[/].")
 
 
+def _when(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
 def status(report: StatusReport, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict())
         return
-    import time
-
     from rich.table import Table
 
     out = _console()
@@ -134,10 +138,18 @@ def status(report: StatusReport, as_json: bool) -> None:
             f"[bold yellow]pending {safe(t.kind)} {safe(t.id)}[/]: {safe(t.phase)}{left}"
             + (f"; confirm from {safe(t.reconnect_at)}" if t.reconnect_at else "")
         )
+    if report.stuck:
+        st = report.stuck
+        out.print(f"[bold red]change lock stuck[/]: {safe(st.lock)} names transaction "
+                  f"{safe(st.id)!r}, which cannot be read ({safe(st.problem)}); no change "
+                  "can start until it is freed. To recover:")  # fmt: skip
+        for n, step in enumerate(st.recovery, 1):
+            out.print(f"  {n}. {safe(step)}")
     if report.last and not report.pending:
         last = report.last
-        when = (" at " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.ended))
-                if last.ended else "")  # fmt: skip
+        when = f" at {_when(last.ended)}" if last.ended else ""
+        if last.last_seen:  # cut short: when exactly is not known, only between what times
+            when = f" (last heard of at {_when(last.last_seen)}, found ended{when})"
         style = "green" if last.outcome == "committed" else "bold yellow"
         out.print(f"last change: {safe(last.kind)} {safe(last.id)} [{style}]{safe(last.outcome)}[/]"
                   f"{when}" + (f": {safe(last.reason)}" if last.reason else ""))  # fmt: skip

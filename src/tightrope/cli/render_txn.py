@@ -165,6 +165,7 @@ def log(state: TxnView, as_json: bool) -> None:
     out.print(
         f"[bold]{safe(state.id)}[/] ({safe(state.txn_kind)}): {safe(state.phase)}"
         + (f", {safe(state.outcome)}" if state.outcome else "")
+        + (f" {ended(state)}" if state.ended else "")
         + (f" — {safe(state.reason)}" if state.reason else "")
     )
     for s in state.steps:
@@ -182,6 +183,29 @@ def view_dict(state: TxnView) -> dict[str, Any]:
     return d
 
 
+def ended(state: TxnView) -> str:
+    """When it ended; for a change cut short (a reboot, a killed runner) between when."""
+    if state.ended is None:
+        return ""
+    found = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.ended))
+    if state.last_seen is None:
+        return f"at {found}"
+    seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.last_seen))
+    return f"cut short after {seen} (last heard of), found ended at {found}"
+
+
+def now_line(states: list[TxnView]) -> str:
+    """What runs now, as far as transactions go: the pending one, a stuck lock, or none."""
+    live = [s for s in states if s.outcome is None and s.phase != "unreadable"]
+    if live:
+        s = live[-1]
+        left = f", {s.deadline_in_s:.0f} s left to confirm" if s.deadline_in_s else ""
+        return f"now: {s.txn_kind} {s.id} is pending ({s.phase}{left})"
+    if any(s.phase == "unreadable" and "lock is stuck" in s.reason for s in states):
+        return "now: the change lock is stuck (see the unreadable transaction above)"
+    return "now: no change is pending"
+
+
 def history(states: Iterable[TxnView], as_json: bool) -> None:
     states = list(states)
     if as_json:
@@ -194,6 +218,8 @@ def history(states: Iterable[TxnView], as_json: bool) -> None:
                     "outcome": s.outcome,
                     "reason": s.reason,
                     "created": s.created,
+                    "ended": s.ended,
+                    "last_seen": s.last_seen,
                 }
                 for s in states
             ]
@@ -202,12 +228,14 @@ def history(states: Iterable[TxnView], as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(show_header=True, header_style="bold")
-    for col in ("transaction", "kind", "phase", "outcome", "reason"):
+    for col in ("transaction", "kind", "phase", "outcome", "ended", "reason"):
         table.add_column(col, overflow="fold")  # breaks, never cuts
     for s in states:
         table.add_row(safe(s.id), safe(s.txn_kind), safe(s.phase), safe(s.outcome or ""),
-                      safe(s.reason))
-    _console().print(table if states else "No transactions yet.")
+                      ended(s), safe(s.reason))
+    out = _console()
+    out.print(table if states else "No transactions yet.")
+    out.print(safe(now_line(states)))
 
 
 def journey_event(host: str, phase: str, message: str, as_json: bool) -> None:

@@ -62,6 +62,7 @@ class StatusReport:
     checkpoints: int
     pending: PendingTxn | None = None
     last: LastTxn | None = None  # the newest ended transaction, however it ended
+    stuck: StuckLock | None = None  # the change lock names a transaction nobody can read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,13 +87,28 @@ class LastTxn:
     outcome: str
     reason: str
     ended: float | None  # the box's wall clock when it ended (as recorded; it may have jumped)
+    # Only for a change cut short (a reboot, a killed runner): the last time its runner wrote
+    # anything, so the cut happened between this and `ended` (when tightrope found it over).
+    last_seen: float | None = None
+
+
+@dataclass(frozen=True)
+class StuckLock:
+    """The change lock names a transaction whose state nobody can read. It is kept (its runner
+    may still hold NetworkManager), so no change can start until a person frees it."""
+
+    id: str  # what the lock names, as written there (it may not even be a transaction id)
+    lock: str  # the lock file
+    problem: str  # why the transaction cannot be read
+    recovery: tuple[str, ...]  # what to do, in order, with the exact commands
 
 
 _SHOWN_TYPES = ("ethernet", "wifi", "bond")
 
 
 def status_report(snap: Snapshot, pending: PendingTxn | None = None,
-                  last: LastTxn | None = None) -> StatusReport:  # fmt: skip
+                  last: LastTxn | None = None, stuck: StuckLock | None = None,
+                  ) -> StatusReport:  # fmt: skip
     bonds = tuple(_bond(snap, d) for d in snap.devices if d.type == "bond")
     devices = tuple(_device(snap, d) for d in snap.devices if d.type in _SHOWN_TYPES)
     return StatusReport(
@@ -104,6 +120,7 @@ def status_report(snap: Snapshot, pending: PendingTxn | None = None,
         checkpoints=len(snap.checkpoints),
         pending=pending,
         last=last,
+        stuck=stuck,
     )
 
 
@@ -199,11 +216,13 @@ def report_from_dict(d: dict[str, Any]) -> StatusReport:
         return DeviceStatus(**{**x, "addresses": tuple(x["addresses"]),
                                "claimed_by": tuple(x["claimed_by"])})
 
-    pend, last = d.get("pending"), d.get("last")
+    pend, last, stuck = d.get("pending"), d.get("last"), d.get("stuck")
     return StatusReport(
         hostname=str(d["hostname"]), nm_version=str(d["nm_version"]),
         storage_world=str(d["storage_world"]), bonds=tuple(bond(b) for b in d["bonds"]),
         devices=tuple(device(x) for x in d["devices"]), checkpoints=int(d["checkpoints"]),
         pending=PendingTxn(**pend) if isinstance(pend, dict) else None,
         last=LastTxn(**last) if isinstance(last, dict) else None,
+        stuck=StuckLock(**{**stuck, "recovery": tuple(stuck["recovery"])})
+        if isinstance(stuck, dict) else None,
     )  # fmt: skip

@@ -80,4 +80,8 @@ class System(Protocol):
 
     def netplan_generate(self) -> bool: ...  # False when netplan is not installed
 
+    def sync(self) -> None:
+        """Flush every file written so far to the disk. NetworkManager writes a new keyfile
+        without fsync: after a power cut it can be an empty file."""
+
     def boot_id(self) -> str: ...

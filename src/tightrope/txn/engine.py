@@ -8,6 +8,7 @@ would be the worst outcome.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,15 +34,21 @@ class Transaction:
 
     def run(self) -> None:
         for step in self.steps:
-            self.log(step.name, "started", "")
             try:
+                # A log that cannot be written (a full disk) fails the change like a step,
+                # and it is rolled back like one.
+                self.log(step.name, "started", "")
                 step.commit()
             except BaseException as exc:
-                self.log(step.name, "failed", _describe(exc))
+                self._tell(step.name, "failed", _describe(exc))
                 self.rollback()
                 raise
             self.done.append(step)
-            self.log(step.name, "done", "")
+            try:
+                self.log(step.name, "done", "")
+            except BaseException:
+                self.rollback()
+                raise
 
     def rollback(self) -> None:
         while self.done:
@@ -50,9 +57,15 @@ class Transaction:
                 step.rollback()
             except Exception as exc:
                 self.rollback_errors.append((step.name, exc))
-                self.log(step.name, "rollback-failed", _describe(exc))
+                self._tell(step.name, "rollback-failed", _describe(exc))
             else:
-                self.log(step.name, "rolled-back", "")
+                self._tell(step.name, "rolled-back", "")
+
+    def _tell(self, name: str, status: str, detail: str) -> None:
+        # While failing or rolling back the record is best effort; the rollback is not: a
+        # full disk once stopped it at the first log line (the fault bench's disk-full cell).
+        with contextlib.suppress(Exception):
+            self.log(name, status, detail)
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -87,6 +88,11 @@ class HostSystem:
 
     def remove(self, path: str) -> None:
         self._p(path).unlink(missing_ok=True)
+
+    def sync(self) -> None:
+        # The keyfiles are NetworkManager's to write, so they cannot be fsynced one by one
+        # from here; sync(2) flushes them with everything else (a second or so on a Pi).
+        os.sync()
 
     def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool:
         argv = ["ping", "-n", "-q", "-c", str(count), "-W", "1"]

@@ -7,7 +7,9 @@ sends to the journal under the identifier `tightrope`, and to the transaction's 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -86,15 +88,17 @@ class Recorder:
     def end(self, outcome: str, reason: str) -> None:
         # One write: a reader polling for the end must never see the phase without the outcome.
         timings = {**self.state.timings, outcome: self.clock.now()}
-        self.state = self.store.update(
-            self.state,
-            phase=outcome,
-            deadline_boot=None,
-            timings=timings,
-            outcome=outcome,
-            reason=reason,
-            unfinished="",
-        )
+        ended = dataclasses.replace(self.state, phase=outcome, deadline_boot=None,
+                                    timings=timings, outcome=outcome, reason=reason,
+                                    unfinished="")  # fmt: skip
+        try:
+            self.store.save(ended)
+        except OSError as exc:
+            # A full disk: the change is over all the same (rolled back or committed). Say it
+            # in the journal; `status` records it later (control.expire_orphans).
+            print(f"[{self.txn_id}] could not record the outcome ({exc.strerror or exc}): "
+                  f"{outcome}" + (f" ({reason})" if reason else ""), file=self.out, flush=True)
+        self.state = ended
 
 
 def _context(
@@ -147,6 +151,7 @@ def run(
     rec = Recorder(store, txn_id, clock, out)
     inputs = store.inputs(txn_id)
     rec.set_phase("running", None)
+    rolled_back = False
     try:
         if inputs.get("kind") == "undo":
             from tightrope.txn.undo import prepare_undo
@@ -159,22 +164,36 @@ def run(
         try:
             Transaction(steps, rec.log).run()
         except BaseException:
-            rec.set_phase("rolling-back", None)
+            rolled_back = True
+            # Told if it can be: a failed write here must not hide why the change failed.
+            with contextlib.suppress(OSError):
+                rec.set_phase("rolling-back", None)
             raise
         problems = finisher(ctx)
         rec.end("committed", "; ".join(problems))
     except TightropeError as exc:
         rec.end("rolled-back", str(exc))
     except Exception as exc:  # a bug must still end in a recorded, rolled-back transaction
-        rec.end("failed", f"{type(exc).__name__}: {exc}")
+        if rolled_back and isinstance(exc, OSError) and exc.errno in (errno.ENOSPC,
+                                                                     errno.EDQUOT):
+            # Measured (fault bench): the state directory filled up mid-change and the steps
+            # were rolled back; say what the admin can do rather than an errno. (Full after
+            # the commit point is not a rollback: that stays "failed" with the error.)
+            rec.end("rolled-back", f"tightrope could not write the change's state under "
+                    f"{store.root} ({exc.strerror}): it was rolled back; make room there "
+                    "and apply again")  # fmt: skip
+        else:
+            rec.end("failed", f"{type(exc).__name__}: {exc}")
     finally:
         store.release(txn_id)
-    try:
-        if pruned := control.prune(store):
-            rec.note(f"removed the folders of {len(pruned)} old transaction(s): "
-                     + ", ".join(pruned))  # fmt: skip
-    except (OSError, TightropeError) as exc:  # a full state directory never fails a change
-        rec.note(f"could not remove old transactions: {exc}")
-    rec.note(f"outcome: {rec.state.outcome}" + (f" ({rec.state.reason})" if rec.state.reason
-                                                else ""))  # fmt: skip
+    # The change is over: notes that cannot be written (a full disk) are in the journal.
+    with contextlib.suppress(OSError):
+        try:
+            if pruned := control.prune(store):
+                rec.note(f"removed the folders of {len(pruned)} old transaction(s): "
+                         + ", ".join(pruned))  # fmt: skip
+        except (OSError, TightropeError) as exc:  # a full state directory never fails a change
+            rec.note(f"could not remove old transactions: {exc}")
+        rec.note(f"outcome: {rec.state.outcome}" + (f" ({rec.state.reason})"
+                                                    if rec.state.reason else ""))  # fmt: skip
     return rec.state

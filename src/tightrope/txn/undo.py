@@ -147,6 +147,7 @@ class PersistOld:
             storage = old.get("filename", "")
             if storage.startswith("/etc/NetworkManager/"):
                 ctx.backend.update_profile(old["uuid"], None, to_disk=True)
+        ctx.system.sync()  # as Persist: on the disk before the point of no return
 
     def rollback(self) -> None:
         pass

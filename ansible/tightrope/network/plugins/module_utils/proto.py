@@ -272,6 +272,9 @@ class TxnView(Message):
     deadline_in_s: float | None = None
     created: float = 0.0
     steps: tuple[Step, ...] = ()
+    ended: float | None = None  # the box's wall clock when it ended (or was found ended)
+    # A change cut short (reboot, killed runner): the last time its runner wrote anything.
+    last_seen: float | None = None
 
     @property
     def finished(self) -> bool:
