@@ -105,6 +105,11 @@ def _fresh(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
                 break
 
 
+@pytest.fixture(scope="session")
+def trixie_lab(lab_image: image.Image) -> Iterator[Lab]:
+    yield from _boot("trixie", lab_image)
+
+
 @pytest.fixture
 def netplan_box(netplan_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
     yield from _fresh(netplan_lab, request)
@@ -113,6 +118,11 @@ def netplan_box(netplan_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Bo
 @pytest.fixture
 def rpios_box(rpios_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
     yield from _fresh(rpios_lab, request)
+
+
+@pytest.fixture
+def trixie_box(trixie_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
+    yield from _fresh(trixie_lab, request)
 
 
 @pytest.fixture(params=["netplan", "rpios"])

@@ -211,7 +211,7 @@ def register(sub: Any) -> None:
         return a
 
     up = action("up", _up, "build the image if needed, boot a box, leave it running", box=False)
-    up.add_argument("--state", action="append", choices=["netplan", "rpios"],
+    up.add_argument("--state", action="append", choices=["netplan", "rpios", "trixie"],
                     help="start state, repeated for more boxes (default: netplan)")  # fmt: skip
     ssh = action("ssh", _ssh, "SSH into the box from the laptop namespace")
     ssh.add_argument("--host", help="address to connect to (default: the box's eth0 address)")

@@ -20,7 +20,7 @@ DHCP_LAST = "198.18.1.199"
 # The seed article moves its box to .64; the lab keeps that host number.
 SEED_TARGET = "198.18.1.64"
 
-START_STATES = ("netplan", "rpios")
+START_STATES = ("netplan", "rpios", "trixie")
 
 
 @dataclass(frozen=True)

@@ -65,10 +65,14 @@ def customise(tree: Path, authorized_key: str) -> None:
         "netplan/50-cloud-init.yaml": "netplan.yaml",
         "rpios/Wired connection 1.nmconnection": "wired-connection-1.nmconnection",
         "rpios/preconfigured.nmconnection": "preconfigured.nmconnection",
+        # Raspberry Pi OS trixie's first boot: the renderer from netplan's own package file,
+        # the devices from what cloud-init wrote (no renderer of their own).
+        "trixie/00-network-manager-all.yaml": "netplan-nm-all.yaml",
+        "trixie/50-cloud-init.yaml": "trixie-cloud-init.yaml",
     }
     for dest, name in states.items():
         _write(tree, f"{LIB}/states/{dest}", with_credentials(asset(name)), 0o600)
-    for d in ("states", "states/netplan", "states/rpios"):
+    for d in ("states", "states/netplan", "states/rpios", "states/trixie"):
         (tree / LIB / d).chmod(0o700)
 
     for unit in UNITS:

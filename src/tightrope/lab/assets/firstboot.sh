@@ -38,6 +38,12 @@ case "$state" in
         # NetworkManager starts with netplan-eth0 and netplan-wlan0-<SSID> as on the seed's box.
         netplan generate
         ;;
+    trixie)
+        mkdir -p /usr/lib/netplan
+        install_file "$states/trixie/00-network-manager-all.yaml" /usr/lib/netplan/00-network-manager-all.yaml
+        install_file "$states/trixie/50-cloud-init.yaml" /etc/netplan/50-cloud-init.yaml
+        netplan generate
+        ;;
     rpios)
         d=/etc/NetworkManager/system-connections
         install_file "$states/rpios/Wired connection 1.nmconnection" "$d/Wired connection 1.nmconnection"
