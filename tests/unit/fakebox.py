@@ -8,6 +8,7 @@ What NetworkManager really does is proven in the VM lab, not here.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -65,6 +66,9 @@ class FakeEvents:
         self.closed = True
 
 
+RUN = "/run/NetworkManager/system-connections"
+
+
 class FakeBox:
     def __init__(self, start: Snapshot) -> None:
         self.start = start
@@ -86,6 +90,7 @@ class FakeBox:
         self.generated = 0
         # Port activations refused as NetworkManager does while the new bond is not ready.
         self.bond_not_ready = 0
+        self.netplan_complaint: str | None = None  # what netplan_check answers
 
     # -- Backend ---------------------------------------------------------------------------
     def snapshot(self, *, include_secrets: bool = False) -> Snapshot:
@@ -222,7 +227,19 @@ class FakeBox:
                                                  controller=None)
 
     def reload_profiles(self) -> None:
-        pass
+        """As NetworkManager re-reading what netplan generate rendered: a netplan-* profile
+        whose interface no YAML defines any more goes; a profile whose UUID a YAML file
+        names is now rendered by netplan (its in-memory copy taken over)."""
+        self.calls.append("reload")
+        text = "\n".join(b.decode() for p, b in self.files.items() if p.startswith("/etc/netplan/"))
+        for uuid, p in list(self.profiles.items()):
+            if uuid in text:
+                rendered = f"{RUN}/netplan-{p.id}.nmconnection"
+                self.profiles[uuid] = replace(p, flags=0, filename=rendered)
+            elif "/netplan-" in p.filename and p.interface and not re.search(
+                rf"^\s+{p.interface}:", text, re.M
+            ):
+                del self.profiles[uuid]
 
     # -- System ----------------------------------------------------------------------------
     def read_bytes(self, path: str) -> bytes | None:
@@ -232,6 +249,7 @@ class FakeBox:
         return f"[connection]\nid={p.id}\n".encode() if p else None
 
     def write_bytes(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        self.calls.append(f"write {path}")
         self.files[path] = data
 
     def remove(self, path: str) -> None:
@@ -247,6 +265,10 @@ class FakeBox:
     def netplan_generate(self) -> bool:
         self.generated += 1
         return True
+
+    def netplan_check(self, files: Mapping[str, bytes], bond: str) -> str | None:
+        self.calls.append("netplan_check " + " ".join(files))
+        return self.netplan_complaint
 
     def sync(self) -> None:
         self.calls.append("sync")

@@ -265,8 +265,8 @@ def test_the_new_profiles_are_on_the_disk_before_the_point_of_no_return(tmp_path
     """Measured (fault bench, power cut while persisting): NetworkManager's new keyfiles came
     back empty, tightrope's netplan edit did not, and the box booted with neither set. The
     commit now syncs after writing the profiles and before destroying the checkpoint; so does
-    undo's."""
-    box, clock = FakeBox(netplan_start()), FakeClock()
+    undo's. (A box whose ports come from netplan gets no keyfile: test_txn covers its order.)"""
+    box, clock = FakeBox(netplan_start(netplan_files={})), FakeClock()
     store = Store(tmp_path)
     config = seed_config()
     plan = make_plan(config, box.snapshot(include_secrets=True))

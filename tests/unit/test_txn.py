@@ -8,16 +8,19 @@ from pathlib import Path
 import pytest
 
 from tests.unit.builders import netplan_start
-from tests.unit.fakebox import FakeBox, FakeClock
+from tests.unit.fakebox import RUN, FakeBox, FakeClock
 from tests.unit.test_plan import PSK, seed_config
 from tightrope.core.failfast import DeviceEvent, address_in_use
 from tightrope.core.plan import make_plan
+from tightrope.core.profiles import profile_uuid
 from tightrope.errors import Busy
 from tightrope.txn import control, runner
 from tightrope.txn.atomic import create_exclusive
 from tightrope.txn.engine import Transaction
 from tightrope.txn.state import Store
 from tightrope.txn.steps import NM_MARGIN_S, RolledBack
+
+OWN = "/etc/netplan/90-tightrope-bond0.yaml"
 
 
 class Recorder:
@@ -69,18 +72,53 @@ def test_confirmed_apply_commits_and_retires_netplan(tmp_path: Path) -> None:
     assert final.outcome == "committed", final.reason
     ids = {p.id: p for p in box.profiles.values()}
     assert set(ids) == {"bond0", "bond0-port-eth0", "bond0-port-wlan0"}
-    assert all(p.storage == "etc" for p in ids.values())
-    assert ids["bond0-port-wlan0"].settings["802-11-wireless-security"]["psk"] == PSK
-    # New profiles went in memory first; nothing was deleted before the checkpoint ended.
-    first_delete = next(i for i, c in enumerate(box.calls) if c.startswith("delete"))
-    assert box.calls.index("checkpoint_destroy") < first_delete
+    # netplan renders them from tightrope's own file; NetworkManager never saved one.
+    assert all(p.filename == f"{RUN}/netplan-{p.id}.nmconnection" for p in ids.values())
+    assert not [c for c in box.calls if c.endswith(" disk")]
+    own = box.files[OWN].decode()
+    assert PSK in own and profile_uuid("bond0") in own
+    # New profiles went in memory first; netplan judged the files before the point of no
+    # return; our file was written before the stanzas left 50-lab.yaml; nothing was deleted.
     assert "add bond0 memory" in box.calls
+    check = next(i for i, c in enumerate(box.calls) if c.startswith("netplan_check"))
+    assert check < box.calls.index("checkpoint_destroy") < box.calls.index(f"write {OWN}")
+    assert box.calls.index(f"write {OWN}") < box.calls.index("write /etc/netplan/50-lab.yaml")
+    assert box.calls.index("write /etc/netplan/50-lab.yaml") < box.calls.index("reload")
+    assert not [c for c in box.calls if c.startswith("delete")]
     netplan = box.files["/etc/netplan/50-lab.yaml"].decode()
     assert "eth0" not in netplan and "wlan0" not in netplan and box.generated == 1
     assert store.pending_id() is None
     backups = {p.name for p in (tmp_path / "txn" / txn_id / "backup").iterdir()}
     assert {"u-eth0.json", "u-wlan0.json", "manifest.json"} <= backups
+    manifest = json.loads((tmp_path / "txn" / txn_id / "backup" / "manifest.json").read_text())
+    assert manifest["netplan_created"] == [OWN] and manifest["commit_as"] == "netplan"
     assert oct((tmp_path / "txn" / txn_id).stat().st_mode & 0o777) == "0o700"
+
+
+def test_yaml_netplan_refuses_rolls_back_before_anything_is_written(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.netplan_complaint = "/etc/netplan/90-tightrope-bond0.yaml:3:5: Error in network definition"
+    before = dict(box.profiles)
+    files_before = dict(box.files)
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "rolled-back"
+    assert final.reason.startswith("netplan refused the bond's YAML") and "3:5" in final.reason
+    assert box.profiles == before and box.files == files_before
+
+
+def test_keyfile_box_without_netplan_keeps_networkmanagers_keyfiles(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start(netplan_files={})), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "committed", final.reason
+    ids = {p.id: p for p in box.profiles.values()}
+    assert all(ids[i].storage == "etc" for i in ("bond0", "bond0-port-eth0", "bond0-port-wlan0"))
+    assert OWN not in box.files and not [c for c in box.calls if c.startswith("netplan_check")]
 
 
 def test_psk_never_in_state_files_other_than_backups(tmp_path: Path) -> None:
@@ -265,6 +303,7 @@ def test_undo_brings_back_the_exact_profiles_and_netplan_file(tmp_path: Path) ->
     for uuid, p in original.items():
         assert box.profiles[uuid].settings == p.settings
     assert box.files["/etc/netplan/50-lab.yaml"] == original_yaml
+    assert OWN not in box.files
     assert control.last_undoable(store) is None
 
 
@@ -380,8 +419,11 @@ def test_runner_dying_after_the_checkpoint_is_gone_is_a_committed_change(
     state = control.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
     assert state is not None and state.outcome == "committed" and state.phase == "committed"
     assert ("rebooted" if death == "reboot" else "runner died") in state.reason
-    assert "retire netplan-eth0, netplan-wlan0-TightropeLab" in state.reason
-    assert "run netplan generate" in state.reason and store.pending_id() is None
+    # What was done before the kill is not in the list: each chore is struck off as done.
+    assert ("left undone: run netplan generate and reload NetworkManager's profiles; retire "
+            "netplan-eth0; retire netplan-wlan0-TightropeLab.") in state.reason  # fmt: skip
+    assert "Apply the same configuration again to finish it" in state.reason
+    assert store.pending_id() is None
 
     assert control.last_undoable(store) == txn_id
     del box.netplan_generate  # a new runner, on a box that is fine again
@@ -417,3 +459,47 @@ def test_the_runner_prunes_old_transactions_when_one_ends(tmp_path: Path) -> Non
     ids = store.all_ids()
     assert len(ids) == 10 and ids[-1] == txn_id and ids[0] == "19700101-000003-0000"
     assert any("removed the folders of 3 old transaction(s)" in s.detail for s in final.steps)
+
+
+def test_yaml_without_the_psk_is_never_written(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    files_before = dict(box.files)
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock, secrets={},
+                       out=io.StringIO())  # fmt: skip
+    assert final.outcome == "rolled-back"
+    assert "the PSK for wlan0 is not known here" in final.reason
+    assert box.files == files_before
+
+
+@pytest.mark.parametrize("death", ["runner", "reboot"])
+def test_cut_before_the_bonds_yaml_is_written(tmp_path: Path, death: str) -> None:
+    """Committed as netplan YAML, the bond lives in memory until tightrope's own file is
+    written: a reboot before that boots the old configuration, and the record says so."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    write = box.write_bytes
+
+    def write_or_die(path: str, data: bytes, mode: int = 0o600) -> None:
+        if path == OWN:
+            raise Killed
+        write(path, data, mode)
+
+    box.write_bytes = write_or_die  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        _run(tmp_path, box, clock, txn_id)
+    create_exclusive(tmp_path / "pending", txn_id)
+    control.with_runner(store, txn_id, DEAD_PID)
+    state = control.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
+    assert state is not None
+    if death == "reboot":
+        assert state.outcome == "aborted"
+        assert "booted the configuration it had before" in state.reason
+        assert control.last_undoable(store) is None
+    else:  # the bond still runs, in memory: committed, and applying again finishes it
+        assert state.outcome == "committed"
+        assert f"left undone: write {OWN}; remove" in state.reason

@@ -104,6 +104,10 @@ def plan_data(d: dict[str, Any], *, as_json: bool) -> None:
         out.print(table)
         for f in d["storage"]["files"]:
             out.print(f"  [dim]{safe(f['action']):6}[/] {safe(f['path'])}: {safe(f['detail'])}")
+        yaml_text = d["storage"].get("netplan_yaml", "")
+        if d["storage"].get("commit_as") == "netplan" and yaml_text:
+            out.print(f"{safe(d['storage']['netplan_file'])} will read (PSK masked):")
+            out.print(safe_lines(yaml_text.rstrip("\n").split("\n")), highlight=False)
     for w in d["warnings"]:
         style = _SEVERITY_STYLE.get(w["severity"], "")
         out.print(f"[{style}]{safe(w['severity'])}[/] [dim]({safe(w['code'])})[/] "
@@ -176,8 +180,9 @@ def _bond(out: Any, b: BondStatus) -> None:
     from rich.table import Table
 
     out.print(
-        f"[bold]{safe(b.name)}[/] ({safe(b.state)}, profile {safe(b.profile or '-')}): "
-        f"mode {safe(b.mode or '?')}, MII {safe(b.mii_status or '?')} every "
+        f"[bold]{safe(b.name)}[/] ({safe(b.state)}, profile {safe(b.profile or '-')}"
+        + (f" from {safe(b.source)}" if b.source else "")
+        + f"): mode {safe(b.mode or '?')}, MII {safe(b.mii_status or '?')} every "
         f"{b.miimon_ms if b.miimon_ms is not None else '?'} ms, "
         f"active [bold]{safe(b.active_port or '-')}[/], "
         f"primary {safe(b.primary) if b.primary else '[yellow]none[/]'}, "

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from tightrope.core.model import BondConfig
+from tightrope.core.netplan_yaml import is_own_file, own_file
 from tightrope.core.profiles import made_by_tightrope
 from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile, Snapshot
 
@@ -47,6 +48,7 @@ class Discovery:
     missing: tuple[str, ...]
     unmanaged: tuple[str, ...]
     storage_world: str  # "keyfile" or "netplan"
+    netplan_own: str = ""  # tightrope's own netplan file for this bond, if a commit wrote one
 
     def claims_on(self, interface: str) -> tuple[Claim, ...]:
         return tuple(c for c in self.claims if c.interface == interface)
@@ -109,6 +111,7 @@ def discover(config: BondConfig, snapshot: Snapshot, own_uuids: frozenset[str]) 
         missing=missing,
         unmanaged=unmanaged,
         storage_world=storage_world(snapshot),
+        netplan_own=own if (own := own_file(config.name)) in snapshot.netplan_files else "",
     )
 
 
@@ -144,9 +147,13 @@ def _port_kind(config: BondConfig, iface: str) -> str:
     return port.kind.value if port else ""
 
 
-def netplan_stanzas(snapshot: Snapshot, interfaces: list[str]) -> list[NetplanStanza]:
+def netplan_stanzas(
+    snapshot: Snapshot, interfaces: list[str], *, include_own: bool = False
+) -> list[NetplanStanza]:
     out: list[NetplanStanza] = []
     for path in sorted(snapshot.netplan_files):
+        if is_own_file(path) and not include_own:
+            continue  # what defines our bond is ours to rewrite, never a stanza to remove
         try:
             doc = yaml.safe_load(snapshot.netplan_files[path])
         except yaml.YAMLError:

@@ -12,7 +12,9 @@ from typing import Any
 from tightrope.core.cautions import Caution, Probes, warnings_for
 from tightrope.core.discovery import Discovery, discover
 from tightrope.core.model import BondConfig
-from tightrope.core.profiles import DesiredProfile, desired_profiles
+from tightrope.core.netplan_yaml import carried_over
+from tightrope.core.netplan_yaml import render as render_netplan
+from tightrope.core.profiles import DesiredProfile, desired_profiles, port_profile_id
 from tightrope.core.profiles import setting_differences as _differences
 from tightrope.core.redact import is_secret_key
 from tightrope.core.snapshot import Snapshot
@@ -97,13 +99,14 @@ def make_plan(config: BondConfig, snapshot: Snapshot, probes: Probes | None = No
         retired,
         {c.uuid: _filename(snapshot, c.uuid) for c in changes if c.action == "modify"},
         written,
+        render_netplan(config, carry=carry_for(config, found, snapshot)),
     )
     cautions = warnings_for(config, snapshot, found, bool(changes), probes or Probes())
     if storage.psk_in_yaml and changes:
         cautions += (
-            Caution("psk-in-yaml", "NetworkManager stores profiles as netplan YAML here, so "
-                    "the Wi-Fi PSK is written in clear text into a root-only (0600) "
-                    "/etc/netplan/90-NM-*.yaml, as netplan itself does; tightrope copies it "
+            Caution("psk-in-yaml", "The bond is committed as netplan YAML here, so the Wi-Fi "
+                    f"PSK is written in clear text into the root-only (0600) "
+                    f"{storage.netplan_file}, as netplan itself keeps it; tightrope copies it "
                     "nowhere else.", "info"),
         )  # fmt: skip
     return Plan(
@@ -115,6 +118,20 @@ def make_plan(config: BondConfig, snapshot: Snapshot, probes: Probes | None = No
         storage=storage,
         desired=desired,
     )
+
+
+def carry_for(
+    config: BondConfig, found: Discovery, snapshot: Snapshot
+) -> dict[str, dict[str, Any]]:
+    """What the ports' new netplan stanzas take over from the ones the commit removes, or,
+    re-applied, keep from tightrope's own file."""
+    stanzas = [
+        (found.netplan_own, "wifis" if p.is_wifi else "ethernets",
+         port_profile_id(config.name, p.interface), p.interface)
+        for p in config.ports if found.netplan_own
+    ]  # fmt: skip
+    stanzas += [(s.path, s.section, s.key, s.interface) for s in found.netplan]
+    return carried_over(stanzas, snapshot.netplan_files)
 
 
 def _filename(snapshot: Snapshot, uuid: str) -> str:

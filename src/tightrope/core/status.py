@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tightrope.core.discovery import claim_by, origin_of, storage_world
+from tightrope.core.discovery import claim_by, netplan_stanzas, origin_of, storage_world
 from tightrope.core.snapshot import BondPortRuntime, Device, Snapshot
 
 
@@ -39,6 +39,9 @@ class BondStatus:
     addresses: tuple[str, ...]
     gateway: str | None
     dns: tuple[str, ...]
+    # Where the running bond's profile comes from: the netplan YAML that defines it, or
+    # NetworkManager's keyfile; "" when it lives in memory only.
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,18 @@ def _bond(snap: Snapshot, dev: Device) -> BondStatus:
         addresses=dev.ip4_addresses + dev.ip6_addresses,
         gateway=dev.ip4_gateway,
         dns=dev.ip4_dns,
+        source=_source(snap, dev),
     )
+
+
+def _source(snap: Snapshot, dev: Device) -> str | None:
+    p = snap.profile(dev.active_profile) if dev.active_profile else None
+    if p is None:
+        return None
+    if "/netplan-" in p.filename:
+        stanzas = netplan_stanzas(snap, [dev.interface], include_own=True)
+        return next((s.path for s in stanzas if s.section == "bonds"), p.filename)
+    return p.filename
 
 
 def _port(

@@ -7,17 +7,39 @@
   as its store; a profile saved to disk becomes /etc/netplan/90-NM-<uuid>.yaml, and deleting a
   netplan-defined profile makes NetworkManager rewrite the YAML that defined it (comments lost).
 
+Across both, a box whose ports come from netplan YAML (Debian with netplan, Ubuntu, Raspberry
+Pi OS trixie) gets the bond committed as netplan YAML in a file of tightrope's own
+(core/netplan_yaml.py), and NetworkManager is never asked to write or delete a profile on disk
+there; a box without netplan keeps NetworkManager keyfiles.
+
 Pure: from a snapshot and a plan to sentences and file lists for `plan`, `status` and commit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from tightrope.core.discovery import Discovery
+from tightrope.core.netplan_yaml import own_file
 from tightrope.core.profiles import DesiredProfile
 
 KEYFILE_DIR = "/etc/NetworkManager/system-connections"
+
+
+class CommitAs(str, Enum):
+    """What the commit writes for the bond to outlive a reboot."""
+
+    KEYFILES = "networkmanager"  # NetworkManager saves the profiles (Update2 to disk)
+    NETPLAN = "netplan"  # tightrope writes netplan YAML; netplan renders the profiles
+
+
+def commit_as(found: Discovery) -> CommitAs:
+    """netplan YAML wherever netplan defines a port today, NetworkManager itself stores
+    profiles as netplan (Ubuntu's patch), or a previous commit wrote our own file."""
+    if found.netplan or found.storage_world == "netplan" or found.netplan_own:
+        return CommitAs.NETPLAN
+    return CommitAs.KEYFILES
 
 
 @dataclass(frozen=True)
@@ -33,11 +55,12 @@ class StorageReport:
     summary: str
     files: tuple[FileChange, ...]
     psk_in_yaml: bool  # the commit writes the Wi-Fi PSK in clear text into a 0600 YAML file
+    commit_as: CommitAs = CommitAs.KEYFILES
+    netplan_file: str = ""  # with CommitAs.NETPLAN: the file that holds the bond
+    netplan_yaml: str = ""  # its content, PSK masked
 
 
-def new_profile_file(world: str, profile: DesiredProfile) -> str:
-    if world == "netplan":
-        return f"/etc/netplan/90-NM-{profile.uuid}.yaml"
+def new_profile_file(profile: DesiredProfile) -> str:
     return f"{KEYFILE_DIR}/{profile.id}.nmconnection"
 
 
@@ -47,29 +70,15 @@ def storage_report(
     retire_files: dict[str, str],
     modify_files: dict[str, str] | None = None,
     written: set[str] | None = None,
+    netplan_yaml: str = "",
 ) -> StorageReport:
     """retire_files / modify_files: uuid -> filename of each profile the plan retires /
-    changes in place; written: the uuids the plan writes (default: every desired profile)."""
+    changes in place; written: the uuids the plan writes (default: every desired profile);
+    netplan_yaml: the bond as netplan YAML, PSK masked (shown when the commit writes it)."""
+    if commit_as(found) is CommitAs.NETPLAN:
+        return _netplan_report(found, desired, retire_files, written, netplan_yaml)
     modify_files = modify_files or {}
-    world = found.storage_world
-    files: list[FileChange] = []
-    by_path: dict[str, list[str]] = {}
-    for s in found.netplan:
-        if s.section in ("ethernets", "wifis", "bonds"):
-            by_path.setdefault(s.path, []).append(f"{s.section}.{s.key}")
-    for path, stanzas in sorted(by_path.items()):
-        files.append(
-            FileChange(
-                path,
-                "edit",
-                "remove "
-                + ", ".join(stanzas)
-                + " (backed up byte for byte; other stanzas and comments kept)",
-            )
-        )
-    for uuid, filename in sorted(retire_files.items()):
-        if filename.startswith(("/etc/", "/lib/")) and not _netplan_generated(filename):
-            files.append(FileChange(filename, "delete", f"retired profile {uuid} (backed up)"))
+    files = _retired_files(retire_files)
     for d in desired:
         if written is not None and d.uuid not in written:
             continue
@@ -77,24 +86,58 @@ def storage_report(
         if on_disk.startswith(("/etc/", "/lib/")):
             files.append(FileChange(on_disk, "rewrite", f"profile {d.id}"))
         else:
-            files.append(FileChange(new_profile_file(world, d), "create", f"profile {d.id}"))
+            files.append(FileChange(new_profile_file(d), "create", f"profile {d.id}"))
+    summary = "Profiles are stored as NetworkManager keyfiles (no netplan defines the ports)"
+    return StorageReport(found.storage_world, summary, tuple(files), psk_in_yaml=False)
+
+
+def _retired_files(retire_files: dict[str, str]) -> list[FileChange]:
+    return [
+        FileChange(filename, "delete", f"retired profile {uuid} (backed up)")
+        for uuid, filename in sorted(retire_files.items())
+        if filename.startswith(("/etc/", "/lib/")) and not _netplan_generated(filename)
+    ]
+
+
+def _stanza_edits(found: Discovery) -> tuple[dict[str, list[str]], list[FileChange]]:
+    by_path: dict[str, list[str]] = {}
+    for s in found.netplan:
+        if s.section in ("ethernets", "wifis", "bonds"):
+            by_path.setdefault(s.path, []).append(f"{s.section}.{s.key}")
+    edits = [
+        FileChange(path, "edit", "remove " + ", ".join(stanzas)
+                   + " (backed up byte for byte; other stanzas and comments kept)")
+        for path, stanzas in sorted(by_path.items())
+    ]  # fmt: skip
+    return by_path, edits
+
+
+def _netplan_report(
+    found: Discovery,
+    desired: tuple[DesiredProfile, ...],
+    retire_files: dict[str, str],
+    written: set[str] | None,
+    netplan_yaml: str,
+) -> StorageReport:
+    by_path, files = _stanza_edits(found)
+    bond = desired[0].id
+    path = own_file(bond)
+    changing = written is None or bool(written) or not found.netplan_own
+    if changing:
+        action = "rewrite" if found.netplan_own else "create"
+        files.append(FileChange(path, action, f"{bond} and its ports as netplan YAML (0600); "
+                                "netplan renders their profiles"))  # fmt: skip
+    files += _retired_files(retire_files)
     wifi = any("802-11-wireless-security" in d.settings for d in desired)
-    if world == "netplan":
-        summary = (
-            "Profiles are stored as netplan YAML (NetworkManager with netplan support): "
-            "committing removes the ports' stanzas from " + _names(by_path) + " and writes "
-            f"{desired[0].id} and its ports as 90-NM-*.yaml"
-            if by_path else
-            "Profiles are stored as netplan YAML: committing writes "
-            f"{desired[0].id} and its ports as /etc/netplan/90-NM-*.yaml"
-        )  # fmt: skip
-    else:
-        summary = (
-            "Profiles are stored as NetworkManager keyfiles"
-            + (", and netplan renders " + _names(by_path) + " into netplan-* profiles at every "
-               "boot: committing removes the ports' stanzas there" if by_path else "")
-        )  # fmt: skip
-    return StorageReport(world, summary, tuple(files), psk_in_yaml=world == "netplan" and wifi)
+    moved = f", removes the ports' stanzas from {_names(by_path)}" if by_path else ""
+    summary = (
+        f"The ports' network comes from netplan here: committing writes {bond} as netplan "
+        f"YAML in {path}{moved}, and runs netplan generate; NetworkManager reads the "
+        "profiles netplan renders"
+    )
+    return StorageReport(found.storage_world, summary, tuple(files),
+                         psk_in_yaml=wifi and changing, commit_as=CommitAs.NETPLAN,
+                         netplan_file=path, netplan_yaml=netplan_yaml)  # fmt: skip
 
 
 def _names(by_path: dict[str, list[str]]) -> str:

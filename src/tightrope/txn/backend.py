@@ -80,6 +80,11 @@ class System(Protocol):
 
     def netplan_generate(self) -> bool: ...  # False when netplan is not installed
 
+    def netplan_check(self, files: Mapping[str, bytes], bond: str) -> str | None:
+        """netplan's complaint if /etc/netplan with `files` written (path -> content) would
+        not render `bond` for NetworkManager; None if it would. Changes nothing."""
+        ...
+
     def sync(self) -> None:
         """Flush every file written so far to the disk. NetworkManager writes a new keyfile
         without fsync: after a power cut it can be an empty file."""

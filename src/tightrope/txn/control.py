@@ -12,6 +12,7 @@ from typing import Any
 from tightrope import proto
 from tightrope.core.configdump import config_to_data
 from tightrope.core.model import BondConfig
+from tightrope.core.netplan_yaml import names_own_file
 from tightrope.core.plan import Plan
 from tightrope.core.status import StuckLock
 from tightrope.errors import Busy, TightropeError
@@ -159,8 +160,10 @@ def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
     reason = stale_reason(state, boot_id)
     if reason is None:
         return None
-    # Past the point of no return NetworkManager has nothing left to roll back to.
-    outcome = "committed" if state.phase == "finishing" else "aborted"
+    # Past the point of no return NetworkManager has nothing left to roll back to; unless
+    # the bond lived only in memory and a reboot took it.
+    finished = state.phase == "finishing" and not lost_in_memory(state, boot_id)
+    outcome = "committed" if finished else "aborted"
     # When it ended is not known, only when its runner last wrote and when it was found over.
     timings = {**state.timings, "last-seen": last_seen(state), outcome: clock.now()}
     state = store.update(state, phase=outcome, outcome=outcome, reason=reason, timings=timings)
@@ -255,15 +258,27 @@ def _gone(state: TxnState, boot_id: str) -> str | None:
     return None
 
 
+def lost_in_memory(state: TxnState, boot_id: str) -> bool:
+    """Committed as netplan YAML, but rebooted before tightrope's own file was written: the
+    bond lived in NetworkManager's memory only, and the box booted its old configuration."""
+    return (state.phase == "finishing" and state.boot_id != boot_id
+            and names_own_file(state.unfinished))  # fmt: skip
+
+
 def stale_reason(state: TxnState, boot_id: str) -> str | None:
     gone = _gone(state, boot_id)
     if gone is None:
         return None
+    if lost_in_memory(state, boot_id):
+        return (f"confirmed, but the box rebooted before the bond reached the disk (left "
+                f"undone: {state.unfinished}): it booted the configuration it had before, "
+                "which nothing had changed yet. Apply the same configuration again")
     if state.phase == "finishing":
         who = "the box rebooted" if gone == "rebooted" else "tightrope's runner died"
         return (f"committed (the checkpoint was destroyed), but {who} before it finished; "
-                f"left undone: {state.unfinished or 'unknown'}. `tightrope status` shows the "
-                "box as it is; finish by hand, or `tightrope undo` takes the change back")
+                f"left undone: {state.unfinished or 'unknown'}. Apply the same configuration "
+                "again to finish it (its plan shows what is left), or `tightrope undo` takes "
+                "the change back")
     return _GONE["committing" if state.phase == "committing" else "before", gone]
 
 

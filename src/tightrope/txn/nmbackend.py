@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tightrope import nm
@@ -18,6 +19,8 @@ from tightrope.nm.events import DeviceEventStream
 from tightrope.txn.atomic import write_atomic
 from tightrope.txn.backend import DependencyNotReady, Settings
 
+# Where netplan reads YAML (0.106: /lib, /etc, /run; later releases also /usr/lib).
+NETPLAN_DIRS = ("/lib/netplan", "/usr/lib/netplan", "/etc/netplan", "/run/netplan")
 ARP_PROBES = 3  # a second apart: a silent gateway is certain after about 3 s
 
 
@@ -152,6 +155,38 @@ class HostSystem:
             return False
         subprocess.run([exe, "generate"], check=True, capture_output=True, timeout=60)
         return True
+
+    def netplan_check(self, files: Mapping[str, bytes], bond: str) -> str | None:
+        exe = shutil.which("netplan")
+        if exe is None:
+            return "netplan is not installed, so nothing would render the YAML at boot"
+        with tempfile.TemporaryDirectory(prefix="tightrope-netplan-") as scratch:
+            top = Path(scratch)
+            for where in NETPLAN_DIRS:
+                src = self._p(where)
+                if src.is_dir():
+                    dst = top / where.lstrip("/")
+                    dst.mkdir(parents=True, exist_ok=True)
+                    for f in src.glob("*.yaml"):
+                        shutil.copyfile(f, dst / f.name)
+            for path, data in files.items():
+                dst = top / path.lstrip("/")
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.write_bytes(data)
+            for f in top.rglob("*.yaml"):
+                f.chmod(0o600)  # netplan warns about (and some versions refuse) wider modes
+            try:
+                cp = subprocess.run([exe, "generate", "--root-dir", scratch], capture_output=True,
+                                    text=True, timeout=60, check=False)  # fmt: skip
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return f"netplan generate could not run: {exc}"
+            said = (cp.stderr or cp.stdout).replace(scratch, "").strip()
+            if cp.returncode != 0:
+                return said or f"netplan generate exited with {cp.returncode}"
+            rendered = top / "run/NetworkManager/system-connections"
+            if not (rendered / f"netplan-{bond}.nmconnection").is_file():
+                return f"netplan rendered no NetworkManager profile for {bond}"
+        return None
 
     def boot_id(self) -> str:
         data = self.read_bytes("/proc/sys/kernel/random/boot_id")

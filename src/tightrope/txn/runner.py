@@ -17,12 +17,14 @@ from typing import Any
 from tightrope.core.config import Sources, parse_config
 from tightrope.core.model import BondConfig, Secret
 from tightrope.core.plan import make_plan
+from tightrope.core.storage import CommitAs
 from tightrope.errors import TightropeError
 from tightrope.txn import control
 from tightrope.txn.backend import Backend, System
 from tightrope.txn.clock import Clock
 from tightrope.txn.engine import Step, Transaction
 from tightrope.txn.finish import finish
+from tightrope.txn.netplan_commit import PersistNetplan
 from tightrope.txn.state import StepLog, Store, TxnState
 from tightrope.txn.steps import (
     Activate,
@@ -133,8 +135,10 @@ def prepare_apply(
     if change_keys(ctx.plan.changes) != change_keys(inputs["changes"]):
         raise RolledBack("the box changed between the plan and the apply; nothing was "
                          "changed: run the plan again")  # fmt: skip
+    netplan = ctx.plan.storage.commit_as is CommitAs.NETPLAN
     steps: list[Step] = [Backup(ctx), Checkpoint(ctx), AddProfiles(ctx), Activate(ctx),
-                         Verify(ctx), AwaitConfirm(ctx), Persist(ctx)]  # fmt: skip
+                         Verify(ctx), AwaitConfirm(ctx),
+                         PersistNetplan(ctx) if netplan else Persist(ctx)]  # fmt: skip
     return ctx, steps, finish
 
 

@@ -18,6 +18,7 @@ from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.core.profiles import DesiredProfile
 from tightrope.core.snapshot import Profile, Snapshot
+from tightrope.core.storage import CommitAs
 from tightrope.core.verify import Verdict
 from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.txn.backend import Backend, DependencyNotReady, DeviceEvents, System
@@ -175,6 +176,17 @@ class Backup:
                 name = "netplan-" + path.strip("/").replace("/", "_")
                 ctx.store.write_backup(ctx.txn_id, name, raw)
                 manifest["netplan"].append({"path": path, "backup": name})
+        if ctx.plan.storage.commit_as is CommitAs.NETPLAN:
+            # tightrope's own file: undo restores what it held before, or removes it.
+            manifest["commit_as"] = CommitAs.NETPLAN.value
+            own = ctx.plan.storage.netplan_file
+            raw = ctx.system.read_bytes(own)
+            if raw is None:
+                manifest["netplan_created"] = [own]
+            else:
+                name = "netplan-" + own.strip("/").replace("/", "_")
+                ctx.store.write_backup(ctx.txn_id, name, raw)
+                manifest["netplan"].append({"path": own, "backup": name})
         manifest["addresses"] = {
             d.interface: list(d.ip4_addresses) for d in ctx.before.devices if d.ip4_addresses
         }

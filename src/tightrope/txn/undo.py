@@ -15,6 +15,7 @@ from typing import Any
 from tightrope.errors import TightropeError
 from tightrope.txn.engine import Step
 from tightrope.txn.finish import end_checkpoint
+from tightrope.txn.netplan_commit import in_memory_files
 from tightrope.txn.steps import (
     AwaitConfirm,
     Checkpoint,
@@ -164,26 +165,44 @@ def _chores(undo: _Undo) -> str:
 def _finish(undo: _Undo) -> Callable[[Context], list[str]]:
     def finish(ctx: Context) -> list[str]:
         problems = end_checkpoint(ctx, _chores(undo))
-        for uuid in undo.ours:
-            try:
-                ctx.backend.delete_profile(uuid)
-            except TightropeError as exc:
-                problems.append(f"deleting {uuid}: {exc}")
+        netplan = undo.manifest.get("commit_as") == "netplan"
+        if not netplan:
+            problems += _delete(ctx, undo.ours)
+        for path in undo.manifest.get("netplan_created", []):
+            ctx.system.remove(path)
+            ctx.note(f"removed {path}")
         for entry in undo.manifest.get("netplan", []):
             data = (undo.backup / entry["backup"]).read_bytes()
             ctx.system.write_bytes(entry["path"], data, 0o600)
             ctx.note(f"restored {entry['path']} byte for byte")
-        if undo.manifest.get("netplan"):
+        if undo.manifest.get("netplan") or netplan:
+            restored = in_memory_files(ctx, {o["uuid"] for o in undo.old})
             try:
                 ctx.system.netplan_generate()
+                for path in restored:  # netplan's rendering takes over (netplan_commit.py)
+                    ctx.system.remove(path)
                 ctx.backend.reload_profiles()
                 ctx.note("ran netplan generate and reloaded NetworkManager's profiles")
             except Exception as exc:
                 problems.append(f"netplan generate / reload: {exc}")
+        if netplan:
+            # The bond's profiles went with tightrope's file; any left in memory go now.
+            left = {p.uuid for p in ctx.snapshot().profiles} & set(undo.ours)
+            problems += _delete(ctx, sorted(left))
         ctx.note(f"undid transaction {undo.of}")
         return problems
 
     return finish
+
+
+def _delete(ctx: Context, uuids: list[str]) -> list[str]:
+    problems = []
+    for uuid in uuids:
+        try:
+            ctx.backend.delete_profile(uuid)
+        except TightropeError as exc:
+            problems.append(f"deleting {uuid}: {exc}")
+    return problems
 
 
 def prepare_undo(
