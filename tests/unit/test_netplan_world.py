@@ -13,6 +13,7 @@ from tests.unit.builders import netplan_start
 from tests.unit.fakebox import FakeBox, FakeClock
 from tests.unit.test_plan import PSK, seed_config
 from tightrope.cli import render
+from tightrope.core.model import BondConfig
 from tightrope.core.netplan_yaml import render as render_yaml
 from tightrope.core.plan import make_plan
 from tightrope.core.snapshot import Snapshot
@@ -135,3 +136,31 @@ def test_plan_shows_the_yaml_with_the_psk_masked(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert f"{OWN} will read (PSK masked):" in out and "bond0-port-wlan0:" in out
     assert "password: '********'" in out and PSK not in out
+
+
+def test_a_reapply_rewrites_our_file_and_undo_gives_the_old_one_back(tmp_path: Path) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(store.pending_id() or "", "confirm"))
+
+    def apply(config: BondConfig) -> None:
+        plan = make_plan(config, box.snapshot(include_secrets=True))
+        txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                               launch=lambda t, s: None).state.id  # fmt: skip
+        final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                           secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+        assert final.outcome == "committed", final.reason
+
+    apply(seed_config())
+    first = box.files[OWN]
+    moved = seed_config(**{"mii-monitor-interval": 200})
+    plan = make_plan(moved, box.snapshot(include_secrets=True))
+    assert ("rewrite", OWN) in {(f.action, f.path) for f in plan.storage.files}
+    apply(moved)
+    assert box.files[OWN] != first and b"mii-monitor-interval: 200" in box.files[OWN]
+    # Undo of the re-apply: our file as the first apply wrote it, byte for byte.
+    undo = control.start_undo(store, clock=clock, boot_id="boot-1", launch=lambda t, s: None)
+    final = runner.run(undo.state.id, store=store, backend=box, system=box, clock=clock,
+                       secrets={}, out=io.StringIO())  # fmt: skip
+    assert final.outcome == "committed", final.reason
+    assert box.files[OWN] == first
