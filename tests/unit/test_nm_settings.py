@@ -99,9 +99,9 @@ def test_round_trip_of_the_example() -> None:
 
 
 def test_ipv4_dns_is_network_byte_order_on_either_host() -> None:
-    little = normalise_settings({"ipv4": {"dns": [0x0101A8C0]}}, "little")
-    big = normalise_settings({"ipv4": {"dns": [0xC0A80101]}}, "big")
-    assert little == big == {"ipv4": {"dns": ["192.168.1.1"]}}
+    little = normalise_settings({"ipv4": {"dns": [0x010112C6]}}, "little")
+    big = normalise_settings({"ipv4": {"dns": [0xC6120101]}}, "big")
+    assert little == big == {"ipv4": {"dns": ["198.18.1.1"]}}
 
 
 def test_undecodable_ssid_survives_the_round_trip() -> None:
@@ -153,7 +153,7 @@ def test_a_wrongly_typed_value_names_its_key() -> None:
 
 
 def test_route_data_with_attributes() -> None:
-    route = {"dest": "10.0.0.0", "prefix": 8, "next-hop": "198.18.1.1", "metric": 50,
+    route = {"dest": "198.19.0.0", "prefix": 16, "next-hop": "198.18.1.1", "metric": 50,
              "onlink": True, "mtu": 1400}  # fmt: skip
     routes: list[dict[str, Any]] = [route]
     out = settings_to_dbus({"ipv4": {"route-data": routes}})

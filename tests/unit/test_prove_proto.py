@@ -308,8 +308,8 @@ def test_watch_from_the_laptop_hands_on_each_event_and_closes_the_session(
 def test_bad_drill_and_watch_options_are_refused_before_any_box_is_reached(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The host is unreachable (TEST-NET): reaching for it would fail differently, and later.
-    code = main([*argv, "--host", "root@192.0.2.1"])
+    # No box is at that (test-range) address: reaching for it would fail differently, later.
+    code = main([*argv, "--host", "root@198.18.0.254"])
     assert code == Exit.USAGE, capsys.readouterr().err
 
 
