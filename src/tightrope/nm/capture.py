@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from tightrope.core.printable import printable
 from tightrope.errors import TightropeError
 from tightrope.nm.reader import read_snapshot
 
@@ -24,9 +25,10 @@ def main(argv: list[str] | None = None) -> int:
             include_secrets=args.secrets, scan=args.scan, bus_address=args.bus_address
         )
     except TightropeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # NetworkManager's words can carry a profile's name: never raw to the terminal.
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         if exc.hint:
-            print(exc.hint, file=sys.stderr)
+            print(printable(exc.hint), file=sys.stderr)
         return int(exc.exit_code)
     data = snapshot.to_dict(with_secrets=args.secrets)
     json.dump(data, sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
