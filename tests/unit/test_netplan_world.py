@@ -67,6 +67,8 @@ def test_debian_with_netplan_commits_netplan_too() -> None:
     plan = make_plan(seed_config(), netplan_start())
     assert plan.storage.world == "keyfile" and plan.storage.commit_as is CommitAs.NETPLAN
     assert ("create", OWN) in {(f.action, f.path) for f in plan.storage.files}
+    retire = next(c for c in plan.changes if c.profile == "netplan-eth0")
+    assert "active now: deactivated at apply, gone at commit with its stanza" in retire.details
 
 
 def test_box_without_netplan_says_keyfiles() -> None:

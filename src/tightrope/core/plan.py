@@ -18,7 +18,7 @@ from tightrope.core.profiles import DesiredProfile, desired_profiles, port_profi
 from tightrope.core.profiles import setting_differences as _differences
 from tightrope.core.redact import is_secret_key
 from tightrope.core.snapshot import Snapshot
-from tightrope.core.storage import StorageReport, storage_report
+from tightrope.core.storage import CommitAs, StorageReport, commit_as, storage_report
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,11 @@ def _retire_details(claim: Any, found: Discovery) -> tuple[str, ...]:
         f"{claim.origin} profile, claims {claim.interface} by {claim.by}, "
         f"stored {claim.storage}" + (f" ({claim.filename})" if claim.filename else "")
     ]
+    gone_with_stanza = claim.origin == "netplan" and commit_as(found) is CommitAs.NETPLAN
     if claim.active:
-        details.append("active now: deactivated at apply, deleted only at commit")
+        details.append("active now: deactivated at apply, "
+                       + ("gone at commit with its stanza" if gone_with_stanza
+                          else "deleted only at commit"))  # fmt: skip
     if claim.origin == "netplan":
         stanzas = [n for n in found.netplan if n.interface == claim.interface]
         for n in stanzas:
