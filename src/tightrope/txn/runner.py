@@ -21,6 +21,7 @@ from tightrope.core.storage import CommitAs
 from tightrope.errors import TightropeError
 from tightrope.txn import control
 from tightrope.txn.backend import Backend, System
+from tightrope.txn.backup_step import Backup
 from tightrope.txn.clock import Clock
 from tightrope.txn.engine import Step, Transaction
 from tightrope.txn.finish import finish
@@ -30,7 +31,6 @@ from tightrope.txn.steps import (
     Activate,
     AddProfiles,
     AwaitConfirm,
-    Backup,
     Checkpoint,
     Context,
     Persist,

@@ -8,7 +8,6 @@ Only when the checkpoint is gone (NetworkManager restarted) do the steps undo by
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +16,7 @@ from typing import Any, TypeVar
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.core.profiles import DesiredProfile
-from tightrope.core.snapshot import Profile, Snapshot
-from tightrope.core.storage import CommitAs
+from tightrope.core.snapshot import Snapshot
 from tightrope.core.verify import Verdict
 from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.txn.backend import Backend, DependencyNotReady, DeviceEvents, System
@@ -142,64 +140,6 @@ class Rearmer:
                 self.ctx.backend.checkpoint_adjust(cp, self.timeout_now())
             except Exception:  # a missed re-arm only shortens the window; never crash on it
                 self.errors += 1
-
-
-def backup_profile(ctx: Context, p: Profile) -> None:
-    """A profile's full settings (secrets included, root-only file), as undo reads it back."""
-    record = {"uuid": p.uuid, "id": p.id, "filename": p.filename, "flags": p.flags,
-              "settings": p.settings}  # fmt: skip
-    ctx.store.write_backup(ctx.txn_id, f"{p.uuid}.json", json.dumps(record, indent=2))
-
-
-class Backup:
-    name = "backup"
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def commit(self) -> None:
-        ctx = self.ctx
-        touched = {c.uuid for c in ctx.plan.changes if c.action in ("modify", "retire")}
-        manifest: dict[str, Any] = {"profiles": [], "netplan": []}
-        for p in ctx.before.profiles:
-            entry = {"uuid": p.uuid, "id": p.id, "filename": p.filename, "storage": p.storage}
-            manifest["profiles"].append(entry)
-            if p.uuid not in touched:
-                continue
-            backup_profile(ctx, p)
-            raw = ctx.system.read_bytes(p.filename) if p.filename else None
-            if raw is not None:
-                ctx.store.write_backup(ctx.txn_id, f"{p.uuid}.file", raw)
-        for path in sorted({n.path for n in ctx.plan.discovery.netplan}):
-            raw = ctx.system.read_bytes(path)
-            if raw is not None:
-                name = "netplan-" + path.strip("/").replace("/", "_")
-                ctx.store.write_backup(ctx.txn_id, name, raw)
-                manifest["netplan"].append({"path": path, "backup": name})
-        if ctx.plan.storage.commit_as is CommitAs.NETPLAN:
-            # tightrope's own file: undo restores what it held before, or removes it.
-            manifest["commit_as"] = CommitAs.NETPLAN.value
-            own = ctx.plan.storage.netplan_file
-            raw = ctx.system.read_bytes(own)
-            if raw is None:
-                manifest["netplan_created"] = [own]
-            else:
-                name = "netplan-" + own.strip("/").replace("/", "_")
-                ctx.store.write_backup(ctx.txn_id, name, raw)
-                manifest["netplan"].append({"path": own, "backup": name})
-        manifest["addresses"] = {
-            d.interface: list(d.ip4_addresses) for d in ctx.before.devices if d.ip4_addresses
-        }
-        manifest["active"] = {
-            d.interface: d.active_profile for d in ctx.before.devices if d.active_profile
-        }
-        ctx.store.write_backup(ctx.txn_id, "manifest.json", json.dumps(manifest, indent=2))
-        ctx.note(
-            f"backed up {len(touched)} profile(s) and {len(manifest['netplan'])} netplan file(s)"
-        )
-
-    def rollback(self) -> None:
-        pass  # backups are kept: they are what `undo` and a post-mortem need
 
 
 class Checkpoint:

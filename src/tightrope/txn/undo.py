@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tightrope.errors import TightropeError
+from tightrope.txn.backup_step import backup_profile
 from tightrope.txn.engine import Step
 from tightrope.txn.finish import end_checkpoint
 from tightrope.txn.netplan_commit import in_memory_files
@@ -21,7 +22,6 @@ from tightrope.txn.steps import (
     Checkpoint,
     Context,
     RolledBack,
-    backup_profile,
     hold_for_commit,
 )
 
