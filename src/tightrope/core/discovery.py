@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,19 @@ class NetplanStanza:
     section: str  # ethernets, wifis, bonds
     key: str
     interface: str
+
+    @property
+    def name(self) -> str:
+        """As netplan's tools name it: `ethernets.eth0`."""
+        return f"{self.section}.{self.key}"
+
+
+def stanzas_by_file(stanzas: Iterable[NetplanStanza]) -> dict[str, list[NetplanStanza]]:
+    """The stanzas grouped by the file that holds them, files in path order."""
+    out: dict[str, list[NetplanStanza]] = {}
+    for s in sorted(stanzas, key=lambda s: s.path):
+        out.setdefault(s.path, []).append(s)
+    return out
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from tightrope.core.discovery import Discovery
+from tightrope.core.discovery import Discovery, stanzas_by_file
 from tightrope.core.netplan_yaml import own_file
 from tightrope.core.profiles import DesiredProfile
 
@@ -100,14 +100,12 @@ def _retired_files(retire_files: dict[str, str]) -> list[FileChange]:
 
 
 def _stanza_edits(found: Discovery) -> tuple[dict[str, list[str]], list[FileChange]]:
-    by_path: dict[str, list[str]] = {}
-    for s in found.netplan:
-        if s.section in ("ethernets", "wifis", "bonds"):
-            by_path.setdefault(s.path, []).append(f"{s.section}.{s.key}")
+    by_path = {path: [s.name for s in stanzas]
+               for path, stanzas in stanzas_by_file(found.netplan).items()}  # fmt: skip
     edits = [
-        FileChange(path, "edit", "remove " + ", ".join(stanzas)
+        FileChange(path, "edit", "remove " + ", ".join(names)
                    + " (backed up byte for byte; other stanzas and comments kept)")
-        for path, stanzas in sorted(by_path.items())
+        for path, names in by_path.items()
     ]  # fmt: skip
     return by_path, edits
 

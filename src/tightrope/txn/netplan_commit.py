@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tightrope.core.discovery import stanzas_by_file
 from tightrope.core.netplan_edit import remove_stanzas
 from tightrope.core.netplan_yaml import render
 from tightrope.core.plan import carry_for
@@ -46,13 +47,12 @@ def planned_files(ctx: Context) -> tuple[dict[str, bytes], list[str]]:
         f"the PSK for {p.interface} is not known here, so it cannot go into the YAML"
         for p in ctx.config.wifi_ports if p.psk is None
     ]  # fmt: skip
-    stanzas = ctx.plan.discovery.netplan
-    for path in sorted({s.path for s in stanzas}):
+    for path, stanzas in stanzas_by_file(ctx.plan.discovery.netplan).items():
         raw = ctx.system.read_bytes(path)
         if raw is None:
             problems.append(f"{path} vanished before it could be edited")
             continue
-        wanted = [(s.section, s.key) for s in stanzas if s.path == path]
+        wanted = [(s.section, s.key) for s in stanzas]
         try:
             edit = remove_stanzas(raw.decode("utf-8"), wanted)
         except (UnicodeDecodeError, ValueError) as exc:
@@ -91,13 +91,11 @@ def netplan_chores(ctx: Context) -> tuple[list[Chore], list[str]]:
     """After end_checkpoint, in order (see the module's doc): write, generate, reload; and
     what cannot be done (a file that vanished since PersistNetplan judged it)."""
     files, problems = planned_files(ctx)
-    edited = {s.path: s for s in ctx.plan.discovery.netplan}
+    edited = stanzas_by_file(ctx.plan.discovery.netplan)
     out: list[Chore] = []
     for path, data in files.items():  # tightrope's own file first
         if path in edited:
-            keys = ", ".join(f"{s.section}.{s.key}" for s in ctx.plan.discovery.netplan
-                             if s.path == path)  # fmt: skip
-            what = f"remove {keys} from {path}"
+            what = f"remove {', '.join(s.name for s in edited[path])} from {path}"
         else:
             what = f"write {path}"
         out.append(Chore(what, _writer(ctx, path, data, what)))
