@@ -88,6 +88,9 @@ def test_bad_change_is_caught_in_seconds(
     print(f"\n{case}: old address answering again {back:.1f} s after the start (apply "
           f"command back at {launched:.1f} s, old address silent at {gone:.1f} s); box clock "
           f"from the apply command: {_phases(state)}; reason: {state['reason']}")
+    for step in state["steps"]:
+        if step["name"] == "note" and step["detail"].startswith("verification:"):
+            print(f"{case}: {step['at'] - float(state['created']):.1f} {step['detail']}")
     assert (state["outcome"], state["reason"]) == ("rolled-back", reason)
     assert recorded < 40, "caught by the window, not by the failure"
     assert profiles(box) == before

@@ -86,6 +86,9 @@ class FakeBox:
         self.arp_probes: list[tuple[str, str]] = []
         # Signals NetworkManager sends when a device is activated, by interface.
         self.on_activate: dict[str, list[DeviceEvent]] = {}
+        # Activations of a Wi-Fi port that fail (their signals; the port is then left
+        # disconnected with the last signal's reason), one list per try, before it joins.
+        self.failed_tries: dict[str, list[list[DeviceEvent]]] = {}
         self.streams: list[FakeEvents] = []
         self.generated = 0
         # Port activations refused as NetworkManager does while the new bond is not ready.
@@ -184,6 +187,13 @@ class FakeBox:
             )
             return
         dev = self.devices[iface]
+        failed_try = self.failed_tries.get(iface) and self.failed_tries[iface].pop(0)
+        if failed_try:
+            self.emit(*failed_try)
+        if failed_try:
+            self.devices[iface] = replace(dev, state="disconnected", controller=None,
+                                          state_reason=failed_try[-1].reason, active_profile=None)
+            return
         if p.type == "802-11-wireless" and self.wifi_instead == "fallback":
             old = self.start.device(iface)
             self.devices[iface] = replace(dev, state="activated", controller=None,

@@ -45,15 +45,39 @@ def address_in_use(addresses: Iterable[str]) -> str:
     )
 
 
+def wifi_failed(ssid: str, iface: str, reason: str) -> str:
+    return (f"{iface} could not join {ssid!r} in {WIFI_ATTEMPTS} tries (NetworkManager: "
+            f"{reason or 'no reason given'}); check the access point and the signal")  # fmt: skip
+
+
 # NetworkManager passes every Wi-Fi activation with a PSK through need-auth (reason none)
 # while it fetches the stored secret, so need-auth alone means nothing. It asks for a *new*
-# PSK when the AP cut the 4-way handshake short: need-auth with supplicant-disconnect; a
-# headless box has no secret agent to answer, so the port fails with no-secrets right after
-# (also the end of an association that timed out with the AP in sight).
+# PSK when the 4-way handshake was cut short: need-auth with supplicant-disconnect; a
+# headless box has no secret agent to answer, so the port fails with no-secrets right after.
+# Only the polling fallback reads the pair from a snapshot: with signals, the failure counts
+# as one attempt (below).
 def _psk_refused(state: str, reason: str) -> bool:
     return (state == "need-auth" and reason == "supplicant-disconnect") or (
         state in ("failed", "disconnected") and reason == "no-secrets"
     )
+
+
+# One failed attempt to join is no verdict. Our port profile is new to NetworkManager, so
+# *any* disconnect during its first handshake (a lost EAPOL frame, an AP busy for a moment)
+# reads as a refused PSK (wifi_connection_is_new() in nm-device-wifi.c): a profile that had
+# ever connected would be retried instead. And an association that times out (25 s) fails
+# the port with ssid-not-found or no-secrets although the AP is there. Both were seen in the
+# lab on a good change, and rolled it back. A wrong PSK or a missing AP fails every attempt,
+# so the verdict waits for the second (the verify step asks NetworkManager again).
+WIFI_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Rejoin:
+    """A Wi-Fi port failed an attempt that may have been bad luck: activate it again."""
+
+    interface: str
+    why: str
 
 
 # A Wi-Fi port's scans count from the moment it enters config, when NetworkManager hands the
@@ -74,49 +98,67 @@ _DUPLICATE_REASONS = frozenset({"ip-config-unavailable", "ip-address-duplicate"}
 @dataclass
 class Tripwire:
     config: BondConfig
+    # False when verification only polls: then a snapshot's failure reason is all there is.
+    signals: bool = True
     # Wi-Fi port -> scans ended since it entered config (absent: not trying to join)
     scans: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # Wi-Fi port -> failed attempts
+    handshake_cut: set[str] = field(default_factory=set)  # ... whose handshake failed
 
-    def event(self, ev: DeviceEvent) -> str | None:
-        """A verdict from one signal, or None. Remembers what the next snapshot needs."""
+    def event(self, ev: DeviceEvent) -> str | Rejoin | None:
+        """A verdict from one signal, a port to activate again, or None. Remembers what the
+        next snapshot needs."""
         cfg = self.config
         wifi = {p.interface: p.ssid or "" for p in cfg.wifi_ports}
         if ev.interface in wifi:
-            ssid = wifi[ev.interface]
-            if ev.scan_done:
-                if ev.interface in self.scans:
-                    self.scans[ev.interface] += 1
-                return None
-            if ev.new == "config":
-                self.scans[ev.interface] = 0
-            elif ev.new not in ("need-auth", "ip-config", "ip-check"):
-                self.scans.pop(ev.interface, None)  # associated, or starting over
-            # NetworkManager asking for a new PSK is its own verdict on ours: the
-            # transaction has no other PSK to give.
-            if _psk_refused(ev.new, ev.reason):
-                return psk_refused(ssid, ev.interface)
-            if ev.new == "failed" and ev.reason == "ssid-not-found":
-                return ssid_absent(ssid, ev.interface)
-            return None
+            return self._wifi_event(ev, wifi[ev.interface])
         static = cfg.ipv4.addresses
         if ev.interface == cfg.name and ev.new == "failed" and ev.reason in _DUPLICATE_REASONS:
             # A DHCP client declines a taken lease and asks again; only a static one is final.
             return address_in_use(str(a.ip) for a in static) if static else None
         return None
 
+    def _wifi_event(self, ev: DeviceEvent, ssid: str) -> str | Rejoin | None:
+        iface = ev.interface
+        if ev.scan_done:
+            if iface in self.scans:
+                self.scans[iface] += 1
+            return None
+        if ev.new == "config":
+            self.scans[iface] = 0
+        elif ev.new not in ("need-auth", "ip-config", "ip-check"):
+            self.scans.pop(iface, None)  # associated, or starting over
+        if ev.new == "need-auth" and ev.reason == "supplicant-disconnect":
+            self.handshake_cut.add(iface)
+        if ev.new != "failed":
+            return None
+        self.failures[iface] = self.failures.get(iface, 0) + 1
+        if self.failures[iface] < WIFI_ATTEMPTS:
+            return Rejoin(iface, f"{iface} failed to join {ssid!r} "
+                                 f"(NetworkManager: {ev.reason or 'no reason given'})")  # fmt: skip
+        if ev.reason == "ssid-not-found":
+            return ssid_absent(ssid, iface)
+        # NetworkManager may have dropped the refused PSK from the second attempt, which then
+        # fails with no-secrets before any handshake: the first refusal still names the cause.
+        if iface in self.handshake_cut and ev.reason == "no-secrets":
+            return psk_refused(ssid, iface)
+        return wifi_failed(ssid, iface, ev.reason)
+
     def snapshot(self, snap: Snapshot) -> str | None:
         """A verdict from a snapshot: what polling alone can tell (a reason the device still
-        shows), and an SSID missing from a scan made while the port was trying to join."""
+        shows, when there are no signals), and an SSID missing from a scan made while the
+        port was trying to join."""
         for port in self.config.wifi_ports:
             dev = snap.device(port.interface)
             if dev is None:
                 continue
             ssid = port.ssid or ""
             joined = dev.controller == self.config.name and dev.state == "activated"
-            if _psk_refused(dev.state, dev.state_reason or ""):
-                return psk_refused(ssid, port.interface)
-            if dev.state_reason == "ssid-not-found" and not joined:
-                return ssid_absent(ssid, port.interface)
+            if not self.signals:
+                if _psk_refused(dev.state, dev.state_reason or ""):
+                    return psk_refused(ssid, port.interface)
+                if dev.state_reason == "ssid-not-found" and not joined:
+                    return ssid_absent(ssid, port.interface)
             seen = {ap.ssid for ap in snap.access_points if ap.seen_by == port.interface}
             hidden_near = any(not name.strip("\0") for name in seen)
             need = SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP if hidden_near else SCANS_FOR_ABSENT_SSID

@@ -52,7 +52,15 @@ class Verdict:
         return "; ".join(f"{c.name}: {c.detail}" for c in self.failures) or "all checks passed"
 
 
-def verify(config: BondConfig, snap: Snapshot, *, gateway_answers: bool | None = None) -> Verdict:
+def verify(
+    config: BondConfig,
+    snap: Snapshot,
+    *,
+    gateway_answers: bool | None = None,
+    wifi_fatal: bool = True,
+) -> Verdict:
+    """wifi_fatal=False when the caller counts a Wi-Fi port's attempts itself (the verify
+    step, which follows NetworkManager's signals: one failed attempt is no verdict there)."""
     checks: list[Check] = []
     bond = snap.device(config.name)
     if bond is None:
@@ -62,6 +70,8 @@ def verify(config: BondConfig, snap: Snapshot, *, gateway_answers: bool | None =
     for port in config.ports:
         dev = snap.device(port.interface)
         check = _port_check(config.name, port.interface, port.is_wifi, dev)
+        if check.fatal and port.is_wifi and dev is not None and not wifi_fatal:
+            check = Check(check.name, False, check.detail)
         if not check.ok and port.is_wifi and seen and port.ssid not in seen:
             # Not fatal by itself: a hidden AP shows in the list only once the supplicant
             # probed for its SSID. core.failfast decides when the absence is certain.

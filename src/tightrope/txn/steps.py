@@ -240,7 +240,7 @@ class Activate:
             ctx.backend.activate(bond.uuid)
             for port in ports:
                 if ctx.before.device(port.interface) is not None:
-                    _activate_port(ctx, port)
+                    activate_port(ctx, port)
         except BaseException:
             ctx.close_events()
             raise
@@ -268,7 +268,7 @@ PORT_RETRY_S = 3.0
 PORT_RETRY_EVERY_S = 0.25
 
 
-def _activate_port(ctx: Context, port: DesiredProfile) -> None:
+def activate_port(ctx: Context, port: DesiredProfile) -> None:
     assert port.interface
     give_up = ctx.clock.mono() + PORT_RETRY_S
     while True:

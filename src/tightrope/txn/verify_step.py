@@ -3,9 +3,10 @@ that cannot work is rolled back as soon as that is certain (steps.py holds the o
 
 from __future__ import annotations
 
-from tightrope.core.failfast import Tripwire, bond_ready_for_arp, gateway_silent
+from tightrope.core.failfast import Rejoin, Tripwire, bond_ready_for_arp, gateway_silent
 from tightrope.core.verify import verify
-from tightrope.txn.steps import Context, RolledBack
+from tightrope.errors import TightropeError
+from tightrope.txn.steps import Context, RolledBack, activate_port
 
 
 class Verify:
@@ -31,6 +32,7 @@ class Verify:
     def _verify(self) -> None:
         ctx = self.ctx
         ctx.set_phase("verifying", None)
+        self.trip.signals = ctx.events is not None  # Activate subscribed, or could not
         until = ctx.clock.mono() + ctx.verify_timeout_s
         gw = str(ctx.config.ipv4.gateway) if ctx.config.ipv4.gateway else None
         while True:
@@ -40,11 +42,12 @@ class Verify:
             self._certain(self.trip.snapshot(snap))
             if gw and not self.gateway_answered_arp and bond_ready_for_arp(ctx.config, snap):
                 self._probe_gateway(gw)
-            base = verify(ctx.config, snap)
+            wifi_fatal = not self.trip.signals  # else the tripwire counts the attempts
+            base = verify(ctx.config, snap, wifi_fatal=wifi_fatal)
             answers = None
             if base.ok and gw:
                 answers = ctx.system.ping(gw, ctx.config.name, count=1)
-            ctx.verdict = verify(ctx.config, snap, gateway_answers=answers)
+            ctx.verdict = verify(ctx.config, snap, gateway_answers=answers, wifi_fatal=wifi_fatal)
             if ctx.verdict.ok:
                 ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
                 return
@@ -61,7 +64,20 @@ class Verify:
         if events is None:
             return
         for event in events.drain():
-            self._certain(self.trip.event(event))
+            found = self.trip.event(event)
+            if isinstance(found, Rejoin):
+                self._rejoin(found)
+            else:
+                self._certain(found)
+
+    def _rejoin(self, rejoin: Rejoin) -> None:
+        ctx = self.ctx
+        port = next(d for d in ctx.plan.desired if d.interface == rejoin.interface)
+        ctx.note(f"verification: {rejoin.why}; asking NetworkManager once more")
+        try:
+            activate_port(ctx, port)
+        except TightropeError as exc:  # the window decides, as without the second try
+            ctx.note(f"could not activate {port.interface} again: {exc}")
 
     def _probe_gateway(self, gw: str) -> None:
         ctx = self.ctx
