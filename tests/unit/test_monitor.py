@@ -33,13 +33,13 @@ def test_the_gateway_is_the_target_when_none_is_named() -> None:
     assert problems == []
     assert got == ArpMonitor(200, (GW,), ArpValidate.ACTIVE, ArpAllTargets.ANY, 2)
     assert got.floor_ms == 400
+    # The kernel's defaults are not named (NetworkManager 1.36 refuses arp_missed_max).
     assert got.nm_options() == {
         "miimon": "0", "arp_interval": "200", "arp_ip_target": "198.18.1.1",
-        "arp_validate": "active", "arp_all_targets": "any", "arp_missed_max": "2",
+        "arp_validate": "active",
     }  # fmt: skip
     assert got.netplan_parameters() == {
         "arp-interval": 200, "arp-ip-targets": ["198.18.1.1"], "arp-validate": "active",
-        "arp-all-targets": "any",
     }  # fmt: skip
 
 
@@ -49,7 +49,11 @@ def test_every_key_as_netplan_names_it() -> None:
                            "arp-missed-max": 3})  # fmt: skip
     assert problems == []
     assert got is not None and got.floor_ms == 300
-    assert got.nm_options()["arp_ip_target"] == "198.18.1.1,198.18.1.2"
+    assert got.nm_options() == {
+        "miimon": "0", "arp_interval": "100", "arp_ip_target": "198.18.1.1,198.18.1.2",
+        "arp_validate": "all", "arp_all_targets": "all", "arp_missed_max": "3",
+    }  # fmt: skip
+    assert got.netplan_parameters()["arp-all-targets"] == "all"
 
 
 @pytest.mark.parametrize(
@@ -116,3 +120,113 @@ def test_with_dhcp_a_named_target_is_not_checked_against_a_lan() -> None:
     got, problems = parse({"arp-interval": 200, "arp-ip-targets": ["198.18.1.1"]},
                           addresses=(), gateway=None)  # fmt: skip
     assert problems == [] and got is not None and got.targets == (GW,)
+
+
+# -- through the config, the profiles, netplan's YAML and the flags -------------------------
+
+PSK_ENV = {"P": "correct horse battery"}
+
+
+def arp_config(**params: Any) -> Any:
+    from tightrope.core.config import Sources, parse_config
+
+    return parse_config(
+        {"ports": {"eth0": {"type": "ethernet"},
+                   "wlan0": {"type": "wifi", "ssid": "TightropeLab", "psk-env": "P"}},
+         "parameters": {"arp-interval": 200, **params},
+         "ipv4": {"addresses": ["198.18.1.64/24"], "gateway": "198.18.1.1"}},
+        Sources(env=PSK_ENV),
+    )  # fmt: skip
+
+
+def test_the_config_takes_the_arp_monitor_and_drops_the_mii_delays() -> None:
+    cfg = arp_config()
+    assert cfg.arp == ArpMonitor(200, (GW,), ArpValidate.ACTIVE)
+    # No MII, so none of its delays (a primary would otherwise bring a 2000 ms up-delay).
+    assert (cfg.primary, cfg.miimon, cfg.updelay, cfg.downdelay, cfg.peer_notif_delay) == (
+        "eth0", 0, 0, 0, 0)
+    assert cfg.num_grat_arp == 3  # the MAC still moves: the notifications stay
+
+
+def test_the_config_refuses_an_mii_key_beside_arp_with_every_other_problem() -> None:
+    from tightrope.core.config import Sources, parse_config
+    from tightrope.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse_config({"ports": {"eth0": {"type": "ethernet"}},
+                      "parameters": {"arp-interval": 200, "up-delay": 2000},
+                      "ipv4": {"dhcp": True}}, Sources())  # fmt: skip
+    fields = [p.field for p in err.value.problems]
+    assert fields == ["parameters.up-delay", "parameters.arp-ip-targets"]
+
+
+def test_the_bond_profile_asks_networkmanager_for_the_arp_monitor() -> None:
+    from tightrope.core.profiles import desired_profiles, normalise_bond_options
+
+    bond = desired_profiles(arp_config(**{"arp-missed-max": 3}))[0]
+    assert bond.settings["bond"]["options"] == {
+        "mode": "active-backup", "miimon": "0", "arp_interval": "200",
+        "arp_ip_target": "198.18.1.1", "arp_validate": "active", "arp_missed_max": "3",
+        "primary": "eth0", "fail_over_mac": "active", "num_grat_arp": "3",
+    }  # fmt: skip
+    # As NetworkManager may hand them back: numbers for names, miimon left out.
+    back = {"mode": "1", "arp_interval": "200", "arp_ip_target": "198.18.1.1",
+            "arp_validate": "1", "arp_missed_max": "3", "primary": "eth0",
+            "fail_over_mac": "1", "num_unsol_na": "3"}  # fmt: skip
+    assert normalise_bond_options(back) == normalise_bond_options(bond.settings["bond"]["options"])
+
+
+def test_netplan_yaml_carries_the_arp_monitor() -> None:
+    from tightrope.core.netplan_yaml import render
+
+    text = render(arp_config(**{"arp-missed-max": 3}), reveal=False)
+    assert "        arp-interval: 200\n        arp-ip-targets:\n        - 198.18.1.1\n" in text
+    assert "        arp-validate: active\n" in text
+    assert "          bond.arp_missed_max: '3'\n" in text  # no netplan key for it
+    assert "mii-monitor-interval: 0" in text and "up-delay" not in text
+
+
+def test_print_config_round_trips_the_arp_monitor() -> None:
+    from tightrope.core.config import Sources, parse_config
+    from tightrope.core.configdump import config_to_data
+
+    cfg = arp_config(**{"arp-ip-targets": ["198.18.1.1", "198.18.1.2"], "arp-validate": "all"})
+    data = config_to_data(cfg)
+    data["ports"]["wlan0"]["psk-env"] = "P"
+    assert parse_config(data, Sources(env=PSK_ENV)) == cfg
+
+
+def test_flags_name_the_arp_monitor_as_netplan_does() -> None:
+    from tightrope.cli.cmd_bond import flag_advice, flag_for, flags_to_data
+    from tightrope.cli.main import build_parser
+
+    base = ["bond", "--ethernet", "eth0", "--address", "198.18.1.64/24", "--gateway",
+            "198.18.1.1"]  # fmt: skip
+    args = build_parser().parse_args([*base, "--arp-interval", "100", "--arp-ip-targets",
+                                      "198.18.1.1,198.18.1.2", "--arp-validate", "backup",
+                                      "--arp-missed-max", "4"])  # fmt: skip
+    params = flags_to_data(args)["parameters"]
+    assert "mii-monitor-interval" not in params  # its default would be refused beside ARP
+    got = [params[k] for k in ("arp-interval", "arp-ip-targets", "arp-validate", "arp-missed-max")]
+    assert got == [100, ["198.18.1.1", "198.18.1.2"], "backup", 4]
+    plain = flags_to_data(build_parser().parse_args(base))["parameters"]
+    assert plain["mii-monitor-interval"] == 100
+    assert flag_for("parameters.arp-ip-targets[1]") == "--arp-ip-targets[1]"
+    assert flag_advice("leave up-delay out, or arp-interval and the other arp-* keys") == (
+        "leave --up-delay out, or --arp-interval and the other --arp-* flags")
+
+
+def test_status_names_the_monitor_the_bond_runs() -> None:
+    from dataclasses import replace
+
+    from tightrope.cli.render import _monitor
+    from tightrope.core.status import BondStatus
+
+    mii = BondStatus(name="bond0", state="activated", profile="bond0", mode="active-backup",
+                     mii_status="up", miimon_ms=100, active_port="eth0", primary="eth0",
+                     fail_over_mac="active", ports=(), addresses=(), gateway=None,
+                     dns=())  # fmt: skip
+    assert _monitor(mii) == "MII up every 100 ms"
+    arp = replace(mii, miimon_ms=0, arp_interval_ms=200, arp_targets=("198.18.1.1",),
+                  arp_missed_max=2)  # fmt: skip
+    assert _monitor(arp) == "ARP every 200 ms to 198.18.1.1, down after 2 missed (link up)"

@@ -72,3 +72,16 @@ def test_port_speed_is_kept_as_the_kernel_writes_it() -> None:
 def test_garbage_is_a_value_error(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_proc_bond(bad)
+
+
+def test_the_arp_monitor_is_read_with_its_targets() -> None:
+    """Printed as bond_procfs.c does when arp_interval > 0 (kernel 5.18+: ARP Missed Max)."""
+    bond = parse_proc_bond(text("kernel-sample-arp.txt"))
+    assert (bond.mii_interval_ms, bond.arp_interval_ms, bond.arp_missed_max) == (0, 200, 2)
+    assert bond.arp_targets == ("198.18.1.1", "198.18.1.2")
+    assert bond.active_port == "eth0"
+
+
+def test_without_the_arp_monitor_there_is_none() -> None:
+    bond = parse_proc_bond(text("kernel-sample-active-backup.txt"))
+    assert (bond.arp_interval_ms, bond.arp_targets, bond.arp_missed_max) == (0, (), None)

@@ -38,6 +38,11 @@ _FLAG_FOR_FIELD = (
     ("parameters.gratuitous-arp", "--gratuitous-arp"),
     ("parameters.peer-notify-delay", "--peer-notify-delay"),
     ("parameters.primary", "--primary"),
+    ("parameters.arp-interval", "--arp-interval"),
+    ("parameters.arp-ip-targets", "--arp-ip-targets"),
+    ("parameters.arp-validate", "--arp-validate"),
+    ("parameters.arp-all-targets", "--arp-all-targets"),
+    ("parameters.arp-missed-max", "--arp-missed-max"),
     ("parameters.mode", "--mode"),
     ("bond", "--name"),
     ("mtu", "--mtu"),
@@ -75,6 +80,17 @@ _FLAG_ADVICE = (
     ("use mode active-backup", "use --mode active-backup"),
     ("use active (or leave it out)", "use --fail-over-mac-policy active (or leave it out)"),
     ("not a multiple of mii-monitor-interval", "not a multiple of --mii-monitor-interval"),
+    ("add arp-interval (e.g. 200)", "add --arp-interval 200"),
+    ("or monitor with ARP (arp-interval)", "or monitor with ARP (--arp-interval)"),
+    ("leave up-delay out, or arp-interval", "leave --up-delay out, or --arp-interval"),
+    ("leave down-delay out, or arp-interval", "leave --down-delay out, or --arp-interval"),
+    ("leave peer-notify-delay out, or arp-interval",
+     "leave --peer-notify-delay out, or --arp-interval"),
+    ("leave mii-monitor-interval out, or arp-interval",
+     "leave --mii-monitor-interval out, or --arp-interval"),
+    ("and the other arp-* keys", "and the other --arp-* flags"),
+    ("or MII monitoring (mii-monitor-interval)", "or MII monitoring (--mii-monitor-interval)"),
+    ("write it as [198.18.1.1]", "write it as --arp-ip-targets 198.18.1.1"),
 )  # fmt: skip
 
 
@@ -111,7 +127,9 @@ def flags_to_data(args: argparse.Namespace) -> dict[str, Any]:
             spec["psk-env"] = args.psk_env
         ports[iface] = spec
     data: dict[str, Any] = {"bond": args.name, "ports": ports or None}
-    params: dict[str, Any] = {"mode": args.mode, "mii-monitor-interval": args.miimon}
+    params: dict[str, Any] = {"mode": args.mode}
+    if args.miimon is not None or args.arp_interval is None:
+        params["mii-monitor-interval"] = 100 if args.miimon is None else args.miimon
     if args.no_primary:
         params["primary"] = None
     elif args.primary:
@@ -126,6 +144,13 @@ def flags_to_data(args: argparse.Namespace) -> dict[str, Any]:
         params["gratuitous-arp"] = args.num_grat_arp
     if args.peer_notif_delay is not None:
         params["peer-notify-delay"] = args.peer_notif_delay
+    if args.arp_interval is not None:
+        params["arp-interval"] = args.arp_interval
+    if args.arp_ip_targets:
+        params["arp-ip-targets"] = _split(args.arp_ip_targets)
+    for key in ("arp_validate", "arp_all_targets", "arp_missed_max"):
+        if getattr(args, key) is not None:
+            params[key.replace("_", "-")] = getattr(args, key)
     data["parameters"] = params
     ipv4: dict[str, Any] = {}
     if args.dhcp:
@@ -205,8 +230,9 @@ def register(sub: Any) -> None:
     b.add_argument("--no-primary", action="store_true", help="no primary (no fail-back)")
     # Named as netplan's YAML keys (the file and the flags say the same thing); the kernel's
     # names, which the seed's nmcli script used, stay as aliases.
-    b.add_argument("--mii-monitor-interval", "--miimon", dest="miimon", type=int, default=100,
-                   metavar="MS", help="link check interval (default: 100)")  # fmt: skip
+    b.add_argument("--mii-monitor-interval", "--miimon", dest="miimon", type=int,
+                   metavar="MS", help="link check interval (default: 100, unless "
+                   "--arp-interval)")  # fmt: skip
     b.add_argument("--up-delay", "--updelay", dest="updelay", type=int, metavar="MS",
                    help="fail-back delay (default: 2000 with a primary, else 0)")  # fmt: skip
     b.add_argument("--down-delay", "--downdelay", dest="downdelay", type=int, metavar="MS",
@@ -222,6 +248,18 @@ def register(sub: Any) -> None:
                    type=int, metavar="MS",
                    help="ms between them (default: 200 when the MAC moves, else 0)")
     b.add_argument("--mtu", type=int, help="the bond's MTU (default: NetworkManager's)")
+    m = p.add_argument_group("ARP monitor (instead of the link check: catches a dead path)")
+    m.add_argument("--arp-interval", type=int, metavar="MS",
+                   help="ask the targets every MS (default: off, the link check is used)")
+    m.add_argument("--arp-ip-targets", action="append", metavar="ADDR",
+                   help="addresses to ask, comma-separated or repeated (default: the gateway)")
+    m.add_argument("--arp-validate", choices=("none", "active", "backup", "all"),
+                   metavar="WHICH", help="which ports must see the replies: none, active, "
+                   "backup or all (default: active)")  # fmt: skip
+    m.add_argument("--arp-all-targets", choices=("any", "all"), metavar="ANY_OR_ALL",
+                   help="a port is up while any (or all) targets answer (default: any)")
+    m.add_argument("--arp-missed-max", type=int, metavar="N",
+                   help="intervals without a reply before a port is down (default: 2)")
     a = p.add_argument_group("addresses")
     a.add_argument("--address", action="append", metavar="CIDR", help="e.g. 192.168.1.64/24")
     a.add_argument("--gateway", metavar="ADDR")

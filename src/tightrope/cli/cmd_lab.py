@@ -103,6 +103,16 @@ def _cable(plugged: bool) -> Any:
     return run
 
 
+def _path(alive: bool) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        _box(args).set_path(alive)
+        _say("the cable's path to the LAN is back" if alive else
+             "the cable's path to the LAN is cut (its link stays up)")  # fmt: skip
+        return 0
+
+    return run
+
+
 def _reboot(args: argparse.Namespace) -> int:
     took = _box(args).reboot(host=args.host)
     _say(f"rebooted; SSH answered after {took:.1f} s")
@@ -218,6 +228,9 @@ def register(sub: Any) -> None:
     ssh.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run (after --)")
     action("pull-cable", _cable(False), "unplug the box's Ethernet cable (eth0)")
     action("plug-cable", _cable(True), "plug the box's Ethernet cable back in")
+    action("cut-path", _path(False),
+           "keep eth0's cable plugged and its link up, but cut it off the LAN (a dead path)")
+    action("mend-path", _path(True), "join eth0's cable to the LAN again after cut-path")
     rb = action("reboot", _reboot, "reboot the box cleanly and wait for SSH")
     rb.add_argument("--host", help="address to reach the box at")
     pc = action("power-cut", _power_cut, "cut the box's power and switch it on again")

@@ -176,14 +176,22 @@ def status(report: StatusReport, as_json: bool) -> None:
     out.print(table)
 
 
+def _monitor(b: BondStatus) -> str:
+    if b.arp_interval_ms:
+        missed = f", down after {b.arp_missed_max} missed" if b.arp_missed_max else ""
+        return (f"ARP every {b.arp_interval_ms} ms to {safe(', '.join(b.arp_targets) or '?')}"
+                f"{missed} (link {safe(b.mii_status or '?')})")  # fmt: skip
+    every = b.miimon_ms if b.miimon_ms is not None else "?"
+    return f"MII {safe(b.mii_status or '?')} every {every} ms"
+
+
 def _bond(out: Any, b: BondStatus) -> None:
     from rich.table import Table
 
     out.print(
         f"[bold]{safe(b.name)}[/] ({safe(b.state)}, profile {safe(b.profile or '-')}"
         + (f" from {safe(b.source)}" if b.source else "")
-        + f"): mode {safe(b.mode or '?')}, MII {safe(b.mii_status or '?')} every "
-        f"{b.miimon_ms if b.miimon_ms is not None else '?'} ms, "
+        + f"): mode {safe(b.mode or '?')}, {_monitor(b)}, "
         f"active [bold]{safe(b.active_port or '-')}[/], "
         f"primary {safe(b.primary) if b.primary else '[yellow]none[/]'}, "
         f"fail_over_mac {safe(b.fail_over_mac or '?')}"

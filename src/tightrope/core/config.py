@@ -42,6 +42,7 @@ from tightrope.core.model import (
     PskSource,
     Secret,
 )
+from tightrope.core.monitor import ARP_KEYS, ArpValidate, parse_arp
 from tightrope.errors import ConfigError
 
 FAILBACK_UPDELAY_MS = 2000
@@ -52,6 +53,10 @@ FAILBACK_UPDELAY_MS = 2000
 # 2 and 2). On a lossless link they cost nothing.
 MOVING_MAC_GRAT_ARP = 3
 MOVING_MAC_NOTIFY_DELAY_MS = 200
+# With arp_validate=active only the active port must see ARP replies from a target; an idle
+# backup counts as alive on any frame it receives, and a Wi-Fi backup hears the LAN's
+# broadcasts (the bond's own ARP requests among them) through its access point.
+DEFAULT_ARP_VALIDATE = ArpValidate.ACTIVE
 
 TOP_KEYS = ("bond", "ports", "parameters", "ipv4", "ipv6", "mtu")
 PARAM_KEYS = (
@@ -63,6 +68,7 @@ PARAM_KEYS = (
     "fail-over-mac-policy",
     "gratuitous-arp",
     "peer-notify-delay",
+    *ARP_KEYS,
 )
 PORT_KEYS = ("type", "ssid", "psk", "psk-file", "psk-env")
 
@@ -117,25 +123,11 @@ def parse_config(data: Any, sources: Sources | None = None, origin: str = "") ->
         )
 
     primary = _primary(c, params, ports, mode)
-    miimon = c.integer(
-        params.get("mii-monitor-interval", 100),
-        "parameters.mii-monitor-interval",
-        0,
-        60_000,
-        " of milliseconds",
-    )
-    if miimon == 0:
-        c.add(
-            "parameters.mii-monitor-interval",
-            "is 0, which turns link monitoring off",
-            "keep 100 (ms): without it a pulled cable is never noticed",
-        )
-    # Fail-back waits for the cable to stay up: measured in the lab with a cable replugged
-    # every second, 2000 ms cut the outages from 3 to 1 and lost probes from 17 to 3
-    # (docs/benchmarks.md). Without a primary there is no fail-back to delay.
-    default_up = FAILBACK_UPDELAY_MS if primary and mode == "active-backup" else 0
-    updelay = _delay(c, params, "up-delay", miimon, default_up)
-    downdelay = _delay(c, params, "down-delay", miimon)
+    # The ARP monitor replaces MII monitoring and its delays (core.monitor refuses them).
+    by_arp = "arp-interval" in params
+    miimon = updelay = downdelay = 0
+    if not by_arp:
+        miimon, updelay, downdelay = _mii(c, params, primary, mode)
 
     default_fom = "active" if has_wifi else "none"
     fom = (
@@ -167,11 +159,15 @@ def parse_config(data: Any, sources: Sources | None = None, origin: str = "") ->
         255,
         " of notifications",
     )
-    notify_delay = _delay(
-        c, params, "peer-notify-delay", miimon, MOVING_MAC_NOTIFY_DELAY_MS if moving_mac else 0
-    )
+    notify_delay = 0
+    if not by_arp:
+        notify_delay = _delay(
+            c, params, "peer-notify-delay", miimon, MOVING_MAC_NOTIFY_DELAY_MS if moving_mac else 0
+        ) or 0
 
     ipv4 = parse_ipv4(c, top.get("ipv4"))
+    arp = parse_arp(c, params, mode=mode, addresses=ipv4.addresses, gateway=ipv4.gateway,
+                    default_validate=DEFAULT_ARP_VALIDATE)  # fmt: skip
     ipv6 = parse_ipv6(c, top.get("ipv6", "auto"))
     mtu = None
     if "mtu" in top:
@@ -184,16 +180,43 @@ def parse_config(data: Any, sources: Sources | None = None, origin: str = "") ->
         ports=tuple(ports),
         mode=mode or "active-backup",
         primary=primary,
-        miimon=miimon or 100,
+        miimon=0 if by_arp else miimon or 100,
         updelay=updelay or 0,
         downdelay=downdelay or 0,
+        arp=arp,
         fail_over_mac=fom,
         num_grat_arp=1 if grat_arp is None else grat_arp,
-        peer_notif_delay=notify_delay or 0,
+        peer_notif_delay=notify_delay,
         ipv4=ipv4,
         ipv6=ipv6,
         mtu=mtu,
     )
+
+
+def _mii(
+    c: Collector, params: dict[str, Any], primary: str | None, mode: str | None
+) -> tuple[int, int, int]:
+    miimon = c.integer(
+        params.get("mii-monitor-interval", 100),
+        "parameters.mii-monitor-interval",
+        0,
+        60_000,
+        " of milliseconds",
+    )
+    if miimon == 0:
+        c.add(
+            "parameters.mii-monitor-interval",
+            "is 0, which turns link monitoring off",
+            "keep 100 (ms), or monitor with ARP (arp-interval): without either a pulled "
+            "cable is never noticed",
+        )
+    # Fail-back waits for the cable to stay up: measured in the lab with a cable replugged
+    # every second, 2000 ms cut the outages from 3 to 1 and lost probes from 17 to 3
+    # (docs/benchmarks.md). Without a primary there is no fail-back to delay.
+    default_up = FAILBACK_UPDELAY_MS if primary and mode == "active-backup" else 0
+    updelay = _delay(c, params, "up-delay", miimon, default_up)
+    downdelay = _delay(c, params, "down-delay", miimon)
+    return miimon or 0, updelay or 0, downdelay or 0
 
 
 def _ports(c: Collector, raw: Any, bond: str, sources: Sources) -> list[Port]:

@@ -12,13 +12,18 @@ def config_to_data(config: BondConfig) -> dict[str, Any]:
     for port in config.ports:
         data["ports"][port.interface] = _port(port)
     params: dict[str, Any] = {"mode": config.mode, "primary": config.primary}
-    params["mii-monitor-interval"] = config.miimon
-    # Always written: a 0 left out would read back as the default (2000 with a primary).
-    params["up-delay"] = config.updelay
-    params["down-delay"] = config.downdelay
+    if config.arp is None:
+        params["mii-monitor-interval"] = config.miimon
+        # Always written: a 0 left out would read back as the default (2000 with a primary).
+        params["up-delay"] = config.updelay
+        params["down-delay"] = config.downdelay
     params["fail-over-mac-policy"] = config.fail_over_mac
     params["gratuitous-arp"] = config.num_grat_arp
-    params["peer-notify-delay"] = config.peer_notif_delay
+    if config.arp is None:
+        params["peer-notify-delay"] = config.peer_notif_delay
+    else:  # the MII keys are refused beside it (core.monitor)
+        params.update(config.arp.netplan_parameters())
+        params["arp-missed-max"] = config.arp.missed_max
     data["parameters"] = params
     v4 = config.ipv4
     ipv4: dict[str, Any] = {}

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 
+from tightrope.core.monitor import ArpMonitor
+
 BOND_MODES = (
     "balance-rr",
     "active-backup",
@@ -104,6 +106,7 @@ class BondConfig:
     fail_over_mac: str = "none"
     num_grat_arp: int = 1  # peer notifications (gratuitous ARPs) after a switch
     peer_notif_delay: int = 0  # ms between them
+    arp: ArpMonitor | None = None  # the ARP monitor instead of MII (miimon is then 0)
     ipv4: IPv4Config = field(default_factory=IPv4Config)
     ipv6: IPv6Config = field(default_factory=IPv6Config)
     mtu: int | None = None

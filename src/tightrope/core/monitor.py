@@ -61,25 +61,32 @@ class ArpMonitor:
         return self.interval_ms * self.missed_max
 
     def nm_options(self) -> dict[str, str]:
-        """NetworkManager's bond.options (miimon 0: the kernel runs one monitor only)."""
-        return {
+        """NetworkManager's bond.options (miimon 0: the kernel runs one monitor only). The
+        kernel's defaults are left out: NetworkManager before 1.42 (Ubuntu 22.04's 1.36)
+        refuses a profile that names arp_missed_max at all."""
+        out = {
             "miimon": "0",
             "arp_interval": str(self.interval_ms),
             "arp_ip_target": ",".join(str(t) for t in self.targets),
             "arp_validate": self.validate.value,
-            "arp_all_targets": self.all_targets.value,
-            "arp_missed_max": str(self.missed_max),
         }
+        if self.all_targets is not ArpAllTargets.ANY:
+            out["arp_all_targets"] = self.all_targets.value
+        if self.missed_max != 2:
+            out["arp_missed_max"] = str(self.missed_max)
+        return out
 
     def netplan_parameters(self) -> dict[str, Any]:
         """netplan's bond parameters; arp-missed-max has no netplan key (it travels as a
         NetworkManager passthrough key, core.netplan_yaml)."""
-        return {
+        out: dict[str, Any] = {
             "arp-interval": self.interval_ms,
             "arp-ip-targets": [str(t) for t in self.targets],
             "arp-validate": self.validate.value,
-            "arp-all-targets": self.all_targets.value,
         }
+        if self.all_targets is not ArpAllTargets.ANY:
+            out["arp-all-targets"] = self.all_targets.value
+        return out
 
 
 def parse_arp(

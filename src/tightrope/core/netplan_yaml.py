@@ -190,6 +190,8 @@ def _bond(config: BondConfig) -> dict[str, Any]:
         params["fail-over-mac-policy"] = config.fail_over_mac
     if config.num_grat_arp != 1:
         params["gratuitous-arp"] = config.num_grat_arp
+    if config.arp is not None:
+        params.update(config.arp.netplan_parameters())
     stanza["parameters"] = params
     passthrough = _bond_passthrough(config)
     stanza["networkmanager"] = _nm(profile_uuid(config.name), config.name, passthrough)
@@ -203,6 +205,8 @@ def _bond_passthrough(config: BondConfig) -> dict[str, str]:
         out["bond.primary"] = config.primary
     if config.peer_notif_delay:
         out["bond.peer_notif_delay"] = str(config.peer_notif_delay)
+    if config.arp is not None and "arp_missed_max" in config.arp.nm_options():
+        out["bond.arp_missed_max"] = str(config.arp.missed_max)  # no netplan key for it
     if v4.dhcp:
         if v4.dhcp_identifier:
             out["ipv4.dhcp-client-id"] = v4.dhcp_identifier

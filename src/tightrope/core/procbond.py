@@ -53,6 +53,10 @@ def parse_proc_bond(text: str) -> BondRuntime:
         updelay_ms=_int(master.get("Up Delay (ms)", "0")),
         downdelay_ms=_int(master.get("Down Delay (ms)", "0")),
         fail_over_mac=fail_over_mac,
+        arp_interval_ms=_int(master.get("ARP Polling Interval (ms)", "0")),
+        arp_targets=tuple(t.strip() for t in
+                          master.get("ARP IP target/s (n.n.n.n form)", "").split(",") if t.strip()),
+        arp_missed_max=_int(master["ARP Missed Max"]) if "ARP Missed Max" in master else None,
     )
 
 

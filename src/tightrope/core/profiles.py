@@ -43,12 +43,19 @@ DEFAULTS: Mapping[tuple[str, str], Any] = {
 # The kernel numbers the modes in the order model.BOND_MODES lists them.
 _BOND_MODE_NUMBERS = dict(enumerate(BOND_MODES))
 _FOM_NUMBERS = {0: "none", 1: "active", 2: "follow"}
+_ARP_VALIDATE_NUMBERS = dict(enumerate(
+    ("none", "active", "backup", "all", "filter", "filter_active", "filter_backup")))  # fmt: skip
+_ARP_ALL_TARGETS_NUMBERS = {0: "any", 1: "all"}
 _BOND_OPTION_DEFAULTS = {
     "updelay": "0",
     "downdelay": "0",
     "fail_over_mac": "none",
     "num_grat_arp": "1",
     "peer_notif_delay": "0",
+    "arp_interval": "0",
+    "arp_validate": "none",
+    "arp_all_targets": "any",
+    "arp_missed_max": "2",
 }
 
 
@@ -90,6 +97,8 @@ def desired_profiles(config: BondConfig) -> tuple[DesiredProfile, ...]:
 
 def _bond_profile(config: BondConfig) -> DesiredProfile:
     options: dict[str, str] = {"mode": config.mode, "miimon": str(config.miimon)}
+    if config.arp is not None:
+        options.update(config.arp.nm_options())
     if config.primary:
         options["primary"] = config.primary
     if config.updelay:
@@ -201,11 +210,15 @@ def normalise_bond_options(options: Mapping[str, Any]) -> dict[str, str]:
         out.setdefault("num_grat_arp", out.pop("num_unsol_na"))
     if out.get("mode", "").isdigit():
         out["mode"] = _BOND_MODE_NUMBERS.get(int(out["mode"]), out["mode"])
-    if out.get("fail_over_mac", "").isdigit():
-        out["fail_over_mac"] = _FOM_NUMBERS.get(int(out["fail_over_mac"]), out["fail_over_mac"])
+    for key, names in (("fail_over_mac", _FOM_NUMBERS), ("arp_validate", _ARP_VALIDATE_NUMBERS),
+                       ("arp_all_targets", _ARP_ALL_TARGETS_NUMBERS)):  # fmt: skip
+        if out.get(key, "").isdigit():
+            out[key] = names.get(int(out[key]), out[key])
     for key, default in _BOND_OPTION_DEFAULTS.items():
         if out.get(key) == default:
             del out[key]
+    if "arp_interval" in out and out.get("miimon") == "0":
+        del out["miimon"]  # NetworkManager may leave it out beside arp_interval
     return out
 
 

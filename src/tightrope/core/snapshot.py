@@ -40,6 +40,9 @@ class BondRuntime:
     updelay_ms: int = 0
     downdelay_ms: int = 0
     fail_over_mac: str | None = None
+    arp_interval_ms: int = 0  # 0: no ARP monitor (the kernel runs MII then)
+    arp_targets: tuple[str, ...] = ()
+    arp_missed_max: int | None = None  # printed by kernels from 5.18 only
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def _bond_from(d: Mapping[str, Any] | None) -> BondRuntime | None:
     if d is None:
         return None
     ports = tuple(BondPortRuntime(**p) for p in d.get("ports", ()))
-    return BondRuntime(**{**d, "ports": ports})
+    return BondRuntime(**{**d, "ports": ports, "arp_targets": tuple(d.get("arp_targets", ()))})
 
 
 def _device_from(d: Mapping[str, Any]) -> Device:

@@ -42,6 +42,10 @@ class BondStatus:
     # Where the running bond's profile comes from: the netplan YAML that defines it, or
     # NetworkManager's keyfile; "" when it lives in memory only.
     source: str | None = None
+    # The ARP monitor, when the bond runs it instead of MII (arp_interval_ms 0: MII).
+    arp_interval_ms: int = 0
+    arp_targets: tuple[str, ...] = ()
+    arp_missed_max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,9 @@ def _bond(snap: Snapshot, dev: Device) -> BondStatus:
         gateway=dev.ip4_gateway,
         dns=dev.ip4_dns,
         source=_source(snap, dev),
+        arp_interval_ms=rt.arp_interval_ms if rt else 0,
+        arp_targets=rt.arp_targets if rt else (),
+        arp_missed_max=rt.arp_missed_max if rt else None,
     )
 
 
@@ -224,7 +231,8 @@ def report_from_dict(d: dict[str, Any]) -> StatusReport:
 
     def bond(b: dict[str, Any]) -> BondStatus:
         return BondStatus(**{**b, "ports": tuple(port(p) for p in b["ports"]),
-                             "addresses": tuple(b["addresses"]), "dns": tuple(b["dns"])})
+                             "addresses": tuple(b["addresses"]), "dns": tuple(b["dns"]),
+                             "arp_targets": tuple(b.get("arp_targets", ()))})
 
     def device(x: dict[str, Any]) -> DeviceStatus:
         return DeviceStatus(**{**x, "addresses": tuple(x["addresses"]),

@@ -13,7 +13,7 @@ from tightrope.errors import LabError
 from tightrope.lab.image import Image
 from tightrope.lab.net import BoxSpec
 from tightrope.lab.proc import kill_and_wait, netns, run, start_daemon
-from tightrope.lab.qemu import BoxFiles, qemu_argv
+from tightrope.lab.qemu import BoxFiles, qemu_argv, tap_names
 from tightrope.lab.qmp import QMP
 
 BOOT_TIMEOUT = 240.0
@@ -179,6 +179,14 @@ class Box:
 
     def pull_cable(self) -> None:
         self.set_cable(False)
+
+    def set_path(self, alive: bool) -> None:
+        """The dead path (issue 15): the cable stays plugged and its link up, but its far end
+        leaves the LAN (the box's tap taken off the bridge), as when the switch between the
+        box and the router loses its uplink. MII monitoring sees nothing; ARP does."""
+        tap, _ = tap_names(self.spec)
+        where = ["master", "br0"] if alive else ["nomaster"]
+        run(["ip", "-n", self.lan_ns, "link", "set", tap, *where])
 
     def plug_cable(self) -> None:
         self.set_cable(True)
