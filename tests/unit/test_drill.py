@@ -139,3 +139,45 @@ def test_describe_txn_names_the_rollback_deadline_while_waiting() -> None:
     waiting = _txn("awaiting-confirm", deadline_boot=1061.0)
     (line,) = describe_txn(_txn("verifying"), waiting, 1000.0)
     assert line.startswith("apply awaiting-confirm (NetworkManager rolls back in 6")
+
+
+# -- the dead path and who notices (issue 15) ----------------------------------------------
+
+
+def test_a_dead_path_on_an_mii_bond_is_kept_short() -> None:
+    from tightrope.core.drill import DrillFault
+
+    plan = drill_plan(bonded(), None, None, DrillFault.PATH, 30)
+    assert (plan.fault, plan.arp_watched) == (DrillFault.PATH, False)
+    with pytest.raises(DrillRefused, match=r"will not notice a dead path.*at most 30 s"):
+        drill_plan(bonded(), None, None, DrillFault.PATH, 31)
+    # With the ARP monitor it is the drill's normal length.
+    snap = bonded()
+    arp = tuple(replace(d, bond=replace(d.bond, mii_interval_ms=0, arp_interval_ms=200))
+                if d.bond else d for d in snap.devices)  # fmt: skip
+    plan = drill_plan(replace(snap, devices=arp), None, None, DrillFault.PATH, 120)
+    assert plan.arp_watched
+
+
+def test_the_drill_says_which_monitor_noticed_and_its_floor() -> None:
+    from tightrope.core.drill import DrillFault, PortEvent
+
+    link = replace(result(), events=(PortEvent(1000.115, "eth0 link down"),
+                                     PortEvent(1000.116, "active eth0 -> wlan0")))  # fmt: skip
+    det = link.detection()
+    assert (det.by, round(det.after_ms or 0), det.floor_ms) == ("MII", 104, 100)
+    assert "PHY" in det.floor
+    # A dead path under MII: nothing happened as far as the bond knew.
+    path = replace(result(), plan=replace(result().plan, fault=DrillFault.PATH))
+    det = path.detection()
+    assert (det.by, det.after_ms, det.floor) == ("MII", None,
+                                                 "none: MII watches the link, which stayed up")
+    # Under ARP: interval x missed.
+    arp = replace(link, plan=replace(link.plan, fault=DrillFault.PATH, arp_watched=True),
+                  miimon_ms=0, arp_interval_ms=200, arp_missed_max=2)  # fmt: skip
+    det = arp.detection()
+    assert (det.by, det.floor_ms, det.floor) == ("ARP", 400, "ARP interval 200 ms x 2 missed")
+    doc = result_to_dict(arp)
+    assert (doc["fault"], doc["detected_by"], doc["detected_after_ms"],
+            doc["detection_floor_ms"]) == ("path", "ARP", 104.0, 400)  # fmt: skip
+    assert result_from_dict(doc) == arp

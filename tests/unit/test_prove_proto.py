@@ -87,7 +87,7 @@ def test_nan_infinity_and_unbounded_watches_are_refused(raw: bytes) -> None:
 
 def test_a_request_built_in_python_is_checked_too() -> None:
     for bad in (proto.DrillRequest(seconds=float("nan")), proto.DrillRequest(interval_ms=0),
-                proto.DrillRequest(target="box.lan"),
+                proto.DrillRequest(target="box.lan"), proto.DrillRequest(fault="cable"),
                 proto.WatchRequest(seconds=-1.0)):  # fmt: skip
         with pytest.raises(proto.ProtocolError):
             bad.check()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from tightrope import proto
 from tightrope.box.env import BoxEnv
-from tightrope.core.drill import DrillRefused, DrillResult, drill_plan
+from tightrope.core.drill import DrillFault, DrillRefused, DrillResult, drill_plan
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan, make_plan
 from tightrope.core.snapshot import Snapshot
@@ -321,7 +321,8 @@ def drill(env: BoxEnv, request: proto.DrillRequest) -> DrillResult:
     request.check()  # whoever built it: the runner takes a port down for that long
     env.require_root()
     try:
-        planned = drill_plan(env.read_snapshot(False), request.bond, request.target)
+        planned = drill_plan(env.read_snapshot(False), request.bond, request.target,
+                             DrillFault(request.fault), request.seconds)  # fmt: skip
     except DrillRefused as exc:
         raise TightropeError(f"drill refused: {exc}",
                              hint="Fix the backup port first; `tightrope status` shows "

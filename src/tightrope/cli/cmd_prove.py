@@ -18,7 +18,7 @@ from tightrope import proto
 from tightrope.cli import remote_cli
 from tightrope.cli.render import _console, emit_json, emit_json_line
 from tightrope.cli.safe import safe
-from tightrope.core.drill import DrillResult, result_to_dict, sparkline
+from tightrope.core.drill import DrillFault, DrillResult, result_to_dict, sparkline
 from tightrope.errors import Exit, TightropeError, UsageError, worst
 
 
@@ -63,6 +63,14 @@ def _drill_doc(result: DrillResult, picture: Path | None) -> dict[str, Any]:
     return data
 
 
+def _detected(result: DrillResult) -> str:
+    det = result.detection()
+    floor = f"floor {det.floor_ms} ms: {det.floor}" if det.floor_ms else f"floor {det.floor}"
+    if det.after_ms is None:
+        return f"not by {det.by}: the bond kept {safe(result.plan.port)} ({floor})"
+    return f"by {det.by} after {det.after_ms:.0f} ms ({floor})"
+
+
 def render_drill(result: DrillResult, picture: Path | None, as_json: bool,
                  host: str | None = None) -> None:  # fmt: skip
     data = _drill_doc(result, picture)
@@ -76,16 +84,17 @@ def render_drill(result: DrillResult, picture: Path | None, as_json: bool,
     table = Table(title=safe(title), header_style="bold")
     for col in ("", "value"):
         table.add_column(col, overflow="fold")  # breaks, never cuts
-    table.add_row(
-        "port taken down", f"{safe(result.plan.port)} for {result.up_at - result.down_at:.1f} s"
-    )
+    held = f"{safe(result.plan.port)} for {result.up_at - result.down_at:.1f} s"
+    if result.plan.fault is DrillFault.PATH:
+        table.add_row("path cut (link up)", held)
+    else:
+        table.add_row("port taken down", held)
     table.add_row("backup", safe(", ".join(result.plan.backups)))
     table.add_row("probes", f"every {result.interval_ms:.0f} ms to {safe(result.plan.target)}")
     table.add_row("failover outage", f"{data['failover_ms']:.0f} ms")
     table.add_row("fail-back outage", f"{data['failback_ms']:.0f} ms")
     table.add_row("probes lost", f"{result.lost} of {result.sent}")
-    if result.miimon_ms:
-        table.add_row("MII interval", f"{result.miimon_ms} ms (the floor of detection here)")
+    table.add_row("detected", _detected(result))
     out.print(table)
     out.print(sparkline(result))
     for ev in result.events:
@@ -96,7 +105,7 @@ def render_drill(result: DrillResult, picture: Path | None, as_json: bool,
 
 def _drill_request(args: argparse.Namespace) -> proto.DrillRequest:
     request = proto.DrillRequest(bond=args.bond, target=args.target, seconds=args.seconds,
-                                 interval_ms=args.interval_ms)  # fmt: skip
+                                 interval_ms=args.interval_ms, fault=args.fault)  # fmt: skip
     try:
         request.check()
     except proto.ProtocolError as exc:
@@ -174,6 +183,9 @@ def register(sub: Any) -> None:
     p.add_argument("--bond", help="the bond (default: the only one)")
     p.add_argument("--seconds", type=float, default=10,
                    help="how long the port stays down (default: 10)")  # fmt: skip
+    p.add_argument("--fault", choices=("link", "path"), default="link",
+                   help="link: take the port down, as a pulled cable; path: drop its traffic "
+                   "with the link kept up, as a switch that lost its uplink (default: link)")
     p.add_argument("--target", help="what to probe (default: the bond's gateway)")
     p.add_argument("--interval-ms", type=int, default=10, help="probe interval (default: 10)")
     p.add_argument("--picture", metavar="FILE", help="save a timeline (.png or .svg; needs [plot])")

@@ -51,7 +51,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "drill": (
         "Failover drill: take the active port down for --seconds (a guard on the box brings it "
-        "back even if tightrope dies), probe the gateway meanwhile and report the outage.",
+        "back even if tightrope dies), probe the gateway meanwhile and report the outage and "
+        "which monitor noticed. --fault path drops the port's traffic with its link kept up "
+        "instead (a dead path, which only the ARP monitor notices).",
         "tightrope drill --host pi@192.168.1.64 --picture failover.png",
     ),
     "status": (

@@ -11,6 +11,7 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from tightrope.core.snapshot import Snapshot
@@ -32,12 +33,34 @@ class PortEvent:
     what: str  # e.g. "active eth0 -> wlan0", "eth0 down", "eth0 up"
 
 
+class DrillFault(str, Enum):
+    LINK = "link"  # the port taken down: what a pulled cable does
+    PATH = "path"  # its traffic dropped both ways, the link kept up: a dead path
+
+
+# A bond watching the link does not notice a dead path: for the drill's length the box is
+# cut off wherever the active port led. Kept short, so the admin's SSH session survives it.
+MAX_UNWATCHED_PATH_S = 30.0
+
+
 @dataclass(frozen=True)
 class DrillPlan:
     bond: str
     port: str  # the port taken down (the active one)
     backups: tuple[str, ...]
     target: str
+    fault: DrillFault = DrillFault.LINK
+    arp_watched: bool = False  # the bond runs the ARP monitor (else MII)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Who noticed the fault, when, and the floor that monitor could not go below."""
+
+    by: str  # "MII" or "ARP"
+    after_ms: float | None  # None: never (the port stayed up as far as the bond knew)
+    floor_ms: int | None
+    floor: str  # how the floor comes about, in words
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,24 @@ class DrillResult:
     probes: tuple[Probe, ...]
     events: tuple[PortEvent, ...] = field(default=())
     miimon_ms: int | None = None
+    arp_interval_ms: int = 0
+    arp_missed_max: int | None = None
+
+    def detection(self) -> Detection:
+        port = self.plan.port
+        marks = (f"{port} link down", f"active {port} -> ")
+        first = next((e.at for e in self.events if e.at >= self.down_at
+                      and e.what.startswith(marks)), None)  # fmt: skip
+        after = None if first is None else (first - self.down_at) * 1000
+        if self.arp_interval_ms:
+            missed = self.arp_missed_max or 2
+            why = f"ARP interval {self.arp_interval_ms} ms x {missed} missed"
+            return Detection("ARP", after, self.arp_interval_ms * missed, why)
+        floor = ("MII interval; a real PHY reports a pulled cable later (a Raspberry Pi's "
+                 "1000BASE-T: ~750 ms or more)")  # fmt: skip
+        if self.plan.fault is DrillFault.PATH:
+            floor = "none: MII watches the link, which stayed up"
+        return Detection("MII", after, self.miimon_ms, floor)
 
     @property
     def sent(self) -> int:
@@ -102,7 +143,13 @@ class DrillRefused(Exception):
     pass
 
 
-def drill_plan(snap: Snapshot, bond: str | None, target: str | None) -> DrillPlan:
+def drill_plan(
+    snap: Snapshot,
+    bond: str | None,
+    target: str | None,
+    fault: DrillFault = DrillFault.LINK,
+    seconds: float = 10.0,
+) -> DrillPlan:
     """The drill must never be what cuts the admin off: refuse unless a backup is ready."""
     bonds = [d for d in snap.devices if d.type == "bond" and (bond is None or d.interface == bond)]
     if not bonds:
@@ -128,10 +175,17 @@ def drill_plan(snap: Snapshot, bond: str | None, target: str | None) -> DrillPla
             f"no backup port of {dev.interface} is up (Wi-Fi associated, link "
             f"present): taking {rt.active_port} down would cut the box off"
         )
+    arp = rt.arp_interval_ms > 0
+    if fault is DrillFault.PATH and not arp and seconds > MAX_UNWATCHED_PATH_S:
+        raise DrillRefused(
+            f"{dev.interface} watches the link (MII), so it will not notice a dead path: the "
+            f"box would be cut off for {seconds:g} s; drill a dead path for at most "
+            f"{MAX_UNWATCHED_PATH_S:g} s (--seconds), or monitor with ARP"
+        )
     gw = target or dev.ip4_gateway
     if not gw:
         raise DrillRefused(f"{dev.interface} has no gateway to probe: give --target")
-    return DrillPlan(dev.interface, rt.active_port, tuple(backups), gw)
+    return DrillPlan(dev.interface, rt.active_port, tuple(backups), gw, fault, arp)
 
 
 def sparkline(result: DrillResult, width: int = 60) -> str:
@@ -173,7 +227,13 @@ def result_to_dict(r: DrillResult) -> dict[str, Any]:
         "backups": list(r.plan.backups),
         "target": r.plan.target,
         "interval_ms": r.interval_ms,
+        "fault": r.plan.fault.value,
         "miimon_ms": r.miimon_ms,
+        "arp_interval_ms": r.arp_interval_ms,
+        "arp_missed_max": r.arp_missed_max,
+        "detected_by": (det := r.detection()).by,
+        "detected_after_ms": None if det.after_ms is None else round(det.after_ms, 1),
+        "detection_floor_ms": det.floor_ms,
         "failover_ms": round(r.outage_ms(r.failover_ms), 1),
         "failback_ms": round(r.outage_ms(r.failback_ms), 1),
         "sent": r.sent,
@@ -188,8 +248,11 @@ def result_to_dict(r: DrillResult) -> dict[str, Any]:
 
 
 def result_from_dict(d: Mapping[str, Any]) -> DrillResult:
-    plan = DrillPlan(str(d["bond"]), str(d["port"]), tuple(d["backups"]), str(d["target"]))
+    arp_interval = int(d.get("arp_interval_ms", 0))
+    plan = DrillPlan(str(d["bond"]), str(d["port"]), tuple(d["backups"]), str(d["target"]),
+                     DrillFault(d.get("fault", "link")), arp_interval > 0)  # fmt: skip
     miimon = d.get("miimon_ms")
+    missed = d.get("arp_missed_max")
     return DrillResult(
         plan=plan,
         interval_ms=float(d["interval_ms"]),
@@ -202,4 +265,6 @@ def result_from_dict(d: Mapping[str, Any]) -> DrillResult:
         ),
         events=tuple(PortEvent(float(a), str(w)) for a, w in d["events"]),
         miimon_ms=int(miimon) if miimon is not None else None,
+        arp_interval_ms=arp_interval,
+        arp_missed_max=int(missed) if missed is not None else None,
     )

@@ -1,8 +1,13 @@
-"""The failover drill on the box: take the active port down, probe, bring it back, measure;
-and its timeline picture, drawn wherever the result is shown (the laptop, with --host).
+"""The failover drill on the box: take the active port down (or cut its path with the link
+kept up), probe, bring it back, measure; and its timeline picture, drawn wherever the result
+is shown (the laptop, with --host).
 
 A guard timer (a transient systemd unit) brings the port back after the drill's length plus a
 margin even if this process or the SSH session that started it dies mid-drill.
+
+The dead path is made with tc on the port itself (clsact, a matchall filter dropping every
+frame in and out): the switch is not ours to touch, and the link must stay up. Removing the
+clsact qdisc removes the filters with it, so the guard has one command to run.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tightrope.core.drill import DrillPlan, DrillResult, PortEvent, parse_ping
+from tightrope.core.drill import DrillFault, DrillPlan, DrillResult, PortEvent, parse_ping
+from tightrope.core.printable import printable
 from tightrope.core.procbond import parse_proc_bond
 from tightrope.errors import TightropeError, UsageError
 
@@ -29,7 +35,42 @@ def _ip() -> str:
     return shutil.which("ip") or "/usr/sbin/ip"
 
 
-def start_guard(port: str, after_s: float) -> str:
+def _tc() -> str:
+    return shutil.which("tc") or "/usr/sbin/tc"
+
+
+def _cut(plan: DrillPlan) -> list[list[str]]:
+    port = plan.port
+    if plan.fault is DrillFault.LINK:
+        return [[_ip(), "link", "set", "dev", port, "down"]]
+    return [[_tc(), "qdisc", "add", "dev", port, "clsact"],
+            *([_tc(), "filter", "add", "dev", port, way, "matchall", "action", "drop"]
+              for way in ("ingress", "egress"))]  # fmt: skip
+
+
+def _mend(plan: DrillPlan) -> list[str]:
+    if plan.fault is DrillFault.LINK:
+        return [_ip(), "link", "set", "dev", plan.port, "up"]
+    return [_tc(), "qdisc", "del", "dev", plan.port, "clsact"]
+
+
+def _check_path_fault(plan: DrillPlan) -> None:
+    """Someone else's clsact filters on the port would be removed with ours: refuse."""
+    if plan.fault is not DrillFault.PATH:
+        return
+    try:
+        shown = subprocess.run([_tc(), "qdisc", "show", "dev", plan.port], capture_output=True,
+                               text=True, check=True, timeout=30).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise TightropeError(f"cannot drill a dead path: tc did not answer ({exc})",
+                             hint="Install iproute2's tc on the box.") from None  # fmt: skip
+    if "clsact" in shown:
+        raise TightropeError(
+            f"{plan.port} already has a clsact qdisc (tc filters of its own); the drill "
+            "will not remove them", hint="Drill with --fault link, or remove them first.")
+
+
+def start_guard(port: str, after_s: float, mend: list[str] | None = None) -> str:
     # Unique per drill: two drills in the same second must not share (and stop) one guard.
     unit = f"tightrope-drill-guard-{uuid.uuid4().hex[:12]}"
     systemd_run = shutil.which("systemd-run")
@@ -117,7 +158,8 @@ def run_drill(
     tail_s: float = 6.0,
 ) -> DrillResult:
     total = lead_s + seconds + tail_s
-    guard = start_guard(plan.port, lead_s + seconds + GUARD_MARGIN_S)
+    _check_path_fault(plan)
+    guard = start_guard(plan.port, lead_s + seconds + GUARD_MARGIN_S, _mend(plan))
     # Into a file, not a pipe: nobody reads while the drill runs, and a full pipe (64 KiB, about
     # 11 s of 10 ms probes) would stop ping itself, a silence that looks exactly like an outage.
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed below)
@@ -132,14 +174,20 @@ def run_drill(
         with _BondWatch(plan.bond) as watch:
             time.sleep(lead_s)
             down_at = time.time()
-            subprocess.run([_ip(), "link", "set", "dev", plan.port, "down"], check=True)
+            for argv in _cut(plan):
+                subprocess.run(argv, check=True, capture_output=True)
             time.sleep(seconds)
             up_at = time.time()
-            subprocess.run([_ip(), "link", "set", "dev", plan.port, "up"], check=True)
+            subprocess.run(_mend(plan), check=True, capture_output=True)
             time.sleep(tail_s)
+    except subprocess.CalledProcessError as exc:
+        err = (exc.stderr or b"").decode(errors="replace").strip()
+        raise TightropeError(f"the drill could not cut {plan.port} ({plan.fault.value}): "
+                             f"{printable(err) or exc}",
+                             hint="Nothing was left cut: it was undone.") from None  # fmt: skip
     finally:
         # Whatever happened above, the port must end up: the guard covers our own death.
-        subprocess.run([_ip(), "link", "set", "dev", plan.port, "up"], check=False)
+        subprocess.run(_mend(plan), check=False, capture_output=True)
         stop_guard(guard)
         # SIGINT, as Ctrl-C: ping writes out what it still holds; SIGTERM would lose it.
         ping.send_signal(signal.SIGINT)
@@ -165,6 +213,8 @@ def run_drill(
         probes=parse_ping(out),
         events=tuple(watch.events),
         miimon_ms=rt.mii_interval_ms if rt else None,
+        arp_interval_ms=rt.arp_interval_ms if rt else 0,
+        arp_missed_max=rt.arp_missed_max if rt else None,
     )
 
 

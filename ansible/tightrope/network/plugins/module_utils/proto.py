@@ -189,14 +189,18 @@ class HistoryRequest(Message):
 
 @dataclass(frozen=True)
 class DrillRequest(Message):
-    """The failover drill: take `bond`'s active port down for `seconds`, probing `target`
-    (default: the bond's gateway) every `interval_ms`."""
+    """The failover drill: take `bond`'s active port down for `seconds` (`fault` "link"), or
+    drop its traffic with the link kept up ("path"), probing `target` (default: the bond's
+    gateway) every `interval_ms`."""
 
     kind: ClassVar[str] = "drill"
     bond: str | None = None
     target: str | None = None
     seconds: float = 10.0
     interval_ms: int = 10
+    fault: str = "link"
+
+    FAULTS: ClassVar[tuple[str, ...]] = ("link", "path")
 
     MAX_SECONDS: ClassVar[float] = 300.0  # the port stays down that long: minutes, not hours
     MAX_INTERVAL_MS: ClassVar[int] = 1000  # sparser probes could not time a failover
@@ -207,6 +211,8 @@ class DrillRequest(Message):
         if self.target is not None:
             valid_address(self.target)
         within("seconds", self.seconds, 0, self.MAX_SECONDS)
+        if self.fault not in self.FAULTS:
+            raise ProtocolError(f"fault {self.fault!r} is not one of {', '.join(self.FAULTS)}")
         if not 1 <= self.interval_ms <= self.MAX_INTERVAL_MS:
             raise ProtocolError(f"interval_ms {self.interval_ms} is outside 1-"
                                 f"{self.MAX_INTERVAL_MS}")  # fmt: skip
