@@ -52,7 +52,9 @@ options:
     description:
       - Bond parameters with netplan's names (C(mode), C(primary), C(mii-monitor-interval),
         C(up-delay), C(down-delay), C(fail-over-mac-policy), C(gratuitous-arp),
-        C(peer-notify-delay)); tightrope's defaults otherwise.
+        C(peer-notify-delay)); or, instead of the MII keys, the ARP monitor (C(arp-interval),
+        C(arp-ip-targets), C(arp-validate), C(arp-all-targets), C(arp-missed-max));
+        tightrope's defaults otherwise.
     type: dict
   ipv4:
     description:
