@@ -108,3 +108,21 @@ def test_a_flag_mistake_gets_flag_advice(argv: list[str], advice: str,
     # No YAML key in backticks (`ports:`, `dhcp: true`), no YAML-only advice.
     assert not re.search(r"`[a-z0-9-]+:", err), err
     assert "under `ports" not in err and "dhcp: true" not in err, err
+
+
+def test_each_command_is_found_in_the_module_that_registers_it() -> None:
+    """main._MODULE_OF lets `tightrope status` import only cmd_status; it must name every
+    command, each in its own module, or a command would parse differently on its own."""
+    import importlib
+
+    from tightrope.cli import main as cli_main
+
+    seen: dict[str, str] = {}
+    for module in cli_main._COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(sub)
+        seen.update(dict.fromkeys(sub.choices, module))
+    assert seen == cli_main._MODULE_OF
+    # Built for one command, the parser reads its arguments as the whole parser does.
+    argv = ["status", "--json", "--host", "pi@198.18.1.50"]
+    assert vars(cli_main.build_parser("status").parse_args(argv)) == vars(PARSER.parse_args(argv))

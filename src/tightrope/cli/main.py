@@ -23,6 +23,18 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "tightrope.cli.cmd_lab",
     "tightrope.cli.cmd_completion",
 )
+# Which module registers each command (a test keeps it true): `tightrope status` imports
+# only cmd_status, not the modules of every other command (on a small box, each import is
+# felt in a command meant to answer at nmcli's speed).
+_MODULE_OF: dict[str, str] = {
+    "bond": "tightrope.cli.cmd_bond",
+    "plan": "tightrope.cli.cmd_plan",
+    **dict.fromkeys(("apply", "confirm", "rollback", "undo", "log"), "tightrope.cli.cmd_apply"),
+    **dict.fromkeys(("watch", "drill"), "tightrope.cli.cmd_prove"),
+    "status": "tightrope.cli.cmd_status",
+    "lab": "tightrope.cli.cmd_lab",
+    "completion": "tightrope.cli.cmd_completion",
+}
 
 
 
@@ -41,7 +53,10 @@ def _hidden(argv: list[str]) -> int | None:
     return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `command`, only that command's module is imported (the parse
+    of its arguments is the same, and the top-level help lists every command only when
+    built whole)."""
     parser = argparse.ArgumentParser(
         prog="tightrope",
         description="Change a remote box's network without locking yourself out.",
@@ -51,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the ssh commands and D-Bus calls made (never a secret)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in _COMMAND_MODULES:
+    modules = (_MODULE_OF[command],) if command in _MODULE_OF else _COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     from tightrope.cli.helptext import describe
 
@@ -80,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hidden = _hidden(argv)
     if hidden is not None:
         return hidden
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     if args.verbose:
         _verbose_logging()
     from tightrope.cli.render import error as render_error

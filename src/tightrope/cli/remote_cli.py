@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from tightrope import proto
 from tightrope.cli import inputs, progress, render, render_txn
+from tightrope.cli.remote_options import add_remote_options as add_remote_options
+from tightrope.cli.remote_options import wants_remote as wants_remote
 from tightrope.core.drill import DrillResult, result_from_dict, result_to_dict
 from tightrope.core.model import BondConfig
 from tightrope.core.status import report_from_dict
@@ -38,36 +40,6 @@ from tightrope.remote.ssh import Ssh, SshOptions
 from tightrope.remote.target import parse_target
 
 M = TypeVar("M", bound=proto.Message)
-
-
-def add_remote_options(p: argparse.ArgumentParser, *, fleet: bool = False) -> None:
-    g = p.add_argument_group("remote (run from your laptop)")
-    g.add_argument(
-        "--host",
-        action="append",
-        metavar="[USER@]HOST[:PORT]",
-        help="the box, over SSH (repeat for several boxes)" if fleet else "the box",
-    )
-    if fleet:
-        g.add_argument("--hosts", metavar="FILE", help="boxes, one per line, or YAML")
-        g.add_argument("--parallel", type=int, default=1, metavar="N",
-                       help="boxes changed at once (default: 1)")  # fmt: skip
-        g.add_argument("--canary", type=int, default=0, metavar="N",
-                       help="do N boxes first; stop if any fails (default: 0, none)")  # fmt: skip
-    g.add_argument("--ssh-config", metavar="FILE", help="ssh -F FILE")
-    g.add_argument(
-        "--ssh-option", action="append", default=[], metavar="KEY=VALUE", help="ssh -o KEY=VALUE"
-    )
-    g.add_argument(
-        "--accept-new-host-key",
-        action="store_true",
-        help="trust the box's key on first contact at the address you gave "
-        "(StrictHostKeyChecking=accept-new; never at the new address)",
-    )
-
-
-def wants_remote(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "host", None) or getattr(args, "hosts", None))
 
 
 def ssh_options(args: argparse.Namespace) -> SshOptions:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tightrope.cli.safe import safe, safe_lines
-from tightrope.core.plan import Plan
 from tightrope.core.printable import printable
 from tightrope.core.status import BondStatus, StatusReport
 from tightrope.errors import ConfigError, TightropeError
+
+if TYPE_CHECKING:  # the plan's module (and all it imports) is not needed to show a status
+    from tightrope.core.plan import Plan
 
 _SEVERITY_STYLE = {"danger": "bold red", "warning": "yellow", "info": "cyan"}
 _ACTION_STYLE = {"add": "green", "modify": "yellow", "retire": "red", "activate": "blue"}
