@@ -185,6 +185,11 @@ class Box:
         leaves the LAN (the box's tap taken off the bridge), as when the switch between the
         box and the router loses its uplink. MII monitoring sees nothing; ARP does."""
         tap, _ = tap_names(self.spec)
+        # Off the bridge, the tap is an interface of the LAN namespace, which holds the
+        # gateway's address: Linux would answer the box's ARP for it there (arp_ignore 0),
+        # and the box's ARP monitor would see a live path. 8: answer no ARP on it at all.
+        ignore = "0" if alive else "8"
+        run(netns(self.lan_ns, ["sysctl", "-q", "-w", f"net.ipv4.conf.{tap}.arp_ignore={ignore}"]))
         where = ["master", "br0"] if alive else ["nomaster"]
         run(["ip", "-n", self.lan_ns, "link", "set", tap, *where])
 
