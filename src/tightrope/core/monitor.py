@@ -1,5 +1,5 @@
-"""The bond's ARP monitor: what the config may ask for, and what NetworkManager and netplan
-are told. Pure (issue 15; not yet offered by the config: config.py will call parse_arp).
+"""The bond's ARP monitor: what the config may ask for (core.config calls parse_arp), and
+what NetworkManager and netplan are told. Pure (issue 15).
 
 MII monitoring watches the link, so it misses a path that died with the link still up (a
 switch that lost its uplink, a port in the wrong VLAN), and it waits for the PHY to report a
