@@ -119,7 +119,9 @@ def main() -> int:
             box.restore("pristine")
             bond_up(box, pyz, extra, tmp)
             entry: dict[str, Any] = {}
-            for kind in ("cable", "path"):
+            # The dead path first: the seed's bond has no primary, so after a cable pull it
+            # stays on wlan0, and a dead path on eth0 would then hit nothing.
+            for kind in ("path", "cable"):
                 runs = [one_fault(lab, box, kind, args.hold) for _ in range(args.faults)]
                 entry[kind] = {"runs": runs, **summary(runs)}
                 print(name, kind, json.dumps(summary(runs)), flush=True)
