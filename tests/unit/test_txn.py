@@ -511,3 +511,53 @@ def test_cut_before_the_bonds_yaml_is_written(tmp_path: Path, death: str) -> Non
     else:  # the bond still runs, in memory: committed, and applying again finishes it
         assert state.outcome == "committed"
         assert f"left undone: write {OWN}; remove" in state.reason
+
+
+def test_networkmanager_restarted_while_activating_gets_the_old_profiles_back(
+    tmp_path: Path,
+) -> None:
+    """Fault bench bug 7: NetworkManager restarted mid-activation (the checkpoint dies with
+    it) and the failing activate step was never rolled back; the restarted NetworkManager kept
+    eth0 in the half-built bond. The step now undoes itself first, waiting for NetworkManager."""
+    from tightrope.errors import BackendUnavailable
+
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    real_activate = box.activate
+    away = {"calls": 0}
+
+    def activate(uuid: str, device: str | None = None) -> None:
+        if box.profiles[uuid].id == "bond0-port-wlan0" and away["calls"] == 0:
+            away["calls"] += 1
+            box.checkpoint = None  # NetworkManager's restart takes its checkpoints
+            raise BackendUnavailable("NetworkManager is not running on the system bus")
+        real_activate(uuid, device)
+
+    box.activate = activate  # type: ignore[method-assign]
+    final = _run(tmp_path, box, clock, _start(tmp_path, box, clock))
+    assert final.outcome == "rolled-back" and "not running" in final.reason
+    undone = box.calls[box.calls.index("activate bond0-port-eth0") + 1:][:2]
+    assert undone == ["activate netplan-eth0", "activate netplan-wlan0-TightropeLab"]
+    steps = [(s.name, s.status) for s in final.steps if s.name == "activate"]
+    assert steps[-2:] == [("activate", "failed"), ("activate", "rolled-back")]
+    assert box.devices["eth0"].active_profile == box.start.device("eth0").active_profile
+
+
+def test_a_step_that_fails_half_way_is_undone_first_if_it_says_so() -> None:
+    log: list[str] = []
+
+    class Step:
+        def __init__(self, name: str, fail: bool = False, undo: bool = False) -> None:
+            self.name, self.fail, self.undo_if_failed = name, fail, undo
+
+        def commit(self) -> None:
+            if self.fail:
+                raise RuntimeError("half-way")
+
+        def rollback(self) -> None:
+            log.append(self.name)
+
+    for undo, expected in ((True, ["b", "a"]), (False, ["a"])):
+        log.clear()
+        with pytest.raises(RuntimeError):
+            Transaction([Step("a"), Step("b", fail=True, undo=undo)], lambda *a: None).run()
+        assert log == expected

@@ -1,9 +1,10 @@
 """A transaction is a list of steps, each with commit() and rollback().
 
 Steps run in order; on any failure the steps already committed are rolled back in reverse
-and the original error is re-raised (pyroute2's NDB transactions). A rollback that fails is
-recorded and the others still run: leaving the box half-restored because one undo failed
-would be the worst outcome.
+and the original error is re-raised (pyroute2's NDB transactions). A step that can fail
+half-way (it set something in motion before its error) says so with `undo_if_failed`, and is
+rolled back first. A rollback that fails is recorded and the others still run: leaving the
+box half-restored because one undo failed would be the worst outcome.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Transaction:
                 step.commit()
             except BaseException as exc:
                 self._tell(step.name, "failed", _describe(exc))
+                if getattr(step, "undo_if_failed", False):
+                    self.done.append(step)
                 self.rollback()
                 raise
             self.done.append(step)
