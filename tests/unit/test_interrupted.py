@@ -283,3 +283,40 @@ def test_the_new_profiles_are_on_the_disk_before_the_point_of_no_return(tmp_path
         if kind == "apply":
             txn_id = control.start_undo(store, clock=clock, boot_id="boot-1",
                                         launch=lambda t, s: None).state.id  # fmt: skip
+
+
+def test_a_disk_full_after_the_point_of_no_return_does_not_stop_the_chores(
+    tmp_path: Path,
+) -> None:
+    """Measured (fault bench, bug 6): the state directory filled while netplan was being
+    edited; the runner stopped at the first record it could not write, leaving the bond in
+    memory beside the old profiles. The chores now run to the end; only their record is lost."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    store = FullStore(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                           launch=lambda t, s: None).state.id  # fmt: skip
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    saves = {"finishing": 0}
+    real_save = FullStore.save
+
+    def save(state: TxnState) -> None:
+        if state.phase == "finishing":
+            saves["finishing"] += 1
+            if saves["finishing"] == 2:  # the first chore's record: the disk is full now
+                store.full = True
+        real_save(store, state)
+
+    store.save = save  # type: ignore[method-assign]
+    journal = io.StringIO()
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                       secrets={"wlan0": PSK}, out=journal)  # fmt: skip
+    assert final.outcome == "committed"
+    assert "could not record the progress" in final.reason
+    # Every chore ran: netplan rendered the bond, the old profiles are gone.
+    assert box.generated == 1
+    assert {p.id for p in box.profiles.values()} == {"bond0", "bond0-port-eth0",
+                                                     "bond0-port-wlan0"}  # fmt: skip
+    assert "could not record the outcome (No space left on device): committed" in (
+        journal.getvalue())
