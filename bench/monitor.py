@@ -35,6 +35,7 @@ CONFIGS = {
     "seed": None,
     "tightrope-mii": "",
     "tightrope-arp": "parameters:\n  arp-interval: 100\n",
+    "tightrope-arp50": "parameters:\n  arp-interval: 50\n",
 }
 
 
@@ -100,6 +101,8 @@ def main() -> int:
     ap.add_argument("--faults", type=int, default=10)
     ap.add_argument("--hold", type=float, default=5.0, help="seconds each fault lasts")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help=f"which bonds, comma-separated (default: {','.join(CONFIGS)})")
     args = ap.parse_args()
     tmp = Path("/tmp/tightrope-bench")
     tmp.mkdir(exist_ok=True)
@@ -115,7 +118,8 @@ def main() -> int:
         box = lab.up("netplan")
         results["accel"] = lab.accel
         box.snapshot("pristine")
-        for name, extra in CONFIGS.items():
+        for name in args.configs.split(","):
+            extra = CONFIGS[name]
             box.restore("pristine")
             bond_up(box, pyz, extra, tmp)
             entry: dict[str, Any] = {}
