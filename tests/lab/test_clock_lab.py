@@ -38,7 +38,7 @@ def _jump(box: Box, seconds: int) -> None:
 def test_the_confirm_window_ignores_wall_clock_jumps(netplan_box: Box, pyz: Path) -> None:
     install(netplan_box, pyz)
     write_config(netplan_box, config_text())
-    start_apply(netplan_box, f"--confirm-timeout {WINDOW} --verify-timeout 40")
+    start_apply(netplan_box, f"--confirm-timeout {WINDOW} --verify-timeout 60")
     wait_ssh(netplan_box, NEW, 90)
     wait_phase(netplan_box, NEW, ("awaiting-confirm",), 90)
     t0 = time.monotonic()

@@ -25,6 +25,8 @@ from tightrope.core.snapshot import BondRuntime, Device
 from tightrope.txn import control, runner
 from tightrope.txn.state import Store, TxnState
 
+SSID_GONE = ("no access point 'TightropeLab' in range of wlan0 (not in its scan results); "
+             "check the SSID")  # fmt: skip
 PSK_REFUSED = "the access point 'TightropeLab' refused the PSK for wlan0; check the passphrase"
 NO_SSID = ("no access point 'NoSuchNetwork' in range of wlan0 (not in its scan results); "
            "check the SSID")  # fmt: skip
@@ -100,7 +102,8 @@ def test_networkmanager_asking_for_a_new_psk_twice_is_a_refused_psk() -> None:
     # agent to give one the port fails. Once may be a lost frame: try again.
     assert trip.event(HANDSHAKE_CUT[0]) is None
     assert trip.event(HANDSHAKE_CUT[1]) == Rejoin(
-        "wlan0", "wlan0 failed to join 'TightropeLab' (NetworkManager: no-secrets)")
+        "wlan0", "wlan0 failed to join 'TightropeLab' (NetworkManager: no-secrets)",
+        PSK_REFUSED)  # the verdict, where the window leaves no room for a second try
     trip.event(DeviceEvent("wlan0", "prepare", "disconnected", "none"))
     assert trip.event(HANDSHAKE_CUT[0]) is None
     assert trip.event(HANDSHAKE_CUT[1]) == PSK_REFUSED
@@ -277,6 +280,19 @@ def test_an_association_timing_out_once_is_tried_again_and_commits(tmp_path: Pat
     clock.on_sleep.append(lambda t: [store.raise_flag(i, "confirm") for i in store.all_ids()])
     final = _run(tmp_path, box, clock, config())
     assert final.outcome == "committed", final.reason
+
+
+def test_a_failure_too_late_for_a_second_try_is_the_verdict(tmp_path: Path) -> None:
+    """An access point switched off: NetworkManager gives up at its 25 s supplicant timeout;
+    a second try would run past a 40 s window, so the first failure is the answer."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_instead = "config"
+    not_found = [DeviceEvent("wlan0", "failed", "config", "ssid-not-found")]
+    clock.on_sleep.append(lambda t: box.emit(*not_found) if clock.mono() - start >= 25 else None)
+    start = clock.mono()
+    final = _run(tmp_path, box, clock, config(), verify_timeout_s=40)
+    assert (final.outcome, final.reason) == ("rolled-back", SSID_GONE)
+    assert box.calls.count("activate bond0-port-wlan0") == 1
 
 
 def test_a_good_psk_passing_through_need_auth_commits(tmp_path: Path) -> None:

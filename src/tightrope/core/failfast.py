@@ -74,10 +74,12 @@ WIFI_ATTEMPTS = 2
 
 @dataclass(frozen=True)
 class Rejoin:
-    """A Wi-Fi port failed an attempt that may have been bad luck: activate it again."""
+    """A Wi-Fi port failed an attempt that may have been bad luck: activate it again, if the
+    window leaves room for a second try (else `verdict` is the answer)."""
 
     interface: str
     why: str
+    verdict: str  # what the failure says if there is no second try
 
 
 # A Wi-Fi port's scans count from the moment it enters config, when NetworkManager hands the
@@ -133,15 +135,24 @@ class Tripwire:
         if ev.new != "failed":
             return None
         self.failures[iface] = self.failures.get(iface, 0) + 1
+        verdict = self._verdict(ev, ssid)
         if self.failures[iface] < WIFI_ATTEMPTS:
-            return Rejoin(iface, f"{iface} failed to join {ssid!r} "
-                                 f"(NetworkManager: {ev.reason or 'no reason given'})")  # fmt: skip
+            said = ev.reason or "no reason given"
+            return Rejoin(iface, f"{iface} failed to join {ssid!r} (NetworkManager: {said})",
+                          verdict)  # fmt: skip
+        return verdict
+
+    def _verdict(self, ev: DeviceEvent, ssid: str) -> str:
+        iface = ev.interface
         if ev.reason == "ssid-not-found":
             return ssid_absent(ssid, iface)
         # NetworkManager may have dropped the refused PSK from the second attempt, which then
         # fails with no-secrets before any handshake: the first refusal still names the cause.
         if iface in self.handshake_cut and ev.reason == "no-secrets":
             return psk_refused(ssid, iface)
+        if self.failures.get(iface, 0) < WIFI_ATTEMPTS:
+            said = ev.reason or "no reason given"
+            return f"{iface} could not join {ssid!r} (NetworkManager: {said})"
         return wifi_failed(ssid, iface, ev.reason)
 
     def snapshot(self, snap: Snapshot) -> str | None:
