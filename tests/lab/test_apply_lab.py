@@ -32,9 +32,10 @@ pytestmark = pytest.mark.lab
 FAST = "--confirm-timeout 30 --verify-timeout 40"
 
 
-def _apply_and_confirm(box: Box, pyz: Path) -> None:
+def _apply_and_confirm(box: Box, pyz: Path, extra: str = "") -> None:
+    """The lab tests' bond (with `extra` YAML after it), applied and confirmed at .64."""
     install(box, pyz)
-    write_config(box, config_text())
+    write_config(box, config_text(extra=extra))
     start_apply(box, FAST)
     wait_ssh(box, NEW, 90)
     wait_phase(box, NEW, ("awaiting-confirm", "committed", "rolled-back"), 90)

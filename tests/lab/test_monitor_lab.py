@@ -15,34 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.lab.boxtools import (
-    NEW,
-    PYZ,
-    both_ports_up,
-    config_text,
-    install,
-    start_apply,
-    tr,
-    try_ssh,
-    wait_phase,
-    wait_ssh,
-    write_config,
-)
+from tests.lab.boxtools import NEW, PYZ, both_ports_up, tr, try_ssh
+from tests.lab.test_apply_lab import _apply_and_confirm
 from tightrope.lab import Box, Lab
 
 pytestmark = pytest.mark.lab
-FAST = "--confirm-timeout 30 --verify-timeout 40"
 ARP = "parameters:\n  arp-interval: 100\n"
 
 
 def _bond(box: Box, pyz: Path, extra: str) -> dict[str, Any]:
-    install(box, pyz)
-    write_config(box, config_text(extra=extra))
-    start_apply(box, FAST)
-    wait_ssh(box, NEW, 90)
-    wait_phase(box, NEW, ("awaiting-confirm", "committed", "rolled-back"), 90)
-    cp = tr(box, "confirm", host=NEW)
-    assert cp.returncode == 0, cp.stdout + cp.stderr
+    _apply_and_confirm(box, pyz, extra)
     both_ports_up(box)
     status: dict[str, Any] = json.loads(tr(box, "status --json", host=NEW).stdout)
     return status["bonds"][0]

@@ -148,7 +148,7 @@ def test_a_dead_path_on_an_mii_bond_is_kept_short() -> None:
     from tightrope.core.drill import DrillFault
 
     plan = drill_plan(bonded(), None, None, DrillFault.PATH, 30)
-    assert (plan.fault, plan.arp_watched) == (DrillFault.PATH, False)
+    assert plan.fault == DrillFault.PATH
     with pytest.raises(DrillRefused, match=r"will not notice a dead path.*at most 30 s"):
         drill_plan(bonded(), None, None, DrillFault.PATH, 31)
     # With the ARP monitor it is the drill's normal length.
@@ -156,7 +156,7 @@ def test_a_dead_path_on_an_mii_bond_is_kept_short() -> None:
     arp = tuple(replace(d, bond=replace(d.bond, mii_interval_ms=0, arp_interval_ms=200))
                 if d.bond else d for d in snap.devices)  # fmt: skip
     plan = drill_plan(replace(snap, devices=arp), None, None, DrillFault.PATH, 120)
-    assert plan.arp_watched
+    assert (plan.fault, plan.port) == (DrillFault.PATH, "eth0")
 
 
 def test_the_drill_says_which_monitor_noticed_and_its_floor() -> None:
@@ -173,7 +173,7 @@ def test_the_drill_says_which_monitor_noticed_and_its_floor() -> None:
     assert (det.by, det.after_ms, det.floor) == ("MII", None,
                                                  "none: MII watches the link, which stayed up")
     # Under ARP: interval x missed.
-    arp = replace(link, plan=replace(link.plan, fault=DrillFault.PATH, arp_watched=True),
+    arp = replace(link, plan=replace(link.plan, fault=DrillFault.PATH),
                   miimon_ms=0, arp_interval_ms=200, arp_missed_max=2)  # fmt: skip
     det = arp.detection()
     assert (det.by, det.floor_ms, det.floor) == ("ARP", 400, "ARP interval 200 ms x 2 missed")

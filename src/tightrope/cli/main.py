@@ -13,19 +13,10 @@ from tightrope.errors import Exit, TightropeError
 
 # Each module has register(subparsers): it adds its parser(s) and sets `func`, a callable
 # taking the parsed args and returning an exit code. Imported lazily so that `--help` and the
-# commands that do not need D-Bus or rich start fast.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "tightrope.cli.cmd_bond",
-    "tightrope.cli.cmd_plan",
-    "tightrope.cli.cmd_apply",
-    "tightrope.cli.cmd_prove",
-    "tightrope.cli.cmd_status",
-    "tightrope.cli.cmd_lab",
-    "tightrope.cli.cmd_completion",
-)
-# Which module registers each command (a test keeps it true): `tightrope status` imports
-# only cmd_status, not the modules of every other command (on a small box, each import is
-# felt in a command meant to answer at nmcli's speed).
+# commands that do not need D-Bus or rich start fast. The table says which module registers
+# each command (a test keeps it true): `tightrope status` imports only cmd_status, not the
+# modules of every other command (on a small box, each import is felt in a command meant to
+# answer at nmcli's speed).
 _MODULE_OF: dict[str, str] = {
     "bond": "tightrope.cli.cmd_bond",
     "plan": "tightrope.cli.cmd_plan",
@@ -35,7 +26,7 @@ _MODULE_OF: dict[str, str] = {
     "lab": "tightrope.cli.cmd_lab",
     "completion": "tightrope.cli.cmd_completion",
 }
-
+_COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(_MODULE_OF.values()))
 
 
 def _hidden(argv: list[str]) -> int | None:

@@ -50,7 +50,6 @@ class DrillPlan:
     backups: tuple[str, ...]
     target: str
     fault: DrillFault = DrillFault.LINK
-    arp_watched: bool = False  # the bond runs the ARP monitor (else MII)
 
 
 @dataclass(frozen=True)
@@ -175,8 +174,7 @@ def drill_plan(
             f"no backup port of {dev.interface} is up (Wi-Fi associated, link "
             f"present): taking {rt.active_port} down would cut the box off"
         )
-    arp = rt.arp_interval_ms > 0
-    if fault is DrillFault.PATH and not arp and seconds > MAX_UNWATCHED_PATH_S:
+    if fault is DrillFault.PATH and not rt.arp_interval_ms and seconds > MAX_UNWATCHED_PATH_S:
         raise DrillRefused(
             f"{dev.interface} watches the link (MII), so it will not notice a dead path: the "
             f"box would be cut off for {seconds:g} s; drill a dead path for at most "
@@ -185,7 +183,7 @@ def drill_plan(
     gw = target or dev.ip4_gateway
     if not gw:
         raise DrillRefused(f"{dev.interface} has no gateway to probe: give --target")
-    return DrillPlan(dev.interface, rt.active_port, tuple(backups), gw, fault, arp)
+    return DrillPlan(dev.interface, rt.active_port, tuple(backups), gw, fault)
 
 
 def sparkline(result: DrillResult, width: int = 60) -> str:
@@ -248,9 +246,8 @@ def result_to_dict(r: DrillResult) -> dict[str, Any]:
 
 
 def result_from_dict(d: Mapping[str, Any]) -> DrillResult:
-    arp_interval = int(d.get("arp_interval_ms", 0))
     plan = DrillPlan(str(d["bond"]), str(d["port"]), tuple(d["backups"]), str(d["target"]),
-                     DrillFault(d.get("fault", "link")), arp_interval > 0)  # fmt: skip
+                     DrillFault(d.get("fault", "link")))  # fmt: skip
     miimon = d.get("miimon_ms")
     missed = d.get("arp_missed_max")
     return DrillResult(
@@ -265,6 +262,6 @@ def result_from_dict(d: Mapping[str, Any]) -> DrillResult:
         ),
         events=tuple(PortEvent(float(a), str(w)) for a, w in d["events"]),
         miimon_ms=int(miimon) if miimon is not None else None,
-        arp_interval_ms=arp_interval,
+        arp_interval_ms=int(d.get("arp_interval_ms", 0)),
         arp_missed_max=int(missed) if missed is not None else None,
     )

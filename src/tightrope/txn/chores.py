@@ -80,5 +80,3 @@ def commit_and_do(ctx: Context, chores: list[Chore]) -> list[str]:
             problems += failed
             recorded = not failed
     return problems
-
-

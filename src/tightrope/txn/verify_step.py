@@ -37,7 +37,7 @@ class Verify:
         ctx = self.ctx
         ctx.set_phase("verifying", None)
         self.trip.signals = ctx.events is not None  # Activate subscribed, or could not
-        until = self.until = ctx.clock.mono() + ctx.verify_timeout_s
+        self.until = ctx.clock.mono() + ctx.verify_timeout_s
         gw = str(ctx.config.ipv4.gateway) if ctx.config.ipv4.gateway else None
         while True:
             ctx.stop_if_asked()
@@ -55,7 +55,7 @@ class Verify:
             if ctx.verdict.ok:
                 ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
                 return
-            if ctx.verdict.fatal or ctx.clock.mono() >= until:
+            if ctx.verdict.fatal or ctx.clock.mono() >= self.until:
                 refused = "".join(f"; NetworkManager refused {r}" for r in ctx.refusals)
                 raise RolledBack(f"verification failed: {ctx.verdict.reason()}{refused}")
             for _ in range(round(1.0 / self.TICK_S)):
