@@ -45,8 +45,9 @@ def address_in_use(addresses: Iterable[str]) -> str:
     )
 
 
-def wifi_failed(ssid: str, iface: str, reason: str) -> str:
-    return (f"{iface} could not join {ssid!r} in {WIFI_ATTEMPTS} tries (NetworkManager: "
+def wifi_failed(ssid: str, iface: str, reason: str, tries: int) -> str:
+    in_tries = f" in {tries} tries" if tries > 1 else ""
+    return (f"{iface} could not join {ssid!r}{in_tries} (NetworkManager: "
             f"{reason or 'no reason given'}); check the access point and the signal")  # fmt: skip
 
 
@@ -150,10 +151,7 @@ class Tripwire:
         # fails with no-secrets before any handshake: the first refusal still names the cause.
         if iface in self.handshake_cut and ev.reason == "no-secrets":
             return psk_refused(ssid, iface)
-        if self.failures.get(iface, 0) < WIFI_ATTEMPTS:
-            said = ev.reason or "no reason given"
-            return f"{iface} could not join {ssid!r} (NetworkManager: {said})"
-        return wifi_failed(ssid, iface, ev.reason)
+        return wifi_failed(ssid, iface, ev.reason, self.failures.get(iface, 1))
 
     def snapshot(self, snap: Snapshot) -> str | None:
         """A verdict from a snapshot: what polling alone can tell (a reason the device still
