@@ -151,6 +151,8 @@ class FakeBox:
         self.profiles[uuid] = p
 
     def delete_profile(self, uuid: str) -> None:
+        if uuid not in self.profiles:  # as NetworkManager's GetConnectionByUuid
+            raise TightropeError(f"No connection with the UUID '{uuid}' was found.")
         self.calls.append(f"delete {self.profiles[uuid].id}")
         del self.profiles[uuid]
 

@@ -72,8 +72,22 @@ def _difference(agreed: Plan | None, now: Plan) -> str:
     return "; ".join(parts) or "the details of a change differ"
 
 
+def _finisher(env: BoxEnv, who: str) -> control.FinishLeft | None:
+    """As root, what runs the chores a dead runner left after the point of no return, as
+    `who` (the command the admin typed); None without the box's machinery or root."""
+    if env.machinery is None or not env.is_root():
+        return None
+    from tightrope.txn.resume import Resumer
+
+    return Resumer(env.store, env.clock, env.machinery, who)
+
+
+def _expire_stale(env: BoxEnv, who: str) -> TxnState | None:
+    return control.expire_stale(env.store, env.clock, env.boot_id(), _finisher(env, who))
+
+
 def _refuse_if_pending(env: BoxEnv) -> None:
-    control.expire_stale(env.store, env.clock, env.boot_id())
+    _expire_stale(env, "tightrope apply")
     pending = env.store.pending_id()
     if pending:
         raise Busy(f"transaction {pending} is still pending",
@@ -134,7 +148,7 @@ def start(
 
 def undo(env: BoxEnv, txn: str | None, options: proto.Options) -> proto.TxnView:
     env.require_root()
-    control.expire_stale(env.store, env.clock, env.boot_id())
+    _expire_stale(env, "tightrope undo")
     session = env.read_snapshot(False).session
     started = control.start_undo(
         env.store, clock=env.clock, boot_id=env.boot_id(), launch=env.launch, txn_id=txn,
@@ -162,7 +176,7 @@ def view(env: BoxEnv, state: TxnState) -> proto.TxnView:
 
 def progress(env: BoxEnv, txn: str | None) -> proto.TxnView:
     env.require_root()
-    control.expire_stale(env.store, env.clock, env.boot_id())
+    _expire_stale(env, "tightrope apply")  # the laptop follows its change with it
     txn = txn or env.store.pending_id() or _last(env)
     return view(env, env.store.load(txn))
 
@@ -182,7 +196,7 @@ def settle(
     A transaction that already ended is reported as it ended, not refused: whoever asks
     after the fact (a journey that lost its session) wants to know."""
     env.require_root()
-    control.expire_stale(env.store, env.clock, env.boot_id())
+    _expire_stale(env, f"tightrope {action}")
     if txn is not None:
         state = env.store.load(txn)
         if state.finished:
@@ -214,7 +228,7 @@ def _load_live(env: BoxEnv, txn: str) -> TxnState:
     """The transaction as stored, ended truthfully if its runner is gone (killed, rebooted)."""
     state = env.store.load(txn)
     if not state.finished and control.stale_reason(state, env.boot_id()):
-        state = control.expire_stale(env.store, env.clock, env.boot_id()) or state
+        state = _expire_stale(env, "tightrope apply") or state
     return state
 
 
@@ -228,7 +242,7 @@ def follow(env: BoxEnv, txn: str, interval_s: float = 0.5) -> Iterator[proto.Txn
         env.clock.sleep(interval_s)
 
 
-def _expire(env: BoxEnv) -> dict[str, TxnState]:
+def _expire(env: BoxEnv, who: str) -> dict[str, TxnState]:
     """As root, end a pending transaction whose runner is gone (a reboot, a power cut, a
     kill), with the reason, so whoever looks learns how it ended; so is one whose runner
     could not record its end (returned by id: with the disk still full, they are not on disk
@@ -237,23 +251,25 @@ def _expire(env: BoxEnv) -> dict[str, TxnState]:
     if not env.is_root():
         return {}
     # A full disk must not stop anyone from reading what is recorded: the next look retries.
+    finish = _finisher(env, who)
     with contextlib.suppress(Busy, OSError):
-        control.expire_stale(env.store, env.clock, env.boot_id())
+        control.expire_stale(env.store, env.clock, env.boot_id(), finish)
     try:
-        return {s.id: s for s in control.expire_orphans(env.store, env.clock, env.boot_id())}
+        return {s.id: s for s in control.expire_orphans(env.store, env.clock, env.boot_id(),
+                                                        finish)}  # fmt: skip
     except OSError:
         return {}
 
 
 def log(env: BoxEnv, txn: str) -> proto.TxnView:
-    told = _expire(env)
+    told = _expire(env, "tightrope log")
     return view(env, told.get(txn) or env.store.load(txn))
 
 
 def history(env: BoxEnv) -> tuple[proto.TxnView, ...]:
     """Every transaction, oldest first; one whose state cannot be read is listed as
     "unreadable" with the reason (and, if it holds the lock, how to free it), not left out."""
-    told = _expire(env)
+    told = _expire(env, "tightrope log")
     views = []
     stuck = control.stuck_lock_now(env.store)
     for txn_id in env.store.all_ids():
@@ -298,7 +314,7 @@ def last_change(env: BoxEnv) -> LastTxn | None:
     """The newest transaction that ended. As root, a pending one whose runner is gone (a
     reboot, a power cut, a kill) is ended first, with the reason, so status tells it."""
     try:
-        told = _expire(env)
+        told = _expire(env, "tightrope status")
         ended = [told.get(s.id, s) for s in control.history(env.store)]
         ended = [s for s in ended if s.finished]
     except (OSError, TightropeError):

@@ -19,6 +19,7 @@ from tightrope import proto
 from tightrope.core.drill import DrillPlan, DrillResult
 from tightrope.core.snapshot import Snapshot
 from tightrope.errors import NotRoot, TightropeError, UsageError
+from tightrope.txn.backend import Backend, System
 from tightrope.txn.clock import Clock, RealClock
 from tightrope.txn.state import DEFAULT_ROOT, Store
 
@@ -40,6 +41,9 @@ class EventSource(Protocol):
 
 # starts watching
 Watcher = Callable[[], EventSource]
+# NetworkManager and the box's tools, as the transaction runner uses them: for finishing the
+# chores a dead runner left (txn/resume.py)
+Machinery = Callable[[], tuple[Backend, System]]
 
 
 def _cannot_drill(plan: DrillPlan, seconds: float, interval_ms: int) -> DrillResult:
@@ -62,6 +66,7 @@ class BoxEnv:
     is_root: Callable[[], bool] = lambda: os.geteuid() == 0
     drill: Driller = _cannot_drill
     watch: Watcher = _cannot_watch
+    machinery: Machinery | None = None  # None: a dead runner's chores wait for an apply
 
 
 def require_root() -> None:
@@ -123,6 +128,11 @@ def real_env(state_dir: str | None = None, from_snapshot: str | None = None) -> 
 
         return Watch(store.root).start()
 
+    def machinery() -> tuple[Backend, System]:
+        from tightrope.txn.nmbackend import HostSystem, NMBackend
+
+        return NMBackend(), HostSystem()
+
     return BoxEnv(store=store, clock=RealClock(), boot_id=_boot_id, read_snapshot=read,
-                  launch=launch, require_root=require_root, drill=drill,
-                  watch=watch)  # fmt: skip
+                  launch=launch, require_root=require_root, drill=drill, watch=watch,
+                  machinery=None if from_snapshot else machinery)  # fmt: skip

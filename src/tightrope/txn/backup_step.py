@@ -64,6 +64,9 @@ class Backup:
             d.interface: d.active_profile for d in ctx.before.devices if d.active_profile
         }
         ctx.store.write_backup(ctx.txn_id, "manifest.json", json.dumps(manifest, indent=2))
+        # What the plan was made from, secrets left out: a runner killed after the point of
+        # no return leaves chores that the next root command rebuilds from it (txn/resume.py).
+        ctx.store.save_before(ctx.txn_id, ctx.before)
         ctx.note(
             f"backed up {len(touched)} profile(s) and {len(manifest['netplan'])} netplan file(s)"
         )

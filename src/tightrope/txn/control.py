@@ -148,8 +148,18 @@ def start_undo(
     return _start(store, clock, boot_id, launch, inputs, {}, old_address)
 
 
-def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
-    """A pending transaction whose runner is gone is over: say how it ended, free the lock."""
+# Runs the chores a dead runner left after the point of no return (txn/resume.py), given
+# the transaction and how its runner went; returns the record's words for what it did (None:
+# nothing was left). Raises Busy while another process is finishing it.
+FinishLeft = Callable[[TxnState, str], str | None]
+COMMITTED = "committed (the checkpoint was destroyed)"
+
+
+def expire_stale(
+    store: Store, clock: Clock, boot_id: str, finish: FinishLeft | None = None
+) -> TxnState | None:
+    """A pending transaction whose runner is gone is over: say how it ended, free the lock.
+    Committed with chores left, `finish` (as root) runs them first."""
     pending = store.pending_id()
     if pending is None:
         return None
@@ -163,9 +173,18 @@ def expire_stale(store: Store, clock: Clock, boot_id: str) -> TxnState | None:
     # Past the point of no return NetworkManager has nothing left to roll back to; unless
     # the bond lived only in memory and a reboot took it.
     finished = state.phase == "finishing" and not lost_in_memory(state, boot_id)
+    seen = last_seen(state)  # the runner's last word, not what finishing it wrote
+    if finished and finish is not None:
+        how = "the box rebooted" if _gone(state, boot_id) == "rebooted" else "its runner died"
+        try:
+            told = finish(state, how)
+        except Busy:
+            return None  # another process is finishing it: it records the end
+        if told is not None:
+            reason, state = f"{COMMITTED}; {told}", store.load(pending)
     outcome = "committed" if finished else "aborted"
     # When it ended is not known, only when its runner last wrote and when it was found over.
-    timings = {**state.timings, "last-seen": last_seen(state), outcome: clock.now()}
+    timings = {**state.timings, "last-seen": seen, outcome: clock.now()}
     state = store.update(state, phase=outcome, outcome=outcome, reason=reason, timings=timings)
     store.release(pending)
     return state
@@ -275,7 +294,7 @@ def stale_reason(state: TxnState, boot_id: str) -> str | None:
                 "which nothing had changed yet. Apply the same configuration again")
     if state.phase == "finishing":
         who = "the box rebooted" if gone == "rebooted" else "tightrope's runner died"
-        return (f"committed (the checkpoint was destroyed), but {who} before it finished; "
+        return (f"{COMMITTED}, but {who} before it finished; "
                 f"left undone: {state.unfinished or 'unknown'}. Apply the same configuration "
                 "again to finish it (its plan shows what is left), or `tightrope undo` takes "
                 "the change back")
@@ -336,11 +355,14 @@ _UNRECORDED_END = {
 }
 
 
-def expire_orphans(store: Store, clock: Clock, boot_id: str) -> list[TxnState]:
+def expire_orphans(
+    store: Store, clock: Clock, boot_id: str, finish: FinishLeft | None = None
+) -> list[TxnState]:
     """Unfinished transactions that hold no lock and whose runner is gone: their end was
     never recorded. Record it, with what is known, so log and status do not show them as
     still running, and return them as ended even when the disk is still too full to record
-    them. (A transaction being created has no runner yet: it is left alone.)"""
+    them. (A transaction being created has no runner yet: it is left alone.) Committed
+    with chores left, `finish` runs them, holding the change lock meanwhile."""
     pending = store.pending_id()
     ended = []
     for state in history(store):
@@ -350,7 +372,17 @@ def expire_orphans(store: Store, clock: Clock, boot_id: str) -> list[TxnState]:
         outcome = "committed" if stage == "finishing" else "aborted"
         reason = _UNRECORDED.format(root=store.root) + _UNRECORDED_END[stage].format(
             unfinished=state.unfinished or "unknown")
-        timings = {**state.timings, "last-seen": last_seen(state), outcome: clock.now()}
+        seen = last_seen(state)
+        if (stage == "finishing" and finish is not None and pending is None
+                and not lost_in_memory(state, boot_id)):  # fmt: skip
+            try:  # the resumer takes the change lock meanwhile: no apply may start
+                told = finish(state, "its runner ended")
+            except Busy:
+                continue  # another process is at it
+            if told is not None:
+                reason = _UNRECORDED.format(root=store.root) + f"{COMMITTED}; {told}"
+                state = store.load(state.id)
+        timings = {**state.timings, "last-seen": seen, outcome: clock.now()}
         done = replace(state, phase=outcome, outcome=outcome, reason=reason, timings=timings)
         # Still full: told all the same (the caller shows it), recorded at a later look.
         with contextlib.suppress(OSError):

@@ -45,11 +45,21 @@ def _retire(ctx: Context, profile: str, uuid: str) -> Chore:
         try:
             ctx.backend.delete_profile(uuid)
         except TightropeError as exc:
+            if _gone(ctx, uuid):  # retired already, by a runner killed before striking it off
+                ctx.note(f"retired {profile} (it was gone already)")
+                return []
             return [f"retiring {profile}: {exc}"]
         ctx.note(f"retired {profile}")
         return []
 
     return Chore(f"retire {profile}", run)
+
+
+def _gone(ctx: Context, uuid: str) -> bool:
+    try:
+        return ctx.snapshot().profile(uuid) is None
+    except TightropeError:
+        return False
 
 
 def _netplan_made(ctx: Context, uuid: str) -> bool:

@@ -4,6 +4,8 @@
       pending                  the id of the transaction that is not finished yet
       txn/<id>/                0700
         inputs.json            desired state and plan, without secrets
+        before.json            the box as the runner planned from (secrets left out), so the
+                               chores a dead runner left can be rebuilt (txn/resume.py)
         state.json             phase, deadline, steps, outcome (rewritten atomically)
         confirm                created by `tightrope confirm`
         abort                  created by `tightrope rollback`
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tightrope import proto
+from tightrope.core.snapshot import Snapshot
 from tightrope.errors import Busy, Exit, TightropeError
 from tightrope.txn.atomic import create_exclusive, write_atomic
 
@@ -159,6 +162,20 @@ class Store:
 
     def inputs(self, txn_id: str) -> dict[str, Any]:
         return self._read_json(txn_id, self.txn_dir(txn_id) / "inputs.json")
+
+    def save_before(self, txn_id: str, snapshot: Snapshot) -> None:
+        """The snapshot a change is planned from, with every secret left out (PSKs in profiles
+        and in netplan files): the plan is rebuilt from it, the PSK comes from elsewhere."""
+        data = snapshot.to_dict(with_secrets=False)
+        text = json.dumps(data, indent=2, default=str)
+        write_atomic(self.txn_dir(txn_id) / "before.json", text)
+
+    def before(self, txn_id: str) -> Snapshot:
+        path = self.txn_dir(txn_id) / "before.json"
+        try:
+            return Snapshot.from_dict(self._read_json(txn_id, path))
+        except ValueError as exc:
+            raise StateUnreadable(f"{path} is not a snapshot: {exc}", path) from None
 
     def _read_json(self, txn_id: str, path: Path) -> dict[str, Any]:
         if not path.parent.is_dir():
