@@ -7,7 +7,8 @@ MII and with the ARP monitor, side by side on one lab box, N faults each.
 Pings from the laptop every 10 ms. For each fault: the longest silence between the fault and
 its repair (the failover outage; the whole hold when nothing failed over), the longest
 silence after the repair (fail-back), probes lost, and whether traffic came back before the
-repair (recovered). Writes bench/results/monitor-<UTC>.json; docs/benchmarks.md quotes it.
+repair (recovered). `--kinds flap`: a cable pulled and replugged every second, 4 times per
+fault: outages and probes lost (MII's fail-back delay against ARP, which has none). Writes bench/results/monitor-<UTC>.json; docs/benchmarks.md quotes it.
 The box runs under QEMU (TCG here): read the ratios and the interval-bound figures.
 """
 
@@ -47,6 +48,8 @@ def _gap_ms(res: PingResult, start: float, end: float) -> float:
 
 def one_fault(lab: Lab, box: Box, kind: str, hold_s: float) -> dict[str, Any]:
     wait_until(lambda: len(bond_state(box)[1]) == 2, 90)
+    if kind == "flap":
+        return one_flap(lab, box)
     run = lab.start_ping(NEW, seconds=1.5 + hold_s + 5, interval=0.01)
     time.sleep(1.5)
     cut = time.time()
@@ -69,6 +72,34 @@ def one_fault(lab: Lab, box: Box, kind: str, hold_s: float) -> dict[str, Any]:
         "lost": len(res.lost),
         "recovered": failover < hold_s * 1000 - 50,
     }
+
+
+def one_flap(lab: Lab, box: Box, flaps: int = 4) -> dict[str, Any]:
+    """A cable pulled and replugged every second, `flaps` times (reported on Pi 4 eth0), with
+    the bond's own settings: MII has a fail-back delay (up-delay) for this, ARP has none."""
+    run = lab.start_ping(NEW, seconds=2 + flaps * 2 + 4, interval=0.01)
+    time.sleep(2)
+    for _ in range(flaps):
+        box.pull_cable()
+        time.sleep(1)
+        box.plug_cable()
+        time.sleep(1)
+    res = run.result()
+    times = sorted(r.at for r in res.replies)
+    outages = [round((b - a) * 1000) for a, b in itertools.pairwise(times) if b - a > 0.05]
+    return {"outages": len(outages), "outage_ms": outages, "lost": len(res.lost),
+            "sent": res.transmitted}  # fmt: skip
+
+
+def flap_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "of": len(runs), "flaps_each": 4,
+        "outages_median": statistics.median(r["outages"] for r in runs),
+        "outages_worst": max(r["outages"] for r in runs),
+        "lost_median": statistics.median(r["lost"] for r in runs),
+        "lost_worst": max(r["lost"] for r in runs),
+        "longest_outage_ms": max((max(r["outage_ms"], default=0) for r in runs), default=0),
+    }  # fmt: skip
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,6 +134,10 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--configs", default=",".join(CONFIGS),
                     help=f"which bonds, comma-separated (default: {','.join(CONFIGS)})")
+    # The dead path first: the seed's bond has no primary, so after a cable pull it stays on
+    # wlan0, and a dead path on eth0 would then hit nothing.
+    ap.add_argument("--kinds", default="path,cable",
+                    help="faults, in order: path, cable, flap (default: path,cable)")
     args = ap.parse_args()
     tmp = Path("/tmp/tightrope-bench")
     tmp.mkdir(exist_ok=True)
@@ -113,6 +148,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
         "machine": f"{platform.machine()}, {platform.node()}, 2 cores",
         "faults": args.faults, "hold_s": args.hold, "ping_interval_ms": 10,
+        "kinds": args.kinds,
     }  # fmt: skip
     with Lab("bench-monitor") as lab:
         box = lab.up("netplan")
@@ -123,12 +159,11 @@ def main() -> int:
             box.restore("pristine")
             bond_up(box, pyz, extra, tmp)
             entry: dict[str, Any] = {}
-            # The dead path first: the seed's bond has no primary, so after a cable pull it
-            # stays on wlan0, and a dead path on eth0 would then hit nothing.
-            for kind in ("path", "cable"):
+            for kind in args.kinds.split(","):
                 runs = [one_fault(lab, box, kind, args.hold) for _ in range(args.faults)]
-                entry[kind] = {"runs": runs, **summary(runs)}
-                print(name, kind, json.dumps(summary(runs)), flush=True)
+                sums = flap_summary(runs) if kind == "flap" else summary(runs)
+                entry[kind] = {"runs": runs, **sums}
+                print(name, kind, json.dumps(sums), flush=True)
             results[name] = entry
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
