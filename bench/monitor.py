@@ -8,7 +8,8 @@ Pings from the laptop every 10 ms. For each fault: the longest silence between t
 its repair (the failover outage; the whole hold when nothing failed over), the longest
 silence after the repair (fail-back), probes lost, and whether traffic came back before the
 repair (recovered). `--kinds flap`: a cable pulled and replugged every second, 4 times per
-fault: outages and probes lost (MII's fail-back delay against ARP, which has none). Writes bench/results/monitor-<UTC>.json; docs/benchmarks.md quotes it.
+fault: outages and probes lost (MII's fail-back delay against ARP, which has none).
+Writes bench/results/monitor-<UTC>.json; docs/benchmarks.md quotes it.
 The box runs under QEMU (TCG here): read the ratios and the interval-bound figures.
 """
 
