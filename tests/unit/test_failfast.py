@@ -37,12 +37,18 @@ IN_USE = ("198.18.1.10 is already in use on the LAN (another machine answered AR
 
 def config(ssid: str = "TightropeLab", address: str = "198.18.1.64/24",
            gateway: str = "198.18.1.1", dhcp: bool = False) -> BondConfig:  # fmt: skip
+    return config_with(ssid=ssid, address=address, gateway=gateway, dhcp=dhcp)
+
+
+def config_with(ssid: str = "TightropeLab", address: str = "198.18.1.64/24",
+                gateway: str = "198.18.1.1", dhcp: bool = False,
+                **params: Any) -> BondConfig:  # fmt: skip
     ipv4: dict[str, Any] = {"dhcp": True} if dhcp else {"addresses": [address],
                                                         "gateway": gateway}  # fmt: skip
     return parse_config(
         {"ports": {"eth0": {"type": "ethernet"},
                    "wlan0": {"type": "wifi", "ssid": ssid, "psk-env": "P"}},
-         "ipv4": ipv4},
+         "parameters": params, "ipv4": ipv4},
         Sources(env={"P": PSK}),
     )  # fmt: skip
 
@@ -210,6 +216,26 @@ def test_arp_through_the_bond_waits_for_its_address_and_an_active_port() -> None
     assert bond_ready_for_arp(cfg, replace(snap, devices=(*snap.devices, ready)))
     no_port = replace(ready, bond=replace(ready.bond, active_port=None))  # type: ignore[arg-type]
     assert not bond_ready_for_arp(cfg, replace(snap, devices=(*snap.devices, no_port)))
+    # Under the ARP monitor a silent gateway leaves no port active: a port in the bond with
+    # its link up is enough to probe (the probe then names the gateway); under MII it is not.
+    eth0 = replace(snap.device("eth0"), controller="bond0", state="activated", carrier=True)
+    rest = tuple(d for d in snap.devices if d.interface != "eth0")
+    silent = replace(snap, devices=(*rest, eth0, no_port))
+    arp = config_with(**{"arp-interval": 100})
+    assert arp.arp is not None and bond_ready_for_arp(arp, silent)
+    mii = config_with(**{"mii-monitor-interval": 100})
+    assert mii.arp is None and not bond_ready_for_arp(mii, silent)
+    unplugged = replace(snap, devices=(*rest, replace(eth0, carrier=False), no_port))
+    assert not bond_ready_for_arp(arp, unplugged)
+
+
+def test_a_silent_gateway_names_the_arp_targets_when_they_are_others() -> None:
+    from tightrope.core.failfast import gateway_silent
+
+    assert gateway_silent("198.18.1.1", "bond0", ["198.18.1.1"]) == (
+        "no ARP reply from 198.18.1.1 on bond0: wrong gateway or wrong subnet?")
+    assert "ARP targets (198.18.1.9) that do not answer" in gateway_silent(
+        "198.18.1.1", "bond0", ["198.18.1.9"])
 
 
 # -- the transaction -----------------------------------------------------------------------

@@ -33,8 +33,14 @@ def ssid_absent(ssid: str, iface: str) -> str:
     return f"no access point {ssid!r} in range of {iface} (not in its scan results); check the SSID"
 
 
-def gateway_silent(gateway: str, bond: str) -> str:
-    return f"no ARP reply from {gateway} on {bond}: wrong gateway or wrong subnet?"
+def gateway_silent(gateway: str, bond: str, arp_targets: Iterable[str] = ()) -> str:
+    """arp_targets: the bond's ARP monitor targets when they are not just the gateway (its
+    ports stay down while they are silent, and then nothing goes out to the gateway either)."""
+    others = [t for t in arp_targets if t != gateway]
+    if not others:
+        return f"no ARP reply from {gateway} on {bond}: wrong gateway or wrong subnet?"
+    return (f"no ARP reply from {gateway} on {bond}: wrong gateway, wrong subnet, or ARP "
+            f"targets ({', '.join(arp_targets)}) that do not answer?")  # fmt: skip
 
 
 def address_in_use(addresses: Iterable[str]) -> str:
@@ -177,12 +183,24 @@ class Tripwire:
 
 
 def bond_ready_for_arp(config: BondConfig, snap: Snapshot) -> bool:
-    """The bond has its address(es) and an active port: an ARP probe through it means
-    something (NetworkManager configures a static address only after its own probe)."""
+    """The bond has its address(es) and a port that can carry a probe: an ARP probe through
+    it means something (NetworkManager configures a static address only after its own
+    probe). Under MII that port is the active one. Under the ARP monitor a silent target
+    leaves no port active at all (each fails for want of replies; measured in the lab: the
+    wrong gateway then went unnamed for 23 s), so a port in the bond with its link up is
+    enough: with a target that answers, the monitor makes it active within a few intervals,
+    well inside the probe's seconds."""
     bond = snap.device(config.name)
-    if bond is None or bond.bond is None or not bond.bond.active_port:
+    if bond is None or bond.bond is None:
+        return False
+    if not bond.bond.active_port and not (config.arp and _port_with_link(config.name, snap)):
         return False
     have = {a.split("/")[0] for a in bond.ip4_addresses}
     if config.ipv4.addresses:
         return all(str(a.ip) in have for a in config.ipv4.addresses)
     return bool(have)
+
+
+def _port_with_link(bond: str, snap: Snapshot) -> bool:
+    return any(d.controller == bond and d.state == "activated" and d.carrier
+               for d in snap.devices)  # fmt: skip

@@ -93,7 +93,9 @@ class Verify:
         ctx = self.ctx
         answered = ctx.system.arp_probe(gw, ctx.config.name)
         if answered is False:
-            self._certain(gateway_silent(gw, ctx.config.name))
+            arp = ctx.config.arp
+            targets = [str(t) for t in arp.targets] if arp else []
+            self._certain(gateway_silent(gw, ctx.config.name, targets))
         self.gateway_answered_arp = answered is True
         self._read_signals()  # what came during the probe's seconds
 
