@@ -35,7 +35,8 @@ from tightrope.remote.zipapp import build
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
     "seed": None,
-    "tightrope-mii": "",
+    # Named explicitly: which monitor tightrope picks by itself has changed (issue 15).
+    "tightrope-mii": "parameters:\n  mii-monitor-interval: 100\n",
     "tightrope-arp": "parameters:\n  arp-interval: 100\n",
     "tightrope-arp50": "parameters:\n  arp-interval: 50\n",
 }

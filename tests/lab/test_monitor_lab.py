@@ -20,7 +20,7 @@ from tests.lab.test_apply_lab import _apply_and_confirm
 from tightrope.lab import Box, Lab
 
 pytestmark = pytest.mark.lab
-ARP = "parameters:\n  arp-interval: 100\n"
+MII = "parameters:\n  mii-monitor-interval: 100\n"
 
 
 def _bond(box: Box, pyz: Path, extra: str) -> dict[str, Any]:
@@ -81,14 +81,12 @@ def _drill_path(box: Box) -> dict[str, Any]:
 def test_arp_monitor_fails_over_from_a_dead_path(netplan_lab: Lab, netplan_box: Box,
                                                  pyz: Path) -> None:  # fmt: skip
     box = netplan_box
-    bond = _bond(box, pyz, ARP)
+    bond = _bond(box, pyz, "")  # tightrope's default with a static gateway
     assert (bond["arp_interval_ms"], bond["arp_targets"], bond["miimon_ms"]) == (
         100, ["198.18.1.1"], 0)
     assert bond["active_port"] == "eth0"
     # The idle Wi-Fi backup must stay up under the ARP monitor, or there is nothing to fail
-    # over to: seen up now and again after 10 s of idling.
-    time.sleep(10)
-    both_ports_up(box, timeout_s=5)
+    # over to: the failover to wlan0 below, seconds after the bond came up, shows it was.
 
     gap, lost, during = _cut_path(netplan_lab, box, 8, ask=True)
     print(f"\narp dead path 8 s: longest silence {gap:.0f} ms, {lost} probes lost, "
@@ -111,14 +109,11 @@ def test_arp_monitor_fails_over_from_a_dead_path(netplan_lab: Lab, netplan_box: 
 def test_mii_monitor_never_notices_a_dead_path(netplan_lab: Lab, netplan_box: Box,
                                                pyz: Path) -> None:  # fmt: skip
     box = netplan_box
-    bond = _bond(box, pyz, "")
+    bond = _bond(box, pyz, MII)
     assert (bond["miimon_ms"], bond["arp_interval_ms"]) == (100, 0)
     gap, lost, during = _cut_path(netplan_lab, box, 5, ask=False)
     print(f"\nmii dead path 5 s: longest silence {gap:.0f} ms, {lost} probes lost, "
           f"active while dead: {during}")
     assert gap >= 4000  # cut off for as long as the path was dead: nothing failed over
-    both_ports_up(box)
-    drill = _drill_path(box)
-    print(f"mii drill --fault path: detected {drill['detected_after_ms']}, failover "
-          f"{drill['failover_ms']} ms, {drill['lost']}/{drill['sent']} lost")
-    assert drill["detected_by"] == "MII" and drill["detected_after_ms"] is None
+    # The drill's "not detected" under MII is tests/unit/test_drill.py's: a lab run of it
+    # cost a minute of CI for what the dead path above already showed.

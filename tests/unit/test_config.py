@@ -41,8 +41,10 @@ def test_seed_defaults() -> None:
     assert c.name == "bond0"
     assert c.mode == "active-backup"
     assert c.primary == "eth0"  # the first ethernet port, so the bond fails back to the cable
-    assert c.miimon == 100
-    assert c.updelay == 2000  # fail-back waits for a cable that stays (measured default)
+    # A static gateway to ask: the ARP monitor, which also sees a dead path (measured default)
+    assert c.arp is not None and c.miimon == 0 and c.updelay == 0
+    assert (c.arp.interval_ms, c.arp.targets, c.arp.missed_max) == (
+        100, (IPv4Address("198.18.1.1"),), 2)
     assert c.fail_over_mac == "active"  # a Wi-Fi port needs it
     assert [p.kind for p in c.ports] == [PortKind.ETHERNET, PortKind.WIFI]
     assert c.ports[1].psk == Secret(PSK)
@@ -227,15 +229,31 @@ def test_print_config_round_trips_an_explicit_zero_updelay() -> None:
     assert again.updelay == 0 and again == c
 
 
+def test_without_a_static_gateway_or_with_an_mii_key_the_bond_watches_the_link() -> None:
+    dhcp = parse_config(seed(ipv4={"dhcp": True}), ENV)  # no target to ask
+    assert (dhcp.arp, dhcp.miimon, dhcp.updelay) == (None, 100, 2000)
+    for key, value in (("mii-monitor-interval", 100), ("up-delay", 2000), ("down-delay", 0),
+                       ("peer-notify-delay", 200)):  # fmt: skip
+        c = parse_config(seed(parameters={key: value}), ENV)
+        assert c.arp is None and c.miimon == 100, key
+    rr = parse_config(seed(ports={"eth0": {"type": "ethernet"}, "eth1": {"type": "ethernet"}},
+                           parameters={"mode": "balance-rr"}), ENV)  # fmt: skip
+    assert rr.arp is None and rr.miimon == 100  # the default is measured in active-backup only
+    arp = parse_config(seed(), ENV)
+    assert (arp.num_grat_arp, arp.peer_notif_delay) == (3, 0)  # spaced by the ARP interval
+
+
 def test_moving_mac_gets_more_peer_notifications_spaced_by_miimon() -> None:
-    c = parse_config(seed(), ENV)  # Wi-Fi port: fail_over_mac=active, the MAC moves
+    mii = {"mii-monitor-interval": 100}
+    c = parse_config(seed(parameters=mii), ENV)  # Wi-Fi port: fail_over_mac=active
     assert (c.fail_over_mac, c.num_grat_arp, c.peer_notif_delay) == ("active", 3, 200)
-    wired = parse_config(seed(ports={"eth0": {"type": "ethernet"},
-                                     "eth1": {"type": "ethernet"}}), ENV)  # fmt: skip
+    wired = parse_config(seed(ports={"eth0": {"type": "ethernet"}, "eth1": {"type": "ethernet"}},
+                              parameters=mii), ENV)  # fmt: skip
     assert (wired.fail_over_mac, wired.num_grat_arp, wired.peer_notif_delay) == ("none", 1, 0)
     slow = parse_config(seed(parameters={"mii-monitor-interval": 150}), ENV)
     assert slow.peer_notif_delay == 150  # our default fitted to their interval
-    mine = parse_config(seed(parameters={"gratuitous-arp": 1, "peer-notify-delay": 0}), ENV)
+    mine = parse_config(seed(parameters={**mii, "gratuitous-arp": 1, "peer-notify-delay": 0}),
+                        ENV)  # fmt: skip
     assert (mine.num_grat_arp, mine.peer_notif_delay) == (1, 0)
 
 

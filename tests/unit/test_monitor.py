@@ -210,7 +210,9 @@ def test_flags_name_the_arp_monitor_as_netplan_does() -> None:
     got = [params[k] for k in ("arp-interval", "arp-ip-targets", "arp-validate", "arp-missed-max")]
     assert got == [100, ["198.18.1.1", "198.18.1.2"], "backup", 4]
     plain = flags_to_data(build_parser().parse_args(base))["parameters"]
-    assert plain["mii-monitor-interval"] == 100
+    assert not {"mii-monitor-interval", "arp-interval"} & set(plain)  # the config's default
+    mii = flags_to_data(build_parser().parse_args([*base, "--miimon", "100"]))["parameters"]
+    assert mii["mii-monitor-interval"] == 100
     assert flag_for("parameters.arp-ip-targets[1]") == "--arp-ip-targets[1]"
     assert flag_advice("leave up-delay out, or arp-interval and the other arp-* keys") == (
         "leave --up-delay out, or --arp-interval and the other --arp-* flags")

@@ -65,6 +65,10 @@ def test_seed_journey_from_netplan_start() -> None:
     assert any("50-lab.yaml (ethernets.eth0)" in d for d in retire_eth.details)
     codes = {w.code for w in plan.warnings}
     assert "ssh-cut" in codes and "netplan" in codes and "no-primary" not in codes
+    assert "link-only" not in codes  # the default watches the path (ARP to the gateway)
+    mii = make_plan(seed_config(**{"mii-monitor-interval": 100}), netplan_start())
+    link_only = next(w for w in mii.warnings if w.code == "link-only")
+    assert "arp-interval" in link_only.message and link_only.severity == "info"
     assert plan.reconnect_at == "198.18.1.64"
     assert plan.discovery.storage_world == "keyfile"
     assert {(n.path, n.key) for n in plan.discovery.netplan} == {
@@ -112,7 +116,7 @@ def test_psk_unreadable_without_root_counts_as_change() -> None:
 
 
 def test_bond_options_by_number_equal_by_name() -> None:
-    config = seed_config()
+    config = seed_config(**{"mii-monitor-interval": 100})
     snap = as_in_place(config, netplan_start())
     profiles = []
     for p in snap.profiles:

@@ -128,8 +128,8 @@ def flags_to_data(args: argparse.Namespace) -> dict[str, Any]:
         ports[iface] = spec
     data: dict[str, Any] = {"bond": args.name, "ports": ports or None}
     params: dict[str, Any] = {"mode": args.mode}
-    if args.miimon is not None or args.arp_interval is None:
-        params["mii-monitor-interval"] = 100 if args.miimon is None else args.miimon
+    if args.miimon is not None:
+        params["mii-monitor-interval"] = args.miimon
     if args.no_primary:
         params["primary"] = None
     elif args.primary:
@@ -231,10 +231,10 @@ def register(sub: Any) -> None:
     # Named as netplan's YAML keys (the file and the flags say the same thing); the kernel's
     # names, which the seed's nmcli script used, stay as aliases.
     b.add_argument("--mii-monitor-interval", "--miimon", dest="miimon", type=int,
-                   metavar="MS", help="link check interval (default: 100, unless "
-                   "--arp-interval)")  # fmt: skip
+                   metavar="MS", help="watch the link (MII) every MS instead of ARP (default: "
+                   "100 when there is no static gateway to ask)")  # fmt: skip
     b.add_argument("--up-delay", "--updelay", dest="updelay", type=int, metavar="MS",
-                   help="fail-back delay (default: 2000 with a primary, else 0)")  # fmt: skip
+                   help="fail-back delay, MII only (default: 2000 with a primary, else 0)")
     b.add_argument("--down-delay", "--downdelay", dest="downdelay", type=int, metavar="MS",
                    help="delay before failing over a port that lost its link (default: 0)")
     b.add_argument("--fail-over-mac-policy", "--fail-over-mac", dest="fail_over_mac",
@@ -246,11 +246,13 @@ def register(sub: Any) -> None:
                    "(default: 3 when the MAC moves, else 1)")  # fmt: skip
     b.add_argument("--peer-notify-delay", "--peer-notif-delay", dest="peer_notif_delay",
                    type=int, metavar="MS",
-                   help="ms between them (default: 200 when the MAC moves, else 0)")
+                   help="ms between them, MII only (default: 200 when the MAC moves, else 0)")
     b.add_argument("--mtu", type=int, help="the bond's MTU (default: NetworkManager's)")
-    m = p.add_argument_group("ARP monitor (instead of the link check: catches a dead path)")
+    m = p.add_argument_group("ARP monitor (the default with a static gateway: catches a dead "
+                             "path, where the link check would not)")  # fmt: skip
     m.add_argument("--arp-interval", type=int, metavar="MS",
-                   help="ask the targets every MS (default: off, the link check is used)")
+                   help="ask the targets every MS (default: 100 with a static gateway and no "
+                   "MII flag, else off)")  # fmt: skip
     m.add_argument("--arp-ip-targets", action="append", metavar="ADDR",
                    help="addresses to ask, comma-separated or repeated (default: the gateway)")
     m.add_argument("--arp-validate", choices=("none", "active", "backup", "all"),

@@ -37,6 +37,16 @@ def warnings_for(
                 "backup (e.g. Wi-Fi) even when the cable returns. Set parameters.primary.",
             )
         )
+    if config.arp is None and config.mode == "active-backup" and len(config.ports) > 1:
+        add(
+            Caution(
+                "link-only",
+                "The bond watches the link only (MII): a path that dies with the link up (a "
+                "switch that lost its uplink) is never noticed. Set parameters.arp-interval "
+                "and arp-ip-targets (a host on the LAN that always answers) to watch the path.",
+                "info",
+            )
+        )
     if config.ipv4.dhcp and config.fail_over_mac == "active" and not config.ipv4.dhcp_identifier:
         add(
             Caution(

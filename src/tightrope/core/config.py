@@ -42,7 +42,7 @@ from tightrope.core.model import (
     PskSource,
     Secret,
 )
-from tightrope.core.monitor import ARP_KEYS, ArpValidate, parse_arp
+from tightrope.core.monitor import ARP_KEYS, ArpValidate, parse_arp, with_default_monitor
 from tightrope.errors import ConfigError
 
 FAILBACK_UPDELAY_MS = 2000
@@ -123,7 +123,9 @@ def parse_config(data: Any, sources: Sources | None = None, origin: str = "") ->
         )
 
     primary = _primary(c, params, ports, mode)
+    ipv4 = parse_ipv4(c, top.get("ipv4"))
     # The ARP monitor replaces MII monitoring and its delays (core.monitor refuses them).
+    params = with_default_monitor(params, mode, ipv4.gateway)
     by_arp = "arp-interval" in params
     miimon = updelay = downdelay = 0
     if not by_arp:
@@ -165,7 +167,6 @@ def parse_config(data: Any, sources: Sources | None = None, origin: str = "") ->
             c, params, "peer-notify-delay", miimon, MOVING_MAC_NOTIFY_DELAY_MS if moving_mac else 0
         ) or 0
 
-    ipv4 = parse_ipv4(c, top.get("ipv4"))
     arp = parse_arp(c, params, mode=mode, addresses=ipv4.addresses, gateway=ipv4.gateway,
                     default_validate=DEFAULT_ARP_VALIDATE)  # fmt: skip
     ipv6 = parse_ipv6(c, top.get("ipv6", "auto"))

@@ -54,7 +54,8 @@ options:
         C(up-delay), C(down-delay), C(fail-over-mac-policy), C(gratuitous-arp),
         C(peer-notify-delay)); or, instead of the MII keys, the ARP monitor (C(arp-interval),
         C(arp-ip-targets), C(arp-validate), C(arp-all-targets), C(arp-missed-max));
-        tightrope's defaults otherwise.
+        tightrope's defaults otherwise (the ARP monitor asking the gateway every 100 ms when
+        there is a static one, else MII every 100 ms).
     type: dict
   ipv4:
     description:
