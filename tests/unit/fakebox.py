@@ -156,6 +156,15 @@ class FakeBox:
         self.calls.append(f"delete {self.profiles[uuid].id}")
         del self.profiles[uuid]
 
+    def delete_device(self, interface: str) -> None:
+        self.calls.append(f"delete device {interface}")
+        dev = self.devices.pop(interface)
+        assert dev.type == "bond", "NetworkManager deletes software devices only"
+        for name, port in list(self.devices.items()):
+            if port.controller == interface:
+                self.devices[name] = replace(port, controller=None, state="disconnected",
+                                             active_profile=None)
+
     def device_events(self, interfaces: Sequence[str]) -> FakeEvents:
         self.calls.append("device_events")
         stream = FakeEvents(self, interfaces)

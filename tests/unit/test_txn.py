@@ -540,6 +540,37 @@ def test_networkmanager_restarted_while_activating_gets_the_old_profiles_back(
     steps = [(s.name, s.status) for s in final.steps if s.name == "activate"]
     assert steps[-2:] == [("activate", "failed"), ("activate", "rolled-back")]
     assert box.devices["eth0"].active_profile == box.start.device("eth0").active_profile
+    assert "bond0" not in box.devices and "delete device bond0" in box.calls
+
+
+def test_a_bond_networkmanager_took_over_while_restarting_is_removed(tmp_path: Path) -> None:
+    """Fault bench bug 7, once in 7 runs: the restarted NetworkManager made a profile of its
+    own (a new uuid) for the half-built bond and kept it up; with the checkpoint gone, the
+    rollback removes that profile and the bond, which did not exist before the change."""
+    from dataclasses import replace
+
+    from tightrope.core.snapshot import Profile
+    from tightrope.errors import BackendUnavailable
+
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    real_activate = box.activate
+    generated = Profile("9e3d2c1a-0000-4000-8000-000000000001", "bond0", "bond", "bond0",
+                        "/run/NetworkManager/system-connections/bond0.nmconnection", 1, {})
+
+    def activate(uuid: str, device: str | None = None) -> None:
+        if box.profiles[uuid].id == "bond0-port-wlan0" and generated.uuid not in box.profiles:
+            box.checkpoint = None
+            box.profiles[generated.uuid] = generated
+            box.devices["bond0"] = replace(box.devices["bond0"], active_profile=generated.uuid)
+            raise BackendUnavailable("NetworkManager is not running on the system bus")
+        real_activate(uuid, device)
+
+    box.activate = activate  # type: ignore[method-assign]
+    final = _run(tmp_path, box, clock, _start(tmp_path, box, clock))
+    assert final.outcome == "rolled-back", (final.reason, box.calls)
+    assert generated.uuid not in box.profiles and "bond0" not in box.devices
+    assert {p.uuid for p in box.profiles.values()} == {p.uuid for p in box.start.profiles}
+    assert box.calls.index("delete bond0") < box.calls.index("delete device bond0")
 
 
 def test_a_step_that_fails_half_way_is_undone_first_if_it_says_so() -> None:

@@ -301,3 +301,12 @@ async def disconnect_device_async(bus: Bus, interface: str) -> None:
 def disconnect_device(interface: str, *, bus_address: str | None = None) -> None:
     """Deactivate whatever is on the device and keep it from autoconnecting until asked."""
     run_sync(lambda bus: disconnect_device_async(bus, interface), bus_address)
+
+
+async def delete_device_async(bus: Bus, interface: str) -> None:
+    await bus.call(await device_path(bus, interface), c.IFACE_DEVICE, "Delete")
+
+
+def delete_device(interface: str, *, bus_address: str | None = None) -> None:
+    """Remove a software device (a bond) from NetworkManager and from the kernel."""
+    run_sync(lambda bus: delete_device_async(bus, interface), bus_address)

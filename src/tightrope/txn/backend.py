@@ -52,6 +52,8 @@ class Backend(Protocol):
 
     def delete_profile(self, uuid: str) -> None: ...
 
+    def delete_device(self, interface: str) -> None: ...  # a software device (a bond)
+
     def activate(self, uuid: str, device: str | None = None) -> None:
         """Raises DependencyNotReady when a port's bond cannot take it yet."""
 

@@ -55,6 +55,9 @@ class NMBackend:
     def delete_profile(self, uuid: str) -> None:
         writer.delete_connection(uuid, bus_address=self.bus)
 
+    def delete_device(self, interface: str) -> None:
+        writer.delete_device(interface, bus_address=self.bus)
+
     def activate(self, uuid: str, device: str | None = None) -> None:
         try:
             writer.activate(uuid, device, bus_address=self.bus)
