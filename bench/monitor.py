@@ -27,7 +27,7 @@ from typing import Any
 
 from tests.lab.boxtools import NEW, config_text, install, write_config
 
-from bench.run import bond_state, run_seed, wait_until
+from bench.run import bond_state, flap_cable, run_seed, wait_until
 from tightrope.lab import Box, Lab
 from tightrope.lab.ping import PingResult
 from tightrope.remote.zipapp import build
@@ -51,7 +51,8 @@ def _gap_ms(res: PingResult, start: float, end: float) -> float:
 def one_fault(lab: Lab, box: Box, kind: str, hold_s: float) -> dict[str, Any]:
     wait_until(lambda: len(bond_state(box)[1]) == 2, 90)
     if kind == "flap":
-        return one_flap(lab, box)
+        # With the bond's own settings: MII has a fail-back delay (up-delay), ARP has none.
+        return flap_cable(lab, box)
     run = lab.start_ping(NEW, seconds=1.5 + hold_s + 5, interval=0.01)
     time.sleep(1.5)
     cut = time.time()
@@ -74,23 +75,6 @@ def one_fault(lab: Lab, box: Box, kind: str, hold_s: float) -> dict[str, Any]:
         "lost": len(res.lost),
         "recovered": failover < hold_s * 1000 - 50,
     }
-
-
-def one_flap(lab: Lab, box: Box, flaps: int = 4) -> dict[str, Any]:
-    """A cable pulled and replugged every second, `flaps` times (reported on Pi 4 eth0), with
-    the bond's own settings: MII has a fail-back delay (up-delay) for this, ARP has none."""
-    run = lab.start_ping(NEW, seconds=2 + flaps * 2 + 4, interval=0.01)
-    time.sleep(2)
-    for _ in range(flaps):
-        box.pull_cable()
-        time.sleep(1)
-        box.plug_cable()
-        time.sleep(1)
-    res = run.result()
-    times = sorted(r.at for r in res.replies)
-    outages = [round((b - a) * 1000) for a, b in itertools.pairwise(times) if b - a > 0.05]
-    return {"outages": len(outages), "outage_ms": outages, "lost": len(res.lost),
-            "sent": res.transmitted}  # fmt: skip
 
 
 def flap_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

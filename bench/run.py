@@ -98,6 +98,14 @@ def flapping_cable(lab: Lab, box: Box, updelay_ms: int, flaps: int = 4) -> dict[
     probes lost with this up-delay. Set at runtime through sysfs; the profile is untouched."""
     wait_until(lambda: len(bond_state(box)[1]) == 2, 60)
     box.ssh(f"echo {updelay_ms} > /sys/class/net/bond0/bonding/updelay", host=NEW, check=True)
+    flapped = flap_cable(lab, box, flaps)
+    box.ssh("echo 0 > /sys/class/net/bond0/bonding/updelay", host=NEW)
+    return {"updelay_ms": updelay_ms, **flapped}
+
+
+def flap_cable(lab: Lab, box: Box, flaps: int = 4) -> dict[str, Any]:
+    """Pulls and replugs eth0 every second, `flaps` times, under 10 ms pings: the outages
+    (silences over 50 ms), probes lost and sent."""
     run = lab.start_ping(NEW, seconds=2 + flaps * 2 + 4, interval=0.01)
     time.sleep(2)
     for _ in range(flaps):
@@ -108,14 +116,8 @@ def flapping_cable(lab: Lab, box: Box, updelay_ms: int, flaps: int = 4) -> dict[
     res = run.result()
     times = sorted(r.at for r in res.replies)
     outages = [round((b - a) * 1000) for a, b in itertools.pairwise(times) if b - a > 0.05]
-    box.ssh("echo 0 > /sys/class/net/bond0/bonding/updelay", host=NEW)
-    return {
-        "updelay_ms": updelay_ms,
-        "outages": len(outages),
-        "outage_ms": outages,
-        "lost": len(res.lost),
-        "sent": res.transmitted,
-    }
+    return {"outages": len(outages), "outage_ms": outages, "lost": len(res.lost),
+            "sent": res.transmitted}  # fmt: skip
 
 
 # Half the gratuitous ARPs (ARP requests for the box's own new address) the box sends over
