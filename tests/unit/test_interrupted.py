@@ -320,3 +320,31 @@ def test_a_disk_full_after_the_point_of_no_return_does_not_stop_the_chores(
                                                      "bond0-port-wlan0"}  # fmt: skip
     assert "could not record the outcome (No space left on device): committed" in (
         journal.getvalue())
+
+
+def test_a_disk_full_while_rolling_back_still_removes_our_profiles(tmp_path: Path) -> None:
+    """Fault bench, activation x disk full: the note after NetworkManager's checkpoint
+    rollback could not be written, and that skipped the rest of the step's rollback (which
+    makes sure no profile of ours remains). Here the checkpoint leaves them behind."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    before = dict(box.profiles)
+    box.gateway_answers = False
+    box.gateway_answers_arp = False  # a wrong gateway: verification rolls back
+    store = FullStore(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                           launch=lambda t, s: None).state.id  # fmt: skip
+    real_rollback = box.checkpoint_rollback
+
+    def rollback_leaving_ours(checkpoint: str) -> None:
+        ours = {u: p for u, p in box.profiles.items() if u not in before}
+        real_rollback(checkpoint)
+        box.profiles.update(ours)
+        store.full = True
+
+    box.checkpoint_rollback = rollback_leaving_ours  # type: ignore[method-assign]
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    assert final.outcome == "rolled-back"
+    assert box.profiles == before
