@@ -348,3 +348,48 @@ def test_a_disk_full_while_rolling_back_still_removes_our_profiles(tmp_path: Pat
                        secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
     assert final.outcome == "rolled-back"
     assert box.profiles == before
+
+
+def test_a_checkpoint_made_just_before_the_disk_filled_is_not_left_behind(
+    tmp_path: Path,
+) -> None:
+    """Fault bench, checkpoint x disk full: the note after the checkpoint was made could not
+    be written, the step failed, and the checkpoint stayed for NetworkManager's 30 s guard."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    before = dict(box.profiles)
+    store = FullStore(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                           launch=lambda t, s: None).state.id  # fmt: skip
+    real_create = box.checkpoint_create
+
+    def create_then_fill(devices: list[str], timeout_s: int) -> str:
+        path = real_create(devices, timeout_s)
+        store.full = True
+        return path
+
+    box.checkpoint_create = create_then_fill  # type: ignore[method-assign]
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    assert final.outcome in ("rolled-back", "failed")
+    assert box.checkpoint is None and box.profiles == before
+    assert "checkpoint_rollback" in box.calls
+
+
+def test_a_checkpoint_networkmanager_refused_rolls_back_cleanly(tmp_path: Path) -> None:
+    """The checkpoint step is undone when it fails, also when it failed before there was a
+    checkpoint (one left over from a crashed run blocks a new one)."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    before = dict(box.profiles)
+    box.checkpoint = ("/cp/0", {"devices": ["eth0"], "profiles": {}, "devs": {}})
+    store = Store(tmp_path)
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                           launch=lambda t, s: None).state.id  # fmt: skip
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    assert final.outcome in ("rolled-back", "failed") and "overlapping" in final.reason
+    assert box.profiles == before
+    assert not any(s.status == "rollback-failed" for s in final.steps), final.steps
