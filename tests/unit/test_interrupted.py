@@ -53,6 +53,19 @@ def _pending(tmp_path: Path, phase: str = "awaiting-confirm") -> tuple[Store, Fa
     return store, clock, box, state.id
 
 
+def _start(store: Store, box: FakeBox, clock: FakeClock) -> str:
+    """The seed's change started on boot-1, its runner not yet run."""
+    config = seed_config()
+    plan = make_plan(config, box.snapshot(include_secrets=True))
+    return control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
+                         launch=lambda t, s: None).state.id  # fmt: skip
+
+
+def _run(store: Store, box: FakeBox, clock: FakeClock, txn_id: str) -> TxnState:
+    return runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                      secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+
+
 @pytest.mark.parametrize("cut", ["reboot", "runner-killed"])
 def test_log_tells_how_a_cut_change_ended_when_and_that_nothing_runs(
     tmp_path: Path, cut: str, capsys: pytest.CaptureFixture[str]
@@ -249,13 +262,9 @@ def test_a_disk_full_during_verification_is_a_rollback_with_what_to_do(tmp_path:
     box, clock = FakeBox(netplan_start()), FakeClock()
     before = dict(box.profiles)
     store = FullStore(tmp_path)
-    config = seed_config()
-    plan = make_plan(config, box.snapshot(include_secrets=True))
-    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
-                           launch=lambda t, s: None).state.id  # fmt: skip
+    txn_id = _start(store, box, clock)
     store.fill_at = "verifying"
-    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
-                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    final = _run(store, box, clock, txn_id)
     assert final.outcome == "rolled-back" and box.profiles == before
     assert f"could not write the change's state under {tmp_path}" in final.reason
     assert "make room there and apply again" in final.reason
@@ -268,15 +277,11 @@ def test_the_new_profiles_are_on_the_disk_before_the_point_of_no_return(tmp_path
     undo's. (A box whose ports come from netplan gets no keyfile: test_txn covers its order.)"""
     box, clock = FakeBox(netplan_start(netplan_files={})), FakeClock()
     store = Store(tmp_path)
-    config = seed_config()
-    plan = make_plan(config, box.snapshot(include_secrets=True))
-    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
-                           launch=lambda t, s: None).state.id  # fmt: skip
+    txn_id = _start(store, box, clock)
     clock.on_sleep.append(lambda t: store.raise_flag(store.pending_id() or txn_id, "confirm"))
     for kind in ("apply", "undo"):
         box.calls.clear()
-        final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
-                           secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+        final = _run(store, box, clock, txn_id)
         assert final.outcome == "committed", (kind, final.reason)
         to_disk = max((i for i, c in enumerate(box.calls) if c.endswith(" disk")), default=-1)
         assert to_disk < box.calls.index("sync") < box.calls.index("checkpoint_destroy"), kind
@@ -293,10 +298,7 @@ def test_a_disk_full_after_the_point_of_no_return_does_not_stop_the_chores(
     memory beside the old profiles. The chores now run to the end; only their record is lost."""
     box, clock = FakeBox(netplan_start()), FakeClock()
     store = FullStore(tmp_path)
-    config = seed_config()
-    plan = make_plan(config, box.snapshot(include_secrets=True))
-    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
-                           launch=lambda t, s: None).state.id  # fmt: skip
+    txn_id = _start(store, box, clock)
     clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
     saves = {"finishing": 0}
     real_save = FullStore.save
@@ -331,10 +333,7 @@ def test_a_disk_full_while_rolling_back_still_removes_our_profiles(tmp_path: Pat
     box.gateway_answers = False
     box.gateway_answers_arp = False  # a wrong gateway: verification rolls back
     store = FullStore(tmp_path)
-    config = seed_config()
-    plan = make_plan(config, box.snapshot(include_secrets=True))
-    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
-                           launch=lambda t, s: None).state.id  # fmt: skip
+    txn_id = _start(store, box, clock)
     real_rollback = box.checkpoint_rollback
 
     def rollback_leaving_ours(checkpoint: str) -> None:
@@ -344,8 +343,7 @@ def test_a_disk_full_while_rolling_back_still_removes_our_profiles(tmp_path: Pat
         store.full = True
 
     box.checkpoint_rollback = rollback_leaving_ours  # type: ignore[method-assign]
-    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
-                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    final = _run(store, box, clock, txn_id)
     assert final.outcome == "rolled-back"
     assert box.profiles == before
 
@@ -358,10 +356,7 @@ def test_a_checkpoint_made_just_before_the_disk_filled_is_not_left_behind(
     box, clock = FakeBox(netplan_start()), FakeClock()
     before = dict(box.profiles)
     store = FullStore(tmp_path)
-    config = seed_config()
-    plan = make_plan(config, box.snapshot(include_secrets=True))
-    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
-                           launch=lambda t, s: None).state.id  # fmt: skip
+    txn_id = _start(store, box, clock)
     real_create = box.checkpoint_create
 
     def create_then_fill(devices: list[str], timeout_s: int) -> str:
@@ -370,8 +365,7 @@ def test_a_checkpoint_made_just_before_the_disk_filled_is_not_left_behind(
         return path
 
     box.checkpoint_create = create_then_fill  # type: ignore[method-assign]
-    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
-                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    final = _run(store, box, clock, txn_id)
     assert final.outcome in ("rolled-back", "failed")
     assert box.checkpoint is None and box.profiles == before
     assert "checkpoint_rollback" in box.calls
@@ -384,12 +378,8 @@ def test_a_checkpoint_networkmanager_refused_rolls_back_cleanly(tmp_path: Path) 
     before = dict(box.profiles)
     box.checkpoint = ("/cp/0", {"devices": ["eth0"], "profiles": {}, "devs": {}})
     store = Store(tmp_path)
-    config = seed_config()
-    plan = make_plan(config, box.snapshot(include_secrets=True))
-    txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
-                           launch=lambda t, s: None).state.id  # fmt: skip
-    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
-                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+    txn_id = _start(store, box, clock)
+    final = _run(store, box, clock, txn_id)
     assert final.outcome in ("rolled-back", "failed") and "overlapping" in final.reason
     assert box.profiles == before
     assert not any(s.status == "rollback-failed" for s in final.steps), final.steps
