@@ -91,12 +91,16 @@ class Rejoin:
 
 # A Wi-Fi port's scans count from the moment it enters config, when NetworkManager hands the
 # network to wpa_supplicant, which then scans for that very SSID (NetworkManager always sets
-# scan_ssid=1, so even a hidden AP answers). One scan ended since then settles it when no
-# hidden AP is around; otherwise it takes two, as the first may have begun before (with
-# broadcast probes, which a hidden AP answers without its SSID), and the second began after.
-# NetworkManager itself gives up with ssid-not-found only after its 25 s supplicant timeout.
-SCANS_FOR_ABSENT_SSID = 1
-SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP = 2
+# scan_ssid=1, so even a hidden AP answers). A scan that "ended" is not always one that
+# listened: LastScan also moves when the supplicant aborts a scan, and a port whose link went
+# down to join the bond has had its scan table flushed. CI saw a good change rolled back as
+# "not in its scan results" after one such scan (TCG, the rpios world, the AP in range).
+# So the verdict wants two scans since config, and a radio that heard some AP (an empty list
+# proves nothing; NetworkManager's own ssid-not-found, 25 s per attempt, still ends it).
+# Near a hidden AP one more: the first may have begun before the supplicant probed for the
+# SSID, with broadcast probes, which a hidden AP answers without its name.
+SCANS_FOR_ABSENT_SSID = 2
+SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP = 3
 # The bond failing on its IP configuration: with a static address, dad-timeout set and
 # may-fail off (core.profiles), the only way there is NetworkManager's ARP probe finding the
 # address taken. NetworkManager 1.42 says ip-config-unavailable; ip-address-duplicate is the
@@ -177,7 +181,8 @@ class Tripwire:
             seen = {ap.ssid for ap in snap.access_points if ap.seen_by == port.interface}
             hidden_near = any(not name.strip("\0") for name in seen)
             need = SCANS_FOR_ABSENT_SSID_NEAR_HIDDEN_AP if hidden_near else SCANS_FOR_ABSENT_SSID
-            if self.scans.get(port.interface, 0) >= need and not joined and ssid not in seen:
+            listened = self.scans.get(port.interface, 0) >= need and bool(seen)
+            if listened and not joined and ssid not in seen:
                 return ssid_absent(ssid, port.interface)
         return None
 
