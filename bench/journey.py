@@ -44,6 +44,8 @@ from tests.lab.test_remote_lab import _config, _events, _laptop_argv
 
 import tightrope
 from tightrope.lab import DNS, GATEWAY, LAB_SSID, Box, Lab
+from tightrope.remote.echo import INTERVAL_S as OUTAGE_INTERVAL_S
+from tightrope.remote.echo import outage_s
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = "/run/tightrope-bench-python.log"
@@ -172,9 +174,13 @@ def journey(lab: Lab, box: Box, psk_file: Path, *, counted: bool) -> dict[str, A
         install_wrapper(box)
     argv = _laptop_argv(lab, box, *bond_args(psk_file))
     watch = AnswerWatch(lab, NEW, timeout=900)
+    # The apply outage by the journey's own method (remote.echo): 20 ms echo to both
+    # addresses, the old one's last reply before the new one's first.
+    pings = [lab.start_ping(a, 300, OUTAGE_INTERVAL_S) for a in (OLD, NEW)]
     t0 = time.time()
     cp = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
     exit_s = time.time() - t0
+    old_ping, new_ping = (p.stop() for p in pings)
     summaries = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
     result = summaries[0]["results"][0] if summaries else {}
     if cp.returncode != 0 or result.get("outcome") != "committed":
@@ -185,12 +191,23 @@ def journey(lab: Lab, box: Box, psk_file: Path, *, counted: bool) -> dict[str, A
         "exit_committed_s": round(exit_s, 2),
         "tool_seconds": round(result.get("seconds", 0.0), 2),
         "tool_outage_s": result.get("outage_s"),
+        "ping_outage_s": outage_s([r.at for r in old_ping.replies],
+                                  [r.at for r in new_ping.replies], OUTAGE_INTERVAL_S),
         "with_wrapper": counted,
         "load": load(),
     }
     if counted:
         entry["python"] = python_starts(box, NEW, t0)
     return entry
+
+
+def status_on_box(box: Box, n: int) -> list[float]:
+    """`tightrope status` on the box from the compiled tree the journey runs (remote.ssh)."""
+    script = ("t=$(ls -d /var/cache/tightrope/tightrope-*/ | head -1); "
+              f"for i in $(seq {n}); do s=$(date +%s.%N); python3 $t status >/dev/null; "
+              "e=$(date +%s.%N); echo $s $e; done")  # fmt: skip
+    out = box.ssh(script, timeout=300, check=True).stdout
+    return [round(float(e) - float(s), 3) for s, e in (ln.split() for ln in out.splitlines())]
 
 
 def seed(lab: Lab, box: Box, tmp: Path) -> dict[str, Any]:
@@ -212,6 +229,11 @@ def seed(lab: Lab, box: Box, tmp: Path) -> dict[str, Any]:
 
 def med(values: list[float]) -> float:
     return round(statistics.median(values), 3)
+
+
+def _med_or_none(values: list[float | None]) -> float | None:
+    got = [v for v in values if v is not None]
+    return med(got) if got else None
 
 
 def code_measured() -> dict[str, Any]:
@@ -270,6 +292,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         res["status_cold_s"], _ = timed(status, (0,))  # ships the zipapp: the warm-up
         box.snapshot("warm")
         res["nmcli_on_box_s"] = nmcli_on_box(box, args.runs_cli)
+        res["status_on_box_s"] = status_on_box(box, args.runs_cli)
+        res["nmcli_on_box_after_s"] = nmcli_on_box(box, args.runs_cli)
         res["nmcli_over_ssh_s"] = []
         for _ in range(args.runs_cli):
             t = time.monotonic()
@@ -297,7 +321,10 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     s = {
         "status_median_s": med(res["status_s"]),
         "plan_median_s": med(res["plan_s"]),
-        "nmcli_on_box_median_s": med(res["nmcli_on_box_s"]),
+        "nmcli_on_box_median_s": med(res["nmcli_on_box_s"] + res["nmcli_on_box_after_s"]),
+        "status_on_box_median_s": med(res["status_on_box_s"]),
+        "journey_ping_outage_median_s": _med_or_none([r["ping_outage_s"] for r in j]),
+        "journey_tool_outage_median_s": _med_or_none([r["tool_outage_s"] for r in j]),
         "nmcli_over_ssh_median_s": med(res["nmcli_over_ssh_s"]),
         "journey_new_answers_median_s": med([r["new_answers_s"] for r in j]),
         "journey_exit_median_s": med([r["exit_committed_s"] for r in j]),
@@ -310,6 +337,8 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     s["ratios"] = {
         "status_to_nmcli_over_ssh": round(s["status_median_s"] / s["nmcli_over_ssh_median_s"], 1),
         "status_to_nmcli_on_box": round(s["status_median_s"] / s["nmcli_on_box_median_s"], 1),
+        "status_on_box_to_nmcli_on_box": round(
+            s["status_on_box_median_s"] / s["nmcli_on_box_median_s"], 1),
         "plan_to_nmcli_over_ssh": round(s["plan_median_s"] / s["nmcli_over_ssh_median_s"], 1),
         "journey_new_answers_to_seed": round(
             s["journey_new_answers_median_s"] / s["seed_new_answers_median_s"], 2),
@@ -332,6 +361,10 @@ def report(res: dict[str, Any], path: Path) -> str:
         f"nmcli device status: over SSH {s['nmcli_over_ssh_median_s']:.2f} s, on the box "
         f"{s['nmcli_on_box_median_s']:.2f} s  (status x{r['status_to_nmcli_over_ssh']}, "
         f"plan x{r['plan_to_nmcli_over_ssh']} of nmcli over SSH)",
+        f"on the box: status {s['status_on_box_median_s']:.2f} s, nmcli device status "
+        f"{s['nmcli_on_box_median_s']:.2f} s (x{r['status_on_box_to_nmcli_on_box']})",
+        f"apply outage: 20 ms pings {s['journey_ping_outage_median_s']} s, the journey's own "
+        f"report {s['journey_tool_outage_median_s']} s",
         f"journey: new address answers {s['journey_new_answers_median_s']:.1f} s, exits "
         f"committed {s['journey_exit_median_s']:.1f} s; seed: new address answers "
         f"{s['seed_new_answers_median_s']:.1f} s (x{r['journey_new_answers_to_seed']}, "

@@ -371,3 +371,39 @@ def test_confirming_while_the_box_verifies_counts_down_to_the_laptop_s_bound(
     early = [(w, left) for w, left, _ in ticks
              if w.startswith("confirming") and "(committ" not in w and "(finish" not in w]
     assert early and all(left is not None and 0 < left <= 40 + 30 + 30 for _, left in early)
+
+
+class _Watch:
+    def __init__(self, outage: float | None) -> None:
+        self.figure, self.stopped, self.started_for = outage, 0, ""
+
+    def outage(self) -> float | None:
+        return self.figure
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def test_the_journey_reports_the_outage_its_watch_measured(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    watch = _Watch(0.42)
+
+    def start(new: str) -> _Watch:
+        watch.started_for = new
+        assert box.store.pending_id() is None  # measuring from before the change starts
+        return watch
+
+    result, _ = _run(box, watch=start)
+    assert result.outcome == Outcome.COMMITTED and result.outage_s == 0.42
+    assert watch.started_for == NEW and watch.stopped == 1
+    # No watch (a jump host, no ICMP): not measured, never guessed.
+    assert _run(StandInBox(tmp_path / "b"), watch=lambda new: None)[0].outage_s is None
+
+
+def test_a_rolled_back_change_stops_the_watch_and_reports_no_outage(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    box.at_new = False
+    watch = _Watch(None)
+    result, _ = _run(box, watch=lambda new: watch)
+    assert result.outcome == Outcome.ROLLED_BACK and result.outage_s is None
+    assert watch.stopped == 1

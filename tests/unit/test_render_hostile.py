@@ -160,7 +160,7 @@ def test_journey_summary_is_whole_at_any_width(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "…" not in out
     for value in ("root@198.18.1.50", "198.18.1.64", "198.18.1.65", "committed",
-                  "rolled-back", "4.2 s", "83 s", "23 s"):  # fmt: skip
+                  "rolled-back", "4.20 s", "83 s", "23 s"):  # fmt: skip
         assert out.count(value) == 1, (value, out)
     # The reason only wraps at word boundaries, so its words are all there, in order.
     assert " ".join(out.split()).count(PSK_REASON) == 1

@@ -214,7 +214,8 @@ def apply_fleet(config: BondConfig, args: argparse.Namespace) -> int:
                     f"Apply these changes to {answer.host}?"))  # fmt: skip
 
         return apply_journey(reach, entry.adapt(config), inputs.apply_options(args),
-                             consent=consent, emit=emit, tick=tick)  # fmt: skip
+                             consent=consent, emit=emit, tick=tick,
+                             watch=reach.outage_watch)  # fmt: skip
 
     return _fleet(args, journey)
 

@@ -326,5 +326,5 @@ def _summary_row(r: Any) -> tuple[str, ...]:
     style = _OUTCOME_STYLE.get(r.outcome.value, "bold")
     return (safe(r.host), safe(r.old_address), safe(r.new_address or ""),
             f"[{style}]{safe(r.outcome.value)}[/]",
-            f"{r.outage_s:.1f} s" if r.outage_s is not None else "", f"{r.seconds:.0f} s",
+            f"{r.outage_s:.2f} s" if r.outage_s is not None else "", f"{r.seconds:.0f} s",
             safe(r.reason))  # fmt: skip

@@ -4,6 +4,7 @@ exactly the name known_hosts stores it by. The parser is pure; `resolve` runs ss
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class Identity:
     identity_files: tuple[str, ...]
     host_key_alias: str | None
     known_hosts_files: tuple[str, ...]
+    proxycommand: str | None = None
 
     @property
     def known_hosts_name(self) -> str:
@@ -56,9 +58,21 @@ def parse_ssh_g(text: str) -> Identity:
     return Identity(
         user=one("user") or "", hostname=hostname, port=int(port) if port.isdigit() else 22,
         proxyjump=one("proxyjump"), identity_files=tuple(values.get("identityfile", [])),
-        host_key_alias=one("hostkeyalias"),
+        host_key_alias=one("hostkeyalias"), proxycommand=one("proxycommand"),
         known_hosts_files=tuple(os.path.expanduser(f) for f in files),
     )  # fmt: skip
+
+
+def direct_address(identity: Identity) -> str | None:
+    """The box's IPv4 address when ssh goes to it straight from here (no jump host, no proxy
+    command) and names it by address: what the laptop can echo to. Names are not resolved: an
+    address that is not the one ssh uses would measure another machine."""
+    if identity.proxyjump or identity.proxycommand:
+        return None
+    try:
+        return str(ipaddress.IPv4Address(identity.hostname))
+    except ValueError:
+        return None
 
 
 def resolve(base_argv: list[str], destination: str) -> Identity:

@@ -37,6 +37,21 @@ Tick = Callable[[str, "float | None", Until], None]
 
 def no_tick(what: str, left_s: float | None, until: Until) -> None:
     """The default: nobody draws a live countdown."""
+
+
+class Watch(Protocol):
+    """The apply outage as the laptop measures it (remote.echo), from before the start."""
+
+    def outage(self) -> float | None: ...
+
+    def stop(self) -> None: ...
+
+
+def no_watch(new: str) -> Watch | None:
+    """The default: the outage is not measured."""
+    return None
+
+
 CONFIRM_WAIT_S = 90.0
 ASK_BOTH_S = 180.0
 # While following the box, how often to look whether its old address is back: a change that
@@ -64,7 +79,9 @@ class JourneyResult:
     outcome: Outcome
     reason: str = ""
     txn: str | None = None
-    outage_s: float | None = None  # old address silent -> new address answering
+    # old address silent -> new address answering, by echo every 20 ms from the laptop
+    # (remote.echo); None where that could not be measured (a jump host, no ICMP allowed)
+    outage_s: float | None = None
     seconds: float = 0.0
     exit_code: int = 0
 
@@ -125,6 +142,15 @@ class _Trip:
     sleep: Callable[[float], None]
     t0: float = 0.0
     tick: Tick = no_tick
+    watch: Watch | None = None
+
+    def stop_watch(self) -> float | None:
+        """Stop measuring; the outage so far (None if not measured)."""
+        watch, self.watch = self.watch, None
+        if watch is None:
+            return None
+        watch.stop()
+        return watch.outage()
 
     def result(self, new: str | None, outcome: Outcome, reason: str = "", txn: str | None = None,
                outage: float | None = None, code: int | None = None) -> JourneyResult:  # fmt: skip
@@ -149,6 +175,7 @@ def apply_journey(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     tick: Tick = no_tick,
+    watch: Callable[[str], Watch | None] = no_watch,
 ) -> JourneyResult:
     trip = _Trip(reach, emit, clock, sleep, clock(), tick)
     emit("connect", f"connecting to {reach.name}")
@@ -166,9 +193,13 @@ def apply_journey(
             return trip.result(new, Outcome.DECLINED, code=int(Exit.FAILED))
         if new is not None:
             reach.check_can_follow()
+            trip.watch = watch(new)  # the old address's last replies come before the start
         started = channel.call(proto.StartRequest(config=data, psk=psk, options=options,
                                                   fingerprint=planned.fingerprint),
                                proto.TxnView)  # fmt: skip
+    except BaseException:
+        trip.stop_watch()
+        raise
     finally:
         channel.close()
     if new is None:
@@ -176,7 +207,10 @@ def apply_journey(
                            "from it with `tightrope confirm`", started.id,
                            code=int(Exit.FAILED))  # fmt: skip
     window = options.verify_timeout + options.confirm_timeout + 30
-    return _follow(trip, started.id, new, window)
+    try:
+        return _follow(trip, started.id, new, window)
+    finally:
+        trip.stop_watch()
 
 
 def undo_journey(
@@ -220,22 +254,21 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
     old = trip.reach.old
     emit("started", f"transaction {txn} running on the box; following it to {new}")
     deadline = clock() + window
-    last_old, old_silent, impostor, told, rechecked = clock(), False, "", 0.0, 0.0
+    old_silent, impostor, told, rechecked = False, "", 0.0, 0.0
     while clock() < deadline:
         why = trip.reach.probe(new, 3)
         if why is None:
-            outage = clock() - last_old if old_silent else 0.0
+            outage = trip.stop_watch()
             emit("reached", f"{new} answers after {clock() - trip.t0:.1f} s; confirming there")
             return _confirm(trip, txn, new, outage, deadline)
         if why.exit_code == Exit.HOST_KEY and not impostor:
             impostor = f"another machine answered at {new} with a different host key"
             emit("impostor", f"{impostor}: not confirming there ({why})")
-        if not old_silent and new != old and trip.reach.probe(None, 2) is None:
-            last_old = clock()
-        elif not old_silent:
+        old_answers = not old_silent and new != old and trip.reach.probe(None, 2) is None
+        if not old_silent and not old_answers:
             old_silent, rechecked = True, clock()
             emit("dropped", f"{old} went silent; waiting for {new}")
-        elif new != old and clock() - rechecked >= OLD_RECHECK_S:
+        elif old_silent and new != old and clock() - rechecked >= OLD_RECHECK_S:
             rechecked = clock()
             ended = _ended(trip, None, txn) if trip.reach.probe(None, 1) is None else None
             if ended is not None:
@@ -257,7 +290,8 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
 _BEFORE_CONFIRM = frozenset({"prepared", "running", "activating", "verifying"})
 
 
-def _confirm(trip: _Trip, txn: str, new: str, outage: float, deadline: float) -> JourneyResult:
+def _confirm(trip: _Trip, txn: str, new: str, outage: float | None,
+             deadline: float) -> JourneyResult:  # fmt: skip
     def event(e: proto.Event) -> None:
         trip.emit("confirming", clean(e.message))
         if e.txn is not None:

@@ -3,11 +3,36 @@ checked (and sent if needed) by one shell round trip first."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from tightrope.errors import TightropeError
+from tightrope.remote import identity as ident
+from tightrope.remote.echo import EchoWatch
 from tightrope.remote.session import AgentSession
 from tightrope.remote.ssh import Ssh
+
+
+class OutageWatch:
+    def __init__(self, watch: EchoWatch, old: str, new: str) -> None:
+        self.watch, self.old, self.new = watch, old, new
+
+    def outage(self) -> float | None:
+        return self.watch.outage(self.old, self.new)
+
+    def stop(self) -> None:
+        self.watch.stop()
+
+
+def _one_ipv4(name: str, who: ident.Identity) -> str | None:
+    """The address ssh reaches a named box at, when the name has exactly one IPv4 address."""
+    if who.proxyjump or who.proxycommand:
+        return None
+    try:
+        found = {str(a[4][0]) for a in socket.getaddrinfo(name, who.port, socket.AF_INET)}
+    except OSError:
+        return None
+    return found.pop() if len(found) == 1 else None
 
 
 class SshReach:
@@ -32,6 +57,19 @@ class SshReach:
 
     def check_can_follow(self) -> None:
         self.ssh.check_can_follow()
+
+    def outage_watch(self, new: str) -> OutageWatch | None:
+        """Echo to the old and the new address, where ssh goes to the box straight from
+        here; None through a jump host or where the old address is not known."""
+        try:
+            who = ident.resolve(self.ssh.base_argv(master=False), self.ssh.target.destination())
+        except TightropeError:
+            return None
+        old = ident.direct_address(who) or _one_ipv4(who.hostname, who)
+        if old is None:
+            return None
+        watch = EchoWatch([old, new])
+        return OutageWatch(watch, old, new) if watch.measuring else None
 
     def close(self) -> None:
         for ssh in self._at.values():
