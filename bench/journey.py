@@ -166,13 +166,14 @@ def say(msg: str) -> None:
     print(f"[journey] {msg}", file=sys.stderr, flush=True)
 
 
-def journey(lab: Lab, box: Box, psk_file: Path, *, counted: bool) -> dict[str, Any]:
-    say("journey" + (" (counting Python starts)" if counted else ""))
+def journey(lab: Lab, box: Box, psk_file: Path, *, counted: bool,
+            extra: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    say("journey" + (" (counting Python starts)" if counted else "") + " ".join(("", *extra)))
     box.restore("warm")
     forget_new_address(lab)
     if counted:
         install_wrapper(box)
-    argv = _laptop_argv(lab, box, *bond_args(psk_file))
+    argv = _laptop_argv(lab, box, *bond_args(psk_file), *extra)
     watch = AnswerWatch(lab, NEW, timeout=900)
     # The apply outage by the journey's own method (remote.echo): 20 ms echo to both
     # addresses, the old one's last reply before the new one's first.
@@ -194,6 +195,8 @@ def journey(lab: Lab, box: Box, psk_file: Path, *, counted: bool) -> dict[str, A
         "ping_outage_s": outage_s([r.at for r in old_ping.replies],
                                   [r.at for r in new_ping.replies], OUTAGE_INTERVAL_S),
         "with_wrapper": counted,
+        "flags": list(extra),
+        "reason": result.get("reason", ""),
         "load": load(),
     }
     if counted:
@@ -307,10 +310,12 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             timed(argv, ok)
             res[f"python_{name}"] = python_starts(box, OLD, t0)
             box.ssh(f": > {LOG}", check=True)
-        res["journey"], res["seed"] = [], []
-        for _ in range(args.runs):  # alternately, so that a busy moment hits both alike
+        res["journey"], res["seed"], res["journey_all_ports"] = [], [], []
+        for _ in range(args.runs):  # alternately, so that a busy moment hits all alike
             res["journey"].append(journey(lab, box, psk_file, counted=False))
             res["seed"].append(seed(lab, box, tmp))
+            res["journey_all_ports"].append(journey(lab, box, psk_file, counted=False,
+                                                    extra=("--verify-all-ports",)))
         res["journey_counted"] = journey(lab, box, psk_file, counted=True)
     res["load_at_end"] = load()
     return res
@@ -329,6 +334,9 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
         "journey_new_answers_median_s": med([r["new_answers_s"] for r in j]),
         "journey_exit_median_s": med([r["exit_committed_s"] for r in j]),
         "seed_new_answers_median_s": med([r["new_answers_s"] for r in res["seed"]]),
+        "all_ports_new_answers_median_s": med([r["new_answers_s"]
+                                               for r in res["journey_all_ports"]]),
+        "all_ports_exit_median_s": med([r["exit_committed_s"] for r in res["journey_all_ports"]]),
     }
     py = res["journey_counted"]["python"]
     s["journey_python_over_ssh"] = py["over_ssh"]
@@ -344,6 +352,8 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
             s["journey_new_answers_median_s"] / s["seed_new_answers_median_s"], 2),
         "journey_exit_to_seed_new_answers": round(
             s["journey_exit_median_s"] / s["seed_new_answers_median_s"], 2),
+        "all_ports_exit_to_seed_new_answers": round(
+            s["all_ports_exit_median_s"] / s["seed_new_answers_median_s"], 2),
     }  # fmt: skip
     return s
 
@@ -369,6 +379,9 @@ def report(res: dict[str, Any], path: Path) -> str:
         f"committed {s['journey_exit_median_s']:.1f} s; seed: new address answers "
         f"{s['seed_new_answers_median_s']:.1f} s (x{r['journey_new_answers_to_seed']}, "
         f"x{r['journey_exit_to_seed_new_answers']})",
+        f"with --verify-all-ports: new address answers "
+        f"{s['all_ports_new_answers_median_s']:.1f} s, exits committed "
+        f"{s['all_ports_exit_median_s']:.1f} s (x{r['all_ports_exit_to_seed_new_answers']})",
         f"results: {path}",
     ])  # fmt: skip
 

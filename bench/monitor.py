@@ -107,7 +107,9 @@ def bond_up(box: Box, pyz: Path, extra: str | None, tmp: Path) -> None:
         return
     install(box, pyz)
     write_config(box, config_text(extra=extra))
+    # Every port verified: the faults that follow need wlan0 in the bond.
     box.ssh("python3 /root/tightrope.pyz apply /root/bond.yaml --yes --no-wait --auto-confirm "
+            "--verify-all-ports "
             ">/root/apply.out 2>&1", timeout=60)  # fmt: skip
     wait_until(lambda: "committed" in box.ssh("cat /var/lib/tightrope/txn/*/state.json",
                                               host=NEW, timeout=10).stdout, 180)  # fmt: skip

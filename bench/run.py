@@ -199,7 +199,8 @@ def run_tightrope(box: Box, pyz: Path, psk: str | None = None, extra: str = "") 
 
 def wrong_psk_recovery(lab: Lab, box: Box, pyz: Path) -> dict[str, Any]:
     t0 = time.time()
-    run_tightrope(box, pyz, psk="not-the-lab-passphrase", extra="--confirm-timeout 30")
+    run_tightrope(box, pyz, psk="not-the-lab-passphrase",
+                  extra="--confirm-timeout 30 --verify-all-ports")  # the rollback, measured
     went = wait_until(lambda: box.ssh("true", timeout=4).returncode != 0, 60, 0.2)
     back = wait_until(lambda: box.ssh("true", timeout=4).returncode == 0, 240, 0.5)
     state = box.ssh("d=/var/lib/tightrope/txn; cat $d/$(ls $d | tail -1)/state.json").stdout
@@ -247,7 +248,9 @@ def main() -> int:
         box.snapshot("pristine")
         for name, start in (
             ("seed", lambda: run_seed(box, tmp)),
-            ("tightrope", lambda: run_tightrope(box, pyz, extra="--auto-confirm")),
+            # Every port verified: the cable pulls that follow need wlan0 in the bond.
+            ("tightrope", lambda: run_tightrope(box, pyz,
+                                                extra="--auto-confirm --verify-all-ports")),
         ):
             box.restore("pristine")
             entry: dict[str, Any] = {"apply": apply_outage(lab, box, start)}

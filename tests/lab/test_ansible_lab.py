@@ -53,8 +53,10 @@ def _inventory(lab: Lab, tmp: Path, box1_psk: str = WRONG_PSK) -> Path:
     hosts = {
         "box0": {"ansible_host": OLD["box0"], "tightrope_address": f"{NEW['box0']}/24",
                  "tightrope_psk": LAB_PSK},
+        # Every port verified on box1: its wrong PSK rolls it back (by default its cable
+        # would carry the bond without Wi-Fi).
         "box1": {"ansible_host": OLD["box1"], "tightrope_address": f"{NEW['box1']}/24",
-                 "tightrope_psk": box1_psk},
+                 "tightrope_psk": box1_psk, "tightrope_verify_all_ports": True},
     }  # fmt: skip
     group_vars: dict[str, Any] = {
         "ansible_user": "root",

@@ -73,7 +73,8 @@ def test_drill_guard_and_watch(
         time.sleep(3)
         box.plug_cable()
         write_config(box, config_text(extra="parameters: {up-delay: 1000}\n"), host=NEW)
-        cp = tr(box, "apply /root/bond.yaml --yes --auto-confirm", host=NEW, timeout=240)
+        cp = tr(box, "apply /root/bond.yaml --yes --auto-confirm --verify-all-ports", host=NEW,
+                timeout=240)  # fmt: skip
         assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
         time.sleep(3)
     finally:

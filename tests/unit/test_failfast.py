@@ -257,12 +257,15 @@ def test_a_silent_gateway_names_the_arp_targets_when_they_are_others() -> None:
 
 
 def _run(tmp_path: Path, box: FakeBox, clock: FakeClock, cfg: BondConfig,
-         verify_timeout_s: int = 60) -> TxnState:  # fmt: skip
+         verify_timeout_s: int = 60, all_ports: bool = True) -> TxnState:  # fmt: skip
+    """all_ports: these tests are about a Wi-Fi port's verdict, which rolls the change back
+    only when every port is verified (--verify-all-ports); test_verify_ports has the rest."""
     store = Store(tmp_path)
     plan = make_plan(cfg, box.snapshot(include_secrets=True))
     started = control.start(cfg, plan, store=store, clock=clock, boot_id="boot-1",
                             launch=lambda txn_id, secrets: None,
-                            verify_timeout_s=verify_timeout_s)  # fmt: skip
+                            verify_timeout_s=verify_timeout_s,
+                            verify_all_ports=all_ports)  # fmt: skip
     return runner.run(started.state.id, store=store, backend=box, system=box, clock=clock,
                       secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
 
@@ -432,3 +435,29 @@ def test_without_signals_verification_still_polls(tmp_path: Path) -> None:
     store = Store(tmp_path)
     notes = [s.detail for s in store.load(store.all_ids()[-1]).steps if s.name == "note"]
     assert any("cannot follow NetworkManager's signals" in n for n in notes)
+
+
+def test_a_wifi_port_not_joined_is_reported_not_waited_for_unless_all_ports_are() -> None:
+    """Pure core.verify: the default lets the cable carry the bond while wlan0 joins; with
+    --verify-all-ports (all_ports) wlan0 must have joined."""
+    from tightrope.core.verify import verify
+
+    snap = netplan_start()
+    bond = replace(snap.device("eth0"), interface="bond0", type="bond", controller=None,
+                   state="activated", ip4_addresses=("198.18.1.64/24",),
+                   ip4_gateway="198.18.1.1")  # fmt: skip
+    eth0 = replace(snap.device("eth0"), controller="bond0", state="activated")
+    wlan0 = replace(snap.device("wlan0"), controller=None, state="config")
+    snap = replace(snap, devices=(bond, eth0, wlan0))
+    cfg = config(address="198.18.1.64/24")
+    default = verify(cfg, snap, all_ports=False)
+    assert [c.name for c in default.not_waited_for] == ["port wlan0"]
+    assert default.ok, default.reason()
+    assert any(c.name == "carrying port" and c.ok for c in default.checks)
+    assert not verify(cfg, snap, all_ports=True).ok
+    assert any(c.name == "port wlan0" for c in verify(cfg, snap, all_ports=True).failures)
+    # No port joined at all: nothing carries the bond, whatever is waited for.
+    eth0_out = replace(eth0, controller=None, state="unavailable")
+    bare = replace(snap, devices=(bond, eth0_out, wlan0))
+    carrying = [c for c in verify(cfg, bare, all_ports=False).failures if c.name == "carrying port"]
+    assert carrying and carrying[0].detail == "no port has joined bond0 yet"

@@ -137,12 +137,30 @@ def test_wrong_psk_rolls_back_at_once_with_the_reason(tmp_path: Path) -> None:
     box, clock = FakeBox(netplan_start()), FakeClock()
     box.wifi_failure = "no-secrets"
     before = dict(box.profiles)
-    txn_id = _start(tmp_path, box, clock)
+    txn_id = _start(tmp_path, box, clock, verify_all_ports=True)
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back"
     assert "passphrase" in final.reason
     assert "checkpoint_rollback" in box.calls
     assert box.profiles == before and box.checkpoint is None
+
+
+def test_by_default_a_wifi_port_that_cannot_join_is_reported_not_waited_for(
+    tmp_path: Path,
+) -> None:
+    """The cable carries the bond: the change is confirmed without waiting for wlan0, and the
+    record says what is wrong with it (issue 18: Wi-Fi's join must not hold the commit)."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_failure = "no-secrets"
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "committed", final.reason
+    assert "wlan0 is not in bond0" in final.reason and "passphrase" in final.reason
+    assert "the bond runs without it" in final.reason
+    notes = [s.detail for s in final.steps if s.name == "note"]
+    assert any(n.startswith("not waiting for wlan0") for n in notes), notes
 
 
 def test_unconfirmed_apply_rolls_back_at_the_deadline(tmp_path: Path) -> None:
@@ -314,7 +332,7 @@ def test_absent_ssid_is_named_in_the_reason(tmp_path: Path) -> None:
     start = _replace(start, access_points=(_replace(start.access_points[0], ssid="Other"),))
     box, clock = FakeBox(start), FakeClock()
     box.wifi_failure = "supplicant-timeout"
-    txn_id = _start(tmp_path, box, clock)
+    txn_id = _start(tmp_path, box, clock, verify_all_ports=True)
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "rolled-back" and "not in wlan0's scan results" in final.reason
 
@@ -334,7 +352,7 @@ def test_refused_psk_seen_once_is_reported_after_fallback(tmp_path: Path) -> Non
 
     box.device_events = no_signals  # type: ignore[method-assign, assignment]
     box.wifi_failure = "no-secrets"
-    txn_id = _start(tmp_path, box, clock)
+    txn_id = _start(tmp_path, box, clock, verify_all_ports=True)
     polls = {"n": 0}
     real = box.snapshot
 

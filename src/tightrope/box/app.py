@@ -141,7 +141,7 @@ def start(
         config, now.plan, store=env.store, clock=env.clock, boot_id=env.boot_id(),
         launch=env.launch, confirm_timeout_s=options.confirm_timeout,
         verify_timeout_s=options.verify_timeout, auto_confirm=options.auto_confirm,
-        ssh_client=now.snapshot.session.ssh_client,
+        ssh_client=now.snapshot.session.ssh_client, verify_all_ports=options.verify_all_ports,
     )  # fmt: skip
     return view(env, started.state)
 

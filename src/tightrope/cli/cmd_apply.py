@@ -27,6 +27,13 @@ def add_apply_options(p: argparse.ArgumentParser) -> None:
         help="commit once the gateway and your SSH client answer through the bond",
     )
     p.add_argument(
+        "--verify-all-ports",
+        action="store_true",
+        help="wait for every port before the change may be confirmed, and roll it back if "
+        "a Wi-Fi port cannot join (wrong PSK, SSID not in range); by default a Wi-Fi port "
+        "still joining is not waited for once another port carries the bond",
+    )
+    p.add_argument(
         "--no-wait",
         action="store_true",
         help="start the transaction and return at once (print its id)",

@@ -155,8 +155,11 @@ def add_window_flags(p: argparse.ArgumentParser) -> None:
 
 def apply_options(args: argparse.Namespace) -> proto.Options:
     """The change's windows and auto-confirm, from apply/bond/undo flags (local or --host)."""
-    options = proto.Options(confirm_timeout=args.confirm_timeout,
-                            verify_timeout=args.verify_timeout,
-                            auto_confirm=bool(getattr(args, "auto_confirm", False)))  # fmt: skip
+    options = proto.Options(
+        confirm_timeout=args.confirm_timeout,
+        verify_timeout=args.verify_timeout,
+        auto_confirm=bool(getattr(args, "auto_confirm", False)),
+        verify_all_ports=bool(getattr(args, "verify_all_ports", False)),
+    )
     options.check()  # argparse checked the flags; this is for callers that built args by hand
     return options

@@ -30,6 +30,9 @@ class Check:
     ok: bool
     detail: str
     fatal: bool = False  # failing it will not get better by waiting
+    # False: reported, not waited for (a Wi-Fi port still joining, unless every port must be
+    # verified); the bond then needs another port carrying it.
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,11 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+        return all(c.ok for c in self.checks if c.required)
+
+    @property
+    def not_waited_for(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok and not c.required)
 
     @property
     def fatal(self) -> bool:
@@ -46,7 +53,7 @@ class Verdict:
 
     @property
     def failures(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.ok)
+        return tuple(c for c in self.checks if not c.ok and c.required)
 
     def reason(self) -> str:
         return "; ".join(f"{c.name}: {c.detail}" for c in self.failures) or "all checks passed"
@@ -58,9 +65,13 @@ def verify(
     *,
     gateway_answers: bool | None = None,
     wifi_fatal: bool = True,
+    all_ports: bool = True,
 ) -> Verdict:
     """wifi_fatal=False when the caller counts a Wi-Fi port's attempts itself (the verify
-    step, which follows NetworkManager's signals: one failed attempt is no verdict there)."""
+    step, which follows NetworkManager's signals: one failed attempt is no verdict there).
+    all_ports=False: a Wi-Fi port that has not joined is reported, not waited for, as long as
+    another port carries the bond (joining takes a Wi-Fi port seconds of scan and handshake
+    that the cable does not need; issue 18)."""
     checks: list[Check] = []
     bond = snap.device(config.name)
     if bond is None:
@@ -82,7 +93,14 @@ def verify(
                 f"{port.interface}'s scan results: check its spelling and range",
                 check.fatal,
             )
+        if not check.ok and port.is_wifi and not all_ports:
+            check = Check(check.name, False, check.detail, required=False)
         checks.append(check)
+    if any(not c.required for c in checks):
+        carrying = [p.interface for p in config.ports if _joined(config.name, snap, p.interface)]
+        checks.append(Check("carrying port", bool(carrying),
+                            f"{', '.join(carrying)} in {config.name}" if carrying
+                            else f"no port has joined {config.name} yet"))  # fmt: skip
     rt = bond.bond
     if config.primary and rt is not None:
         primary_up = any(p.interface == config.primary and p.mii_status == "up" for p in rt.ports)
@@ -151,6 +169,11 @@ def _port_check(bond: str, iface: str, wifi: bool, dev: Device | None) -> Check:
         return Check(name, False, detail, fatal=bool(wifi and _fatal(dev)))
     extra = f", associated to {dev.ssid}" if wifi and dev.ssid else ""
     return Check(name, True, f"{iface} is in {bond}{extra}")
+
+
+def _joined(bond: str, snap: Snapshot, iface: str) -> bool:
+    dev = snap.device(iface)
+    return dev is not None and dev.controller == bond and dev.state == "activated"
 
 
 def _fatal(dev: Device) -> bool:

@@ -46,6 +46,7 @@ def start(
     auto_confirm: bool = False,
     ssh_client: str | None = None,
     kind: str = "apply",
+    verify_all_ports: bool = False,
 ) -> Started:
     inputs: dict[str, Any] = {
         "kind": kind,
@@ -56,6 +57,7 @@ def start(
         "confirm_timeout_s": confirm_timeout_s,
         "verify_timeout_s": verify_timeout_s,
         "auto_confirm": auto_confirm,
+        "verify_all_ports": verify_all_ports,
         "ssh_client": ssh_client,
     }
     secrets = {p.interface: p.psk.reveal() for p in config.ports if p.psk is not None}

@@ -10,6 +10,7 @@ re-add a deleted profile as a new on-disk file, not where it came from.
 from __future__ import annotations
 
 from tightrope.core.storage import CommitAs
+from tightrope.core.verify import verify
 from tightrope.errors import TightropeError
 from tightrope.txn.chores import Chore, commit_and_do, end_checkpoint
 from tightrope.txn.netplan_commit import netplan_chores
@@ -32,7 +33,35 @@ def chores(ctx: Context) -> tuple[list[Chore], list[str]]:
 def finish(ctx: Context) -> list[str]:
     """Returns problems met (the change itself is committed whatever they are)."""
     todo, problems = chores(ctx)
-    return commit_and_do(ctx, todo) + problems
+    return commit_and_do(ctx, todo) + problems + ports_not_joined(ctx)
+
+
+def ports_not_joined(ctx: Context) -> list[str]:
+    """The ports verification did not wait for that have still not joined: what is known of
+    each, so that a committed bond without its Wi-Fi backup never reads as a plain success."""
+    if not ctx.port_problems:
+        return []
+    try:
+        verdict = verify(ctx.config, ctx.snapshot(), wifi_fatal=False, all_ports=False)
+    except TightropeError as exc:
+        return [f"could not read whether {', '.join(ctx.port_problems)} joined: {exc}"]
+    out = []
+    bond = ctx.config.name
+    for check in verdict.not_waited_for:
+        iface = check.name.removeprefix("port ")
+        known = ctx.port_problems.get(iface)
+        if known or check.fatal or _gave_up(check.detail):
+            out.append(f"{iface} is not in {bond}: {known or check.detail}; the bond runs "
+                       "without it until that is fixed")  # fmt: skip
+        else:
+            out.append(f"{iface} was still joining {bond} at the commit ({check.detail}); "
+                       "`tightrope status` shows when it has joined")  # fmt: skip
+    return out
+
+
+def _gave_up(detail: str) -> bool:
+    # core.verify's words for a port NetworkManager stopped trying: failed or disconnected.
+    return any(f" is {state}" in detail for state in ("failed", "disconnected"))
 
 
 def _retire(ctx: Context, profile: str, uuid: str) -> Chore:

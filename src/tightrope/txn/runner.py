@@ -119,6 +119,7 @@ def _context(
         confirm_timeout_s=int(inputs.get("confirm_timeout_s", 120)),
         verify_timeout_s=int(inputs.get("verify_timeout_s", 60)),
         auto_confirm=bool(inputs.get("auto_confirm", False)),
+        verify_all_ports=bool(inputs.get("verify_all_ports", False)),
         ssh_client=inputs.get("ssh_client"), **extra,
     )  # fmt: skip
 

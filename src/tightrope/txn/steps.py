@@ -48,6 +48,9 @@ class Context:
     confirm_timeout_s: int = 120
     verify_timeout_s: int = 60
     auto_confirm: bool = False
+    # Wait for every port (a Wi-Fi port that cannot join then rolls the change back); else a
+    # port still joining is not waited for once another carries the bond.
+    verify_all_ports: bool = False
     ssh_client: str | None = None
     checkpoint: str | None = None
     deadline: float | None = None  # the confirm window's end (boot clock)
@@ -60,6 +63,8 @@ class Context:
     verdict: Verdict | None = None
     events: DeviceEvents | None = None  # the bond's and ports' signals, from activation on
     refusals: list[str] = field(default_factory=list)  # port activations NetworkManager refused
+    # ports verified without waiting for them -> what is known to be wrong ("" if nothing)
+    port_problems: dict[str, str] = field(default_factory=dict)
 
     def close_events(self) -> None:
         if self.events is not None:

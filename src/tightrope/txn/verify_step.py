@@ -26,6 +26,7 @@ class Verify:
         self.trip = Tripwire(ctx.config)
         self.gateway_answered_arp = False
         self.until = 0.0  # the verification window's end (monotonic)
+        self.wifi = {p.interface for p in ctx.config.wifi_ports}
 
     def commit(self) -> None:
         try:
@@ -43,21 +44,25 @@ class Verify:
             ctx.stop_if_asked()
             self._read_signals()
             snap = ctx.snapshot()
-            self._certain(self.trip.snapshot(snap))
+            self._wifi_certain(self.trip.snapshot(snap))
             if gw and not self.gateway_answered_arp and bond_ready_for_arp(ctx.config, snap):
                 self._probe_gateway(gw)
-            wifi_fatal = not self.trip.signals  # else the tripwire counts the attempts
-            base = verify(ctx.config, snap, wifi_fatal=wifi_fatal)
+            # The tripwire counts a Wi-Fi port's attempts when it has the signals; and a port
+            # not waited for has no say in the verdict at all.
+            wifi_fatal = not self.trip.signals and ctx.verify_all_ports
+            base = verify(ctx.config, snap, wifi_fatal=wifi_fatal, all_ports=ctx.verify_all_ports)
             answers = None
             if base.ok and gw:
                 answers = ctx.system.ping(gw, ctx.config.name, count=1)
-            ctx.verdict = verify(ctx.config, snap, gateway_answers=answers, wifi_fatal=wifi_fatal)
+            ctx.verdict = verify(ctx.config, snap, gateway_answers=answers, wifi_fatal=wifi_fatal,
+                                 all_ports=ctx.verify_all_ports)  # fmt: skip
             if ctx.verdict.ok:
-                ctx.note("verified: " + "; ".join(c.detail for c in ctx.verdict.checks))
+                self._verified()
                 return
             if ctx.verdict.fatal or ctx.clock.mono() >= self.until:
                 refused = "".join(f"; NetworkManager refused {r}" for r in ctx.refusals)
-                raise RolledBack(f"verification failed: {ctx.verdict.reason()}{refused}")
+                known = "".join(f"; {why}" for why in ctx.port_problems.values())
+                raise RolledBack(f"verification failed: {ctx.verdict.reason()}{known}{refused}")
             for _ in range(round(1.0 / self.TICK_S)):
                 ctx.clock.sleep(self.TICK_S)
                 ctx.stop_if_asked()
@@ -71,8 +76,36 @@ class Verify:
             found = self.trip.event(event)
             if isinstance(found, Rejoin) and self._room_for_another_try():
                 self._rejoin(found)
+                continue
+            why = found.verdict if isinstance(found, Rejoin) else found
+            if event.interface in self.wifi:
+                self._wifi_certain(why, event.interface)
             else:
-                self._certain(found.verdict if isinstance(found, Rejoin) else found)
+                self._certain(why)
+
+    def _verified(self) -> None:
+        ctx = self.ctx
+        verdict = ctx.verdict
+        assert verdict is not None
+        ctx.note("verified: " + "; ".join(c.detail for c in verdict.checks if c.ok))
+        for check in verdict.not_waited_for:
+            iface = check.name.removeprefix("port ")
+            ctx.port_problems.setdefault(iface, "")
+            known = ctx.port_problems[iface]
+            ctx.note(f"not waiting for {iface} ({known or check.detail}): another port carries "
+                     f"{ctx.config.name}; --verify-all-ports waits for every port")  # fmt: skip
+
+    def _wifi_certain(self, why: str | None, iface: str | None = None) -> None:
+        """A Wi-Fi port that certainly cannot join: the change fails if every port must be
+        verified; otherwise it is told and the bond may still go on without it."""
+        if why is None:
+            return
+        if self.ctx.verify_all_ports:
+            self._certain(why)
+        name = iface or next((i for i in sorted(self.wifi) if i in why), "")
+        if self.ctx.port_problems.get(name) != why:
+            self.ctx.note(f"verification: {why} (not waited for)")
+        self.ctx.port_problems[name] = why
 
     def _room_for_another_try(self) -> bool:
         # A second try that cannot finish inside the window would only end in the window's

@@ -215,7 +215,8 @@ def options(params: dict[str, Any]) -> proto.Options:
     refused by name, never silently replaced)."""
     given: dict[str, Any] = {k: int(params[k]) for k in ("confirm_timeout", "verify_timeout")
                              if params.get(k) is not None}  # fmt: skip
-    opts = proto.Options(auto_confirm=bool(params.get("auto_confirm")), **given)
+    opts = proto.Options(auto_confirm=bool(params.get("auto_confirm")),
+                         verify_all_ports=bool(params.get("verify_all_ports")), **given)
     try:
         opts.check()
     except proto.ProtocolError as exc:

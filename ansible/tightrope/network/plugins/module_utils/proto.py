@@ -105,6 +105,7 @@ class Options:
     confirm_timeout: int = 120
     verify_timeout: int = 60
     auto_confirm: bool = False
+    verify_all_ports: bool = False
 
     def check(self) -> None:
         for flag, value, bounds in (("confirm_timeout", self.confirm_timeout, CONFIRM_TIMEOUT_S),

@@ -96,6 +96,14 @@ options:
         the bond, without M(tightrope.network.confirm).
     type: bool
     default: false
+  verify_all_ports:
+    description:
+      - Wait for every port before the change may be confirmed, and roll it back if a Wi-Fi
+        port cannot join (wrong PSK, SSID not in range). By default a Wi-Fi port still
+        joining is not waited for once another port carries the bond, and the result says
+        what is wrong with it.
+    type: bool
+    default: false
   pyz:
     description:
       - Path of tightrope's zipapp on the box. Set by the action plugin, which copies it there;
@@ -231,6 +239,7 @@ ARGUMENT_SPEC = {
     "confirm_timeout": {"type": "int", "default": 120},
     "verify_timeout": {"type": "int", "default": 60},
     "auto_confirm": {"type": "bool", "default": False},
+    "verify_all_ports": {"type": "bool", "default": False},
     "pyz": {"type": "path"},
 }
 

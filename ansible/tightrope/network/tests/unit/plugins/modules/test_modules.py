@@ -118,7 +118,7 @@ def test_present_starts_the_plan_shown_and_returns_at_once(fake, capsys):
     assert [r["type"] for r in plan + start] == ["plan", "start"]
     assert start[0]["fingerprint"] == "f0" and start[0]["psk"] == {"wlan0": PSK}
     assert start[0]["options"] == {"confirm_timeout": 120, "verify_timeout": 60,
-                                   "auto_confirm": False}
+                                   "auto_confirm": False, "verify_all_ports": False}
     assert result["invocation"]["module_args"]["psk"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
