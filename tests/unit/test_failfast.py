@@ -461,3 +461,31 @@ def test_a_wifi_port_not_joined_is_reported_not_waited_for_unless_all_ports_are(
     bare = replace(snap, devices=(bond, eth0_out, wlan0))
     carrying = [c for c in verify(cfg, bare, all_ports=False).failures if c.name == "carrying port"]
     assert carrying and carrying[0].detail == "no port has joined bond0 yet"
+
+
+def test_a_port_not_waited_for_is_followed_until_the_confirmation(tmp_path: Path) -> None:
+    """By default the cable's bond is verified while wlan0 still joins; its refusals, which
+    come later, are still read while the change waits for its confirmation, and the commit
+    names the cause."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.wifi_instead = "config"  # wlan0 keeps trying while eth0 carries the bond
+    store = Store(tmp_path)
+    refused = [DeviceEvent("wlan0", "need-auth", "config", "supplicant-disconnect"),
+               DeviceEvent("wlan0", "failed", "need-auth", "no-secrets")]  # fmt: skip
+    waited = {"n": 0}
+
+    def later(now: float) -> None:
+        for txn in store.all_ids():
+            if store.load(txn).phase != "awaiting-confirm":
+                continue
+            waited["n"] += 1
+            if waited["n"] in (2, 6):  # each try refused, the second after our retry
+                box.emit(*refused)
+            if waited["n"] == 10:
+                store.raise_flag(txn, "confirm")
+
+    clock.on_sleep.append(later)
+    final = _run(tmp_path, box, clock, config(), all_ports=False)
+    assert final.outcome == "committed", final.reason
+    assert final.reason.startswith(f"wlan0 is not in bond0: {PSK_REFUSED}"), final.reason
+    assert box.calls.count("activate bond0-port-wlan0") == 2  # the first refusal: once more

@@ -53,6 +53,9 @@ def ports_not_joined(ctx: Context) -> list[str]:
         if known or check.fatal or _gave_up(check.detail):
             out.append(f"{iface} is not in {bond}: {known or check.detail}; the bond runs "
                        "without it until that is fixed")  # fmt: skip
+        elif hint := ctx.port_hints.get(iface):
+            out.append(f"{iface} had not joined {bond} at the commit ({check.detail}): {hint}; "
+                       "`tightrope status` shows whether it joins")  # fmt: skip
         else:
             out.append(f"{iface} was still joining {bond} at the commit ({check.detail}); "
                        "`tightrope status` shows when it has joined")  # fmt: skip

@@ -63,8 +63,13 @@ class Context:
     verdict: Verdict | None = None
     events: DeviceEvents | None = None  # the bond's and ports' signals, from activation on
     refusals: list[str] = field(default_factory=list)  # port activations NetworkManager refused
-    # ports verified without waiting for them -> what is known to be wrong ("" if nothing)
+    # ports verified without waiting for them -> what is known to be wrong ("" if nothing),
+    # and what their signals hinted meanwhile (a handshake cut once)
     port_problems: dict[str, str] = field(default_factory=dict)
+    port_hints: dict[str, str] = field(default_factory=dict)
+    # Set by the verify step when it did not wait for a port: reads that port's signals on,
+    # while the change waits for its confirmation.
+    follow_ports: Callable[[], None] | None = None
 
     def close_events(self) -> None:
         if self.events is not None:
@@ -348,6 +353,13 @@ class AwaitConfirm:
         self.ctx = ctx
 
     def commit(self) -> None:
+        try:
+            self._await()
+        finally:
+            self.ctx.follow_ports = None
+            self.ctx.close_events()
+
+    def _await(self) -> None:
         ctx = self.ctx
         ctx.deadline = ctx.clock.mono() + ctx.confirm_timeout_s
         ctx.set_phase("awaiting-confirm", ctx.deadline)
@@ -370,6 +382,8 @@ class AwaitConfirm:
                 raise RolledBack(f"not confirmed within {ctx.confirm_timeout_s} s")
             if ctx.checkpoint is not None and not ctx.checkpoint_alive():
                 raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
+            if ctx.follow_ports is not None:
+                ctx.follow_ports()
             ctx.clock.sleep(0.5)
 
     def _reachable(self) -> bool:

@@ -31,8 +31,33 @@ class Verify:
     def commit(self) -> None:
         try:
             self._verify()
-        finally:
+        except BaseException:
             self.ctx.close_events()
+            raise
+        if self.ctx.port_problems and self.ctx.events is not None:
+            # A port not waited for: its signals go on telling while the change waits for
+            # its confirmation (AwaitConfirm closes them), so the commit can say why it is
+            # missing if it is not a matter of seconds.
+            self.ctx.follow_ports = self._follow
+        else:
+            self.ctx.close_events()
+
+    def _follow(self) -> None:
+        events = self.ctx.events
+        if events is None:
+            return
+        for event in events.drain():
+            if event.interface not in self.wifi:
+                continue  # the bond was verified; only the ports not waited for are news
+            found = self.trip.event(event)
+            if isinstance(found, Rejoin) and self._room_for_another_try():
+                self._rejoin(found)
+                continue
+            self._wifi_certain(found.verdict if isinstance(found, Rejoin) else found,
+                               event.interface)  # fmt: skip
+            if event.interface in self.trip.handshake_cut:
+                self.ctx.port_hints[event.interface] = (
+                    "the access point cut its handshake (a wrong PSK looks like this)")
 
     def _verify(self) -> None:
         ctx = self.ctx
