@@ -238,7 +238,7 @@ def test_fleet_canary_stops_at_a_bad_box(tmp_path: Path) -> None:
         )
         (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
         outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
-        assert cp.returncode == 1, cp.stderr[-2000:]
+        assert cp.returncode == 1, cp.stdout[-4000:] + cp.stderr[-2000:]
         assert outcomes == {
             f"root@{box1.spec.eth0_ip}": "rolled-back",
             f"root@{box0.spec.eth0_ip}": "skipped",
