@@ -33,7 +33,8 @@ from tightrope.core.netplan_yaml import render
 from tightrope.core.plan import carry_for
 from tightrope.errors import TightropeError
 from tightrope.txn.chores import Chore
-from tightrope.txn.steps import Context, RolledBack, hold_for_commit
+from tightrope.txn.confirm_step import hold_for_commit
+from tightrope.txn.steps import Context, RolledBack
 
 RUN_PROFILES = "/run/NetworkManager/system-connections/"
 

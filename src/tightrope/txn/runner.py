@@ -23,6 +23,7 @@ from tightrope.txn import control
 from tightrope.txn.backend import Backend, System
 from tightrope.txn.backup_step import Backup
 from tightrope.txn.clock import Clock
+from tightrope.txn.confirm_step import AwaitConfirm, Persist
 from tightrope.txn.engine import Step, Transaction
 from tightrope.txn.finish import finish
 from tightrope.txn.netplan_commit import PersistNetplan
@@ -30,10 +31,8 @@ from tightrope.txn.state import StepLog, Store, TxnState
 from tightrope.txn.steps import (
     Activate,
     AddProfiles,
-    AwaitConfirm,
     Checkpoint,
     Context,
-    Persist,
     RolledBack,
 )
 from tightrope.txn.verify_step import Verify

@@ -14,15 +14,14 @@ from typing import Any
 
 from tightrope.errors import TightropeError
 from tightrope.txn.backup_step import backup_profile
+from tightrope.txn.confirm_step import AwaitConfirm, hold_for_commit
 from tightrope.txn.engine import Step
 from tightrope.txn.finish import end_checkpoint
 from tightrope.txn.netplan_commit import in_memory_files
 from tightrope.txn.steps import (
-    AwaitConfirm,
     Checkpoint,
     Context,
     RolledBack,
-    hold_for_commit,
 )
 
 

@@ -1,0 +1,86 @@
+"""The steps after verification: waiting for the confirmation, and writing the confirmed
+profiles to disk (txn/netplan_commit.py writes netplan's instead). steps.py has the others."""
+
+from __future__ import annotations
+
+from tightrope.txn.steps import Context, RolledBack
+
+
+class AwaitConfirm:
+    name = "await-confirm"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        try:
+            self._await()
+        finally:
+            self.ctx.follow_ports = None
+            self.ctx.close_events()
+
+    def _await(self) -> None:
+        ctx = self.ctx
+        ctx.deadline = ctx.clock.mono() + ctx.confirm_timeout_s
+        ctx.set_phase("awaiting-confirm", ctx.deadline)
+        ctx.note(
+            f"waiting {ctx.confirm_timeout_s} s for `tightrope confirm`"
+            + (" (auto-confirm on)" if ctx.auto_confirm else "")
+        )
+        while True:
+            ctx.stop_if_asked()
+            if ctx.store.flag(ctx.txn_id, "confirm"):
+                ctx.note("confirmed by `tightrope confirm`")
+                return
+            if ctx.auto_confirm and self._reachable():
+                ctx.note(
+                    "auto-confirmed: the gateway and the SSH client answer"
+                    + (f" through {ctx.probe_via}" if ctx.probe_via else "")
+                )
+                return
+            if ctx.clock.mono() >= ctx.deadline:
+                raise RolledBack(f"not confirmed within {ctx.confirm_timeout_s} s")
+            if ctx.checkpoint is not None and not ctx.checkpoint_alive():
+                raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
+            if ctx.follow_ports is not None:
+                ctx.follow_ports()
+            ctx.clock.sleep(0.5)
+
+    def _reachable(self) -> bool:
+        ctx = self.ctx
+        targets = [str(t) for t in (ctx.config.ipv4.gateway, ctx.ssh_client) if t]
+        return bool(targets) and all(ctx.system.ping(t, ctx.probe_via) for t in targets)
+
+    def rollback(self) -> None:
+        pass
+
+
+def hold_for_commit(ctx: Context) -> None:
+    """Confirmed: keep the short guard (not the window) while writing to disk. A confirmation
+    in the window's last second left NetworkManager's timer nearly run out, so re-arm now."""
+    ctx.set_phase("committing", None)
+    ctx.deadline = ctx.last_moment = None
+    if ctx.checkpoint is not None and ctx.rearm is not None:
+        ctx.backend.checkpoint_adjust(ctx.checkpoint, ctx.rearm.guard_s)
+
+
+class Persist:
+    name = "persist"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def commit(self) -> None:
+        ctx = self.ctx
+        hold_for_commit(ctx)
+        for want in ctx.plan.desired:
+            ctx.backend.update_profile(want.uuid, None, to_disk=True)
+        # On the disk before the point of no return, which edits netplan and destroys the
+        # checkpoint. Measured (fault bench, power cut while committing): NetworkManager's
+        # new keyfiles came back empty while tightrope's netplan edit survived, and the box
+        # booted with neither the old profiles nor the new ones.
+        ctx.system.sync()
+        ctx.note(f"wrote {len(ctx.plan.desired)} profile(s) to disk")
+
+    def rollback(self) -> None:
+        pass  # the checkpoint deletes new profiles wherever they are stored
