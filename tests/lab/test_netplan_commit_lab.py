@@ -86,7 +86,12 @@ def test_netplan_box_commits_reboots_and_undoes_as_netplan_yaml(
     cp = tr(box, "confirm", host=NEW)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     state_now = wait_phase(box, NEW, ("committed", "rolled-back", "failed"), 60)
-    assert state_now["outcome"] == "committed" and not state_now["reason"], state_now
+    # By default wlan0's join is not waited for: the commit may say it was still joining;
+    # anything else in the reason is a problem of the commit itself.
+    note = state_now["reason"]
+    assert state_now["outcome"] == "committed", state_now
+    assert not note or note.startswith(("wlan0 was still joining bond0",
+                                        "wlan0 had not joined bond0")), state_now  # fmt: skip
     result = run.result()
     print(f"\n{state}: handover to netplan's profiles: {result.received} of "
           f"{result.received + len(result.lost)} probes answered (20 ms apart), longest gap "

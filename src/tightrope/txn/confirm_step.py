@@ -3,6 +3,9 @@ profiles to disk (txn/netplan_commit.py writes netplan's instead). steps.py has 
 
 from __future__ import annotations
 
+import contextlib
+
+from tightrope.errors import TightropeError
 from tightrope.txn.steps import Context, RolledBack
 
 
@@ -43,7 +46,9 @@ class AwaitConfirm:
             if ctx.checkpoint is not None and not ctx.checkpoint_alive():
                 raise RolledBack("the checkpoint vanished (NetworkManager restarted?)")
             if ctx.follow_ports is not None:
-                ctx.follow_ports()
+                # What a port not waited for does is news for the record, never a verdict.
+                with contextlib.suppress(TightropeError):
+                    ctx.follow_ports()
             ctx.clock.sleep(0.5)
 
     def _reachable(self) -> bool:
