@@ -52,3 +52,21 @@ def test_status_tells_how_a_change_cut_by_a_reboot_ended(tmp_path: Path) -> None
     assert "rebooted before confirmation" in report.last.reason
     again = report_from_dict(report.to_dict())
     assert again.last == report.last
+
+
+def test_a_device_that_is_not_active_says_why_in_the_admin_s_words() -> None:
+    """A Wi-Fi port committed without waiting for it: `status` tells a refused PSK."""
+    from dataclasses import replace
+
+    from tests.unit.builders import netplan_start
+    from tightrope.core.status import status_report
+
+    snap = netplan_start()
+    wlan0 = replace(snap.device("wlan0"), state="disconnected", state_reason="no-secrets",
+                    active_profile=None)  # fmt: skip
+    eth0 = replace(snap.device("eth0"), state="unavailable", state_reason="carrier")
+    snap = replace(snap, devices=tuple({"wlan0": wlan0, "eth0": eth0}.get(d.interface, d)
+                                       for d in snap.devices))  # fmt: skip
+    why = {d.interface: d.why for d in status_report(snap).devices}
+    assert why["wlan0"] == "the Wi-Fi passphrase (PSK) was refused: check it"
+    assert why["eth0"] is None  # a pulled cable: the link column says it

@@ -170,7 +170,8 @@ def status(report: StatusReport, as_json: bool) -> None:
         table.add_row(
             safe(d.interface),
             safe(d.type),
-            safe(d.state) if d.managed else "unmanaged",
+            (safe(d.state) + (f" ({safe(d.why)})" if d.why else "")) if d.managed
+            else "unmanaged",
             safe_lines(d.addresses),
             safe(d.active_profile or ""),
             safe_lines(d.claimed_by),

@@ -7,6 +7,7 @@ from typing import Any
 
 from tightrope.core.discovery import claim_by, netplan_stanzas, origin_of, storage_world
 from tightrope.core.snapshot import BondPortRuntime, Device, Snapshot
+from tightrope.core.verify import WIFI_FATAL_REASONS, WIFI_SLOW_REASONS
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class DeviceStatus:
     addresses: tuple[str, ...]
     claimed_by: tuple[str, ...]  # "name (origin, storage)" of each profile that claims it
     active_profile: str | None
+    # Why a device is not activated, in the admin's words where tightrope knows them (a
+    # Wi-Fi port committed without waiting for it: a refused PSK shows here); None if active.
+    why: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,23 @@ def _device(snap: Snapshot, dev: Device) -> DeviceStatus:
         addresses=dev.ip4_addresses + dev.ip6_addresses,
         claimed_by=tuple(claims),
         active_profile=_profile_name(snap, dev.active_profile),
+        why=_why(dev),
     )
+
+
+# NetworkManager's reasons that say nothing about a device that is not active.
+_NO_NEWS = frozenset({"", "none", "unknown", "now-managed", "now-unmanaged", "removed",
+                      "user-requested", "connection-removed", "connection-assumed",
+                      "supplicant-available", "new-activation", "carrier", "sleeping"})  # fmt: skip
+
+
+def _why(dev: Device) -> str | None:
+    reason = dev.state_reason or ""
+    if dev.state == "activated" or reason in _NO_NEWS:
+        return None
+    if dev.type == "wifi":
+        return WIFI_FATAL_REASONS.get(reason) or WIFI_SLOW_REASONS.get(reason) or reason
+    return reason
 
 
 def report_from_dict(d: dict[str, Any]) -> StatusReport:
