@@ -374,11 +374,19 @@ def test_confirming_while_the_box_verifies_counts_down_to_the_laptop_s_bound(
 
 
 class _Watch:
-    def __init__(self, outage: float | None) -> None:
+    def __init__(self, outage: float | None, silent_turns: int = 0) -> None:
         self.figure, self.stopped, self.started_for = outage, 0, ""
+        self.silent_turns = silent_turns  # how often the new address is asked before it echoes
 
     def outage(self) -> float | None:
         return self.figure
+
+    def new_answered(self) -> bool:
+        self.silent_turns -= 1
+        return self.silent_turns < 0
+
+    def old_answering(self) -> bool | None:
+        return None
 
     def stop(self) -> None:
         self.stopped += 1
@@ -407,3 +415,35 @@ def test_a_rolled_back_change_stops_the_watch_and_reports_no_outage(tmp_path: Pa
     result, _ = _run(box, watch=lambda new: watch)
     assert result.outcome == Outcome.ROLLED_BACK and result.outage_s is None
     assert watch.stopped == 1
+
+
+def test_with_echo_the_new_address_gets_ssh_only_once_it_answers(tmp_path: Path) -> None:
+    """SSH at a silent address waits out its timeout: with the outage's echo running, the
+    journey tries it when the address answers an echo (and every few seconds regardless)."""
+    box = StandInBox(tmp_path)
+    probes: list[str | None] = []
+    real = box.probe
+
+    def probe(address: str | None, timeout: int) -> Any:
+        probes.append(address)
+        return real(address, timeout)
+
+    box.probe = probe  # type: ignore[method-assign]
+    box.at_new = False
+    t0 = box.clock.now()
+    box.clock.on_sleep.append(lambda now: setattr(box, "at_new", now - t0 >= 2.0))
+
+    class Echo(_Watch):
+        def new_answered(self) -> bool:
+            return box.at_new  # the address answers echo when it answers SSH
+
+    result, _ = _run(box, watch=lambda new: Echo(0.1))
+    assert result.outcome == Outcome.COMMITTED, result
+    assert probes.count(NEW) == 2  # the first turn's, then the one after the echo
+
+
+def test_a_new_address_that_never_echoes_is_still_tried_over_ssh(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    watch = _Watch(None, silent_turns=10**6)  # ICMP filtered at the new address
+    result, _ = _run(box, watch=lambda new: watch)
+    assert result.outcome == Outcome.COMMITTED, result

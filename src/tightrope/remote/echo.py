@@ -110,6 +110,13 @@ class EchoWatch:
     def outage(self, old: str, new: str) -> float | None:
         return outage_s(self.replies.get(old, []), self.replies.get(new, []), self.interval)
 
+    def answered(self, target: str, within_s: float | None = None) -> bool:
+        """Has target answered (in the last within_s seconds, if given)?"""
+        got = self.replies.get(target, [])
+        if not got:
+            return False
+        return within_s is None or self.clock() - got[-1] <= within_s
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():

@@ -20,6 +20,14 @@ class OutageWatch:
     def outage(self) -> float | None:
         return self.watch.outage(self.old, self.new)
 
+    def new_answered(self) -> bool:
+        return self.watch.answered(self.new)
+
+    def old_answering(self) -> bool | None:
+        if not self.watch.answered(self.old):
+            return None  # never answered an echo: ICMP may be filtered there; ask SSH
+        return self.watch.answered(self.old, within_s=1.5)
+
     def stop(self) -> None:
         self.watch.stop()
 
