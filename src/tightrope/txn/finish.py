@@ -42,15 +42,20 @@ def ports_not_joined(ctx: Context) -> list[str]:
     if not ctx.port_problems:
         return []
     try:
-        verdict = verify(ctx.config, ctx.snapshot(), wifi_fatal=False, all_ports=False)
+        snap = ctx.snapshot()
     except TightropeError as exc:
         return [f"could not read whether {', '.join(ctx.port_problems)} joined: {exc}"]
+    verdict = verify(ctx.config, snap, wifi_fatal=False, all_ports=False)
     out = []
     bond = ctx.config.name
     for check in verdict.not_waited_for:
         iface = check.name.removeprefix("port ")
         known = ctx.port_problems.get(iface)
-        if known or check.fatal or _gave_up(check.detail):
+        dev = snap.device(iface)
+        # NetworkManager stopped trying it (failed, or back to disconnected): not a matter of
+        # seconds, whatever the reason.
+        gave_up = dev is not None and dev.state in ("failed", "disconnected")
+        if known or gave_up:
             out.append(f"{iface} is not in {bond}: {known or check.detail}; the bond runs "
                        "without it until that is fixed")  # fmt: skip
         elif hint := ctx.port_hints.get(iface):
@@ -61,10 +66,6 @@ def ports_not_joined(ctx: Context) -> list[str]:
                        "`tightrope status` shows when it has joined")  # fmt: skip
     return out
 
-
-def _gave_up(detail: str) -> bool:
-    # core.verify's words for a port NetworkManager stopped trying: failed or disconnected.
-    return any(f" is {state}" in detail for state in ("failed", "disconnected"))
 
 
 def _retire(ctx: Context, profile: str, uuid: str) -> Chore:

@@ -43,21 +43,10 @@ class Verify:
             self.ctx.close_events()
 
     def _follow(self) -> None:
-        events = self.ctx.events
-        if events is None:
-            return
-        for event in events.drain():
-            if event.interface not in self.wifi:
-                continue  # the bond was verified; only the ports not waited for are news
-            found = self.trip.event(event)
-            if isinstance(found, Rejoin) and self._room_for_another_try():
-                self._rejoin(found)
-                continue
-            self._wifi_certain(found.verdict if isinstance(found, Rejoin) else found,
-                               event.interface)  # fmt: skip
-            if event.interface in self.trip.handshake_cut:
-                self.ctx.port_hints[event.interface] = (
-                    "the access point cut its handshake (a wrong PSK looks like this)")
+        # The bond was verified: only the ports not waited for are news.
+        for iface in self._read_signals(wifi_only=True) & self.trip.handshake_cut:
+            self.ctx.port_hints[iface] = (
+                "the access point cut its handshake (a wrong PSK looks like this)")
 
     def _verify(self) -> None:
         ctx = self.ctx
@@ -93,11 +82,16 @@ class Verify:
                 ctx.stop_if_asked()
                 self._read_signals()
 
-    def _read_signals(self) -> None:
+    def _read_signals(self, wifi_only: bool = False) -> set[str]:
+        """Reads what came; returns the interfaces it came from."""
         events = self.ctx.events
         if events is None:
-            return
+            return set()
+        seen = set()
         for event in events.drain():
+            if wifi_only and event.interface not in self.wifi:
+                continue
+            seen.add(event.interface)
             found = self.trip.event(event)
             if isinstance(found, Rejoin) and self._room_for_another_try():
                 self._rejoin(found)
@@ -107,6 +101,7 @@ class Verify:
                 self._wifi_certain(why, event.interface)
             else:
                 self._certain(why)
+        return seen
 
     def _verified(self) -> None:
         ctx = self.ctx
