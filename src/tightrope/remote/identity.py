@@ -26,6 +26,11 @@ class Identity:
     proxycommand: str | None = None
 
     @property
+    def via_proxy(self) -> bool:
+        """ssh reaches the box through a jump host or a proxy command, not straight."""
+        return bool(self.proxyjump or self.proxycommand)
+
+    @property
     def known_hosts_name(self) -> str:
         """The name ssh looks up in known_hosts: HostKeyAlias as it is, else the host name,
         bracketed with its port when that is not 22 (OpenSSH's own rule)."""
@@ -67,7 +72,7 @@ def direct_address(identity: Identity) -> str | None:
     """The box's IPv4 address when ssh goes to it straight from here (no jump host, no proxy
     command) and names it by address: what the laptop can echo to. Names are not resolved: an
     address that is not the one ssh uses would measure another machine."""
-    if identity.proxyjump or identity.proxycommand:
+    if identity.via_proxy:
         return None
     try:
         return str(ipaddress.IPv4Address(identity.hostname))

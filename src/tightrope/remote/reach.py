@@ -32,12 +32,13 @@ class OutageWatch:
         self.watch.stop()
 
 
-def _one_ipv4(name: str, who: ident.Identity) -> str | None:
+def _one_ipv4(who: ident.Identity) -> str | None:
     """The address ssh reaches a named box at, when the name has exactly one IPv4 address."""
-    if who.proxyjump or who.proxycommand:
+    if who.via_proxy:
         return None
     try:
-        found = {str(a[4][0]) for a in socket.getaddrinfo(name, who.port, socket.AF_INET)}
+        found = {str(a[4][0]) for a in socket.getaddrinfo(who.hostname, who.port,
+                                                          socket.AF_INET)}  # fmt: skip
     except OSError:
         return None
     return found.pop() if len(found) == 1 else None
@@ -73,7 +74,7 @@ class SshReach:
             who = ident.resolve(self.ssh.base_argv(master=False), self.ssh.target.destination())
         except TightropeError:
             return None
-        old = ident.direct_address(who) or _one_ipv4(who.hostname, who)
+        old = ident.direct_address(who) or _one_ipv4(who)
         if old is None:
             return None
         watch = EchoWatch([old, new])
