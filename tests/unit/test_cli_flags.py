@@ -126,3 +126,28 @@ def test_each_command_is_found_in_the_module_that_registers_it() -> None:
     # Built for one command, the parser reads its arguments as the whole parser does.
     argv = ["status", "--json", "--host", "pi@198.18.1.50"]
     assert vars(cli_main.build_parser("status").parse_args(argv)) == vars(PARSER.parse_args(argv))
+
+
+def test_status_starts_without_the_planning_and_protocol_modules() -> None:
+    """`tightrope status` on a box is measured against `nmcli device status`: what it runs
+    must not import the plan, the model's validation, the protocol's classes or the
+    transaction engine (each costs a Pi tenths of a second building dataclasses)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import tightrope.cli.cmd_status, tightrope.box.glance, "
+            "tightrope.box.env, tightrope.cli.render, tightrope.nm; "
+            "print(' '.join(sorted(sys.modules)))")  # fmt: skip
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout.split())  # fmt: skip
+    heavy = {"tightrope.proto", "tightrope.core.plan", "tightrope.core.model",
+             "tightrope.core.drill", "tightrope.txn.control", "tightrope.txn.resume",
+             "tightrope.txn.steps", "tightrope.box.app", "yaml"}  # fmt: skip
+    assert loaded & heavy == set()
+
+
+def test_the_store_and_the_protocol_agree_on_a_transaction_id() -> None:
+    from tightrope import proto
+    from tightrope.core.ids import TXN_ID
+
+    assert TXN_ID.pattern == proto.TXN_ID.pattern

@@ -15,7 +15,7 @@ from tests.unit.builders import netplan_start
 from tests.unit.fakebox import FakeBox, FakeClock
 from tests.unit.test_plan import PSK, seed_config
 from tightrope import proto
-from tightrope.box import app
+from tightrope.box import app, glance
 from tightrope.box.env import BoxEnv
 from tightrope.cli import render, render_txn
 from tightrope.core.plan import make_plan
@@ -116,7 +116,7 @@ def test_status_tells_when_a_cut_change_was_last_heard_of(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store, clock, box, txn_id = _pending(tmp_path)
-    report = app.status(_env(store, clock, box, boot="boot-2"))
+    report = glance.status(_env(store, clock, box, boot="boot-2"))
     assert report.last is not None and report.last.id == txn_id
     assert report.last.ended == clock.now() and report.last.last_seen == clock.now() - 600
     assert report_from_dict(report.to_dict()) == report
@@ -144,7 +144,7 @@ def test_status_shows_a_stuck_lock_and_how_to_recover(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env, stuck = _stuck(tmp_path)
-    report = app.status(env)
+    report = glance.status(env)
     assert report.stuck is not None and report.stuck.id == stuck
     assert report.stuck.lock == str(tmp_path / "pending")
     steps = " ".join(report.stuck.recovery)
@@ -229,7 +229,7 @@ def test_a_disk_full_while_awaiting_confirmation_still_ends_told(tmp_path: Path)
     (v,) = app.history(env)  # the disk is still full: told, not yet recorded
     assert v.outcome == "aborted" and "without recording how the change ended" in v.reason
     assert "rolled back" in v.reason and store.load(txn_id).outcome is None
-    assert app.status(env).last is not None
+    assert glance.status(env).last is not None
     store.full = False
     app.history(env)
     assert store.load(txn_id).outcome == "aborted"

@@ -16,11 +16,11 @@ import pytest
 from tests.unit.builders import netplan_start
 from tests.unit.fakebox import FakeBox, FakeClock
 from tests.unit.test_plan import PSK, seed_config
-from tightrope.box import app
+from tightrope.box import app, glance
 from tightrope.box.env import BoxEnv
 from tightrope.core.plan import make_plan
 from tightrope.core.snapshot import Snapshot
-from tightrope.txn import control, runner
+from tightrope.txn import control, expiry, runner
 from tightrope.txn.atomic import create_exclusive
 from tightrope.txn.backend import Backend, System
 from tightrope.txn.resume import LOCK_NAME
@@ -112,7 +112,7 @@ def test_killed_before_the_bonds_yaml_the_next_status_finishes_the_change(
     assert OWN not in box.files and set(box.profiles) >= {"u-eth0", "u-wlan0"}
     clock.sleep(30)
 
-    report = app.status(_env(store, clock, box))
+    report = glance.status(_env(store, clock, box))
     assert report.last is not None and report.last.id == txn_id
     state = store.load(txn_id)
     assert state.outcome == "committed" and state.phase == "committed"
@@ -166,7 +166,7 @@ def test_a_chore_that_fails_is_a_problem_of_a_committed_change(tmp_path: Path) -
         raise RuntimeError("netplan: cannot parse /etc/netplan/60-admin.yaml")
 
     box.netplan_generate = broken  # type: ignore[method-assign]
-    state = control.expire_stale(store, clock, "boot-1", app._finisher(
+    state = expiry.expire_stale(store, clock, "boot-1", glance.finisher(
         _env(store, clock, box), "tightrope status"))  # fmt: skip
     assert state is not None and state.outcome == "committed"
     assert ("`tightrope status` went on with it after its runner died: did write "
@@ -188,7 +188,7 @@ def test_a_chore_that_breaks_stops_the_rest_and_says_what_is_left(tmp_path: Path
         write(path, data, mode)
 
     box.write_bytes = full  # type: ignore[method-assign]
-    report = app.status(_env(store, clock, box))
+    report = glance.status(_env(store, clock, box))
     assert report.last is not None and report.last.outcome == "committed"
     reason = report.last.reason
     assert f"did nothing; problems: write {OWN}: OSError: [Errno 28] No space" in reason
@@ -205,7 +205,7 @@ def test_a_reboot_before_the_bonds_yaml_is_left_untouched(tmp_path: Path) -> Non
     store, clock, _txn_id = _killed(tmp_path, box, _kill_on_write(box, OWN))
     made: list[str] = []
     calls, files = list(box.calls), dict(box.files)
-    report = app.status(_env(store, clock, box, boot="boot-2", made=made))
+    report = glance.status(_env(store, clock, box, boot="boot-2", made=made))
     assert report.last is not None and report.last.outcome == "aborted"
     assert "rebooted before the bond reached the disk" in report.last.reason
     assert made == [] and box.calls == calls and box.files == files
@@ -214,7 +214,7 @@ def test_a_reboot_before_the_bonds_yaml_is_left_untouched(tmp_path: Path) -> Non
 def test_a_reboot_after_the_bonds_yaml_finishes_the_rest(tmp_path: Path) -> None:
     box = FakeBox(netplan_start())
     store, clock, _txn_id = _killed(tmp_path, box, _kill_on_write(box, LAB))
-    report = app.status(_env(store, clock, box, boot="boot-2"))
+    report = glance.status(_env(store, clock, box, boot="boot-2"))
     assert report.last is not None and report.last.outcome == "committed"
     assert ("finished by `tightrope status` after the box rebooted: did remove "
             f"ethernets.eth0, wifis.wlan0 from {LAB}; {GENERATE}") in report.last.reason
@@ -227,7 +227,7 @@ def test_nothing_left_runs_nothing(tmp_path: Path) -> None:
     store.update(store.load(txn_id), unfinished="nothing")
     made: list[str] = []
     calls = list(box.calls)
-    report = app.status(_env(store, clock, box, made=made))
+    report = glance.status(_env(store, clock, box, made=made))
     assert report.last is not None and report.last.outcome == "committed"
     assert "left undone: nothing" in report.last.reason
     assert made == [] and box.calls == calls
@@ -238,7 +238,7 @@ def test_an_undo_is_not_finished_here(tmp_path: Path) -> None:
     store, clock, txn_id = _killed(tmp_path, box, _kill_on_write(box, OWN))
     store.update(store.load(txn_id), kind="undo")
     made: list[str] = []
-    app.status(_env(store, clock, box, made=made))
+    glance.status(_env(store, clock, box, made=made))
     assert made == [] and "Apply the same configuration again" in store.load(txn_id).reason
 
 
@@ -249,11 +249,11 @@ def test_one_being_finished_by_another_process_is_left_to_it(tmp_path: Path) -> 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         env = _env(store, clock, box)
-        assert control.expire_stale(store, clock, "boot-1", app._finisher(env, "x")) is None
+        assert expiry.expire_stale(store, clock, "boot-1", glance.finisher(env, "x")) is None
         assert store.pending_id() == txn_id and OWN not in box.files
     finally:
         os.close(fd)
-    app.status(_env(store, clock, box))
+    glance.status(_env(store, clock, box))
     assert store.load(txn_id).outcome == "committed" and OWN in box.files
 
 
@@ -262,7 +262,7 @@ def test_without_the_snapshot_it_was_planned_from_the_admin_is_told(tmp_path: Pa
     box = FakeBox(netplan_start())
     store, clock, txn_id = _killed(tmp_path, box, _kill_on_write(box, OWN))
     (store.txn_dir(txn_id) / "before.json").unlink()
-    report = app.status(_env(store, clock, box))
+    report = glance.status(_env(store, clock, box))
     assert report.last is not None and report.last.outcome == "committed"
     assert ("`tightrope status` could not finish it by itself (there is no record of the box "
             "it was planned from)") in report.last.reason
@@ -277,7 +277,7 @@ def test_without_the_psk_tightropes_file_is_never_written(tmp_path: Path) -> Non
     settings = {k: dict(v) for k, v in port.settings.items()}
     settings["802-11-wireless-security"].pop("psk")
     box.profiles[port.uuid] = type(port)(**{**port.__dict__, "settings": settings})
-    report = app.status(_env(store, clock, box))
+    report = glance.status(_env(store, clock, box))
     assert report.last is not None and report.last.outcome == "committed"
     assert "the PSK for wlan0 is not in NetworkManager's profile" in report.last.reason
     assert OWN not in box.files and b"eth0" in box.files[LAB]
@@ -301,7 +301,7 @@ def test_keyfile_box_retires_what_is_left_and_one_retired_before_the_kill(
 
     store, clock, txn_id = _killed(tmp_path, box, arm)
     assert store.load(txn_id).unfinished == "retire netplan-eth0; retire netplan-wlan0-TightropeLab"
-    report = app.status(_env(store, clock, box))
+    report = glance.status(_env(store, clock, box))
     assert report.last is not None and report.last.outcome == "committed"
     assert report.last.reason.endswith("did retire netplan-eth0; retire "
                                        "netplan-wlan0-TightropeLab")  # fmt: skip

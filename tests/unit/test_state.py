@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.fakebox import FakeClock
 from tightrope.errors import Busy
-from tightrope.txn import control
+from tightrope.txn import control, expiry
 from tightrope.txn.atomic import create_exclusive, write_all, write_atomic
 from tightrope.txn.state import (
     KEEP_TRANSACTIONS,
@@ -155,7 +155,7 @@ def test_an_unreadable_pending_transaction_keeps_the_lock(tmp_path: Path, damage
     else:
         marker.write_text("../../etc")
     with pytest.raises(Busy) as caught:
-        control.expire_stale(store, FakeClock(), boot_id="boot-2")
+        expiry.expire_stale(store, FakeClock(), boot_id="boot-2")
     assert marker.exists()
     text = f"{caught.value} {caught.value.hint}"
     assert "keeps the lock" in text and f"sudo rm {marker}" in text

@@ -30,7 +30,7 @@ def test_status_tells_how_a_change_cut_by_a_reboot_ended(tmp_path: Path) -> None
     status (as root) ends that transaction with the reason and shows it as the last change."""
     from tests.unit.fakebox import FakeBox, FakeClock
     from tests.unit.test_plan import seed_config
-    from tightrope.box import app
+    from tightrope.box import glance
     from tightrope.box.env import BoxEnv
     from tightrope.core.plan import make_plan
     from tightrope.txn import control
@@ -46,7 +46,7 @@ def test_status_tells_how_a_change_cut_by_a_reboot_ended(tmp_path: Path) -> None
                        read_snapshot=lambda s: box.snapshot(include_secrets=s),
                        launch=lambda t, s: None, require_root=lambda: None,
                        is_root=lambda: True)  # fmt: skip
-    report = app.status(after_cut)
+    report = glance.status(after_cut)
     assert report.pending is None and report.last is not None
     assert report.last.id == started.state.id and report.last.outcome == "aborted"
     assert "rebooted before confirmation" in report.last.reason

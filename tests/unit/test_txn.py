@@ -14,7 +14,7 @@ from tightrope.core.failfast import DeviceEvent, address_in_use
 from tightrope.core.plan import make_plan
 from tightrope.core.profiles import profile_uuid
 from tightrope.errors import Busy
-from tightrope.txn import control, runner
+from tightrope.txn import control, expiry, runner
 from tightrope.txn.atomic import create_exclusive
 from tightrope.txn.engine import Transaction
 from tightrope.txn.state import Store
@@ -267,7 +267,7 @@ def test_stale_pending_after_reboot_is_reported_and_freed(tmp_path: Path) -> Non
     box, clock = FakeBox(netplan_start()), FakeClock()
     txn_id = _start(tmp_path, box, clock)
     store = Store(tmp_path)
-    state = control.expire_stale(store, clock, boot_id="boot-2")
+    state = expiry.expire_stale(store, clock, boot_id="boot-2")
     assert state is not None and state.id == txn_id and "rebooted" in state.reason
     assert store.pending_id() is None
 
@@ -278,10 +278,10 @@ def test_a_change_cut_while_committing_says_what_is_known(tmp_path: Path) -> Non
     txn_id = _start(tmp_path, box, clock)
     store = Store(tmp_path)
     store.update(store.load(txn_id), phase="committing", runner_pid=2**22 + 1)  # no such pid
-    rebooted = control.stale_reason(store.load(txn_id), "boot-2")
+    rebooted = expiry.stale_reason(store.load(txn_id), "boot-2")
     assert rebooted is not None and "while committing" in rebooted
     assert "may have booted either" in rebooted and "before confirmation" not in rebooted
-    died = control.stale_reason(store.load(txn_id), "boot-1")
+    died = expiry.stale_reason(store.load(txn_id), "boot-1")
     assert died is not None and "runner died while committing" in died
 
 
@@ -442,7 +442,7 @@ def test_runner_dying_after_the_checkpoint_is_gone_is_a_committed_change(
     control.with_runner(store, txn_id, DEAD_PID)
     assert box.checkpoint is None and store.load(txn_id).phase == "finishing"
 
-    state = control.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
+    state = expiry.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
     assert state is not None and state.outcome == "committed" and state.phase == "committed"
     assert ("rebooted" if death == "reboot" else "runner died") in state.reason
     # What was done before the kill is not in the list: each chore is struck off as done.
@@ -467,7 +467,7 @@ def test_a_live_runner_finishing_is_left_alone(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.update(store.load(txn_id), phase="finishing", unfinished="retire x")
     control.with_runner(store, txn_id, os.getpid())
-    assert control.expire_stale(store, clock, "boot-1") is None
+    assert expiry.expire_stale(store, clock, "boot-1") is None
     assert store.pending_id() == txn_id
 
 
@@ -520,7 +520,7 @@ def test_cut_before_the_bonds_yaml_is_written(tmp_path: Path, death: str) -> Non
         _run(tmp_path, box, clock, txn_id)
     create_exclusive(tmp_path / "pending", txn_id)
     control.with_runner(store, txn_id, DEAD_PID)
-    state = control.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
+    state = expiry.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
     assert state is not None
     if death == "reboot":
         assert state.outcome == "aborted"

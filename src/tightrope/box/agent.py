@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from tightrope import __version__, proto
-from tightrope.box import app
+from tightrope.box import app, glance
 from tightrope.box.env import BoxEnv
 from tightrope.core.drill import result_to_dict
 from tightrope.core.model import BondConfig
@@ -73,7 +73,7 @@ class Agent:
         if isinstance(msg, proto.UndoRequest):
             return app.undo(env, msg.txn, msg.options)
         if isinstance(msg, proto.StatusRequest):
-            return proto.StatusAnswer(status=app.status(env).to_dict())
+            return proto.StatusAnswer(status=glance.status(env).to_dict())
         if isinstance(msg, proto.HistoryRequest):
             return proto.HistoryAnswer(txns=app.history(env))
         if isinstance(msg, proto.TxnRequest):

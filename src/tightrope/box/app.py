@@ -8,7 +8,6 @@ the injected BoxEnv.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import hashlib
 import json
 import time
@@ -16,20 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tightrope import proto
+from tightrope.box import glance
 from tightrope.box.env import BoxEnv
 from tightrope.core.drill import DrillFault, DrillRefused, DrillResult, drill_plan
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan, make_plan
 from tightrope.core.snapshot import Snapshot
-from tightrope.core.status import (
-    LastTxn,
-    PendingTxn,
-    StatusReport,
-    StuckLock,
-    status_report,
-)
 from tightrope.errors import Busy, Exit, TightropeError
-from tightrope.txn import control
+from tightrope.txn import control, expiry
 from tightrope.txn.state import TxnState
 
 OnEvent = Callable[[proto.TxnView], None]
@@ -72,22 +65,8 @@ def _difference(agreed: Plan | None, now: Plan) -> str:
     return "; ".join(parts) or "the details of a change differ"
 
 
-def _finisher(env: BoxEnv, who: str) -> control.FinishLeft | None:
-    """As root, what runs the chores a dead runner left after the point of no return, as
-    `who` (the command the admin typed); None without the box's machinery or root."""
-    if env.machinery is None or not env.is_root():
-        return None
-    from tightrope.txn.resume import Resumer
-
-    return Resumer(env.store, env.clock, env.machinery, who)
-
-
-def _expire_stale(env: BoxEnv, who: str) -> TxnState | None:
-    return control.expire_stale(env.store, env.clock, env.boot_id(), _finisher(env, who))
-
-
 def _refuse_if_pending(env: BoxEnv) -> None:
-    _expire_stale(env, "tightrope apply")
+    glance.expire_stale(env, "tightrope apply")
     pending = env.store.pending_id()
     if pending:
         raise Busy(f"transaction {pending} is still pending",
@@ -148,7 +127,7 @@ def start(
 
 def undo(env: BoxEnv, txn: str | None, options: proto.Options) -> proto.TxnView:
     env.require_root()
-    _expire_stale(env, "tightrope undo")
+    glance.expire_stale(env, "tightrope undo")
     session = env.read_snapshot(False).session
     started = control.start_undo(
         env.store, clock=env.clock, boot_id=env.boot_id(), launch=env.launch, txn_id=txn,
@@ -176,13 +155,13 @@ def view(env: BoxEnv, state: TxnState) -> proto.TxnView:
 
 def progress(env: BoxEnv, txn: str | None) -> proto.TxnView:
     env.require_root()
-    _expire_stale(env, "tightrope apply")  # the laptop follows its change with it
+    glance.expire_stale(env, "tightrope apply")  # the laptop follows its change with it
     txn = txn or env.store.pending_id() or _last(env)
     return view(env, env.store.load(txn))
 
 
 def _last(env: BoxEnv) -> str:
-    states = control.history(env.store)
+    states = expiry.history(env.store)
     if not states:
         raise TightropeError("there is no transaction yet",
                              hint="`tightrope plan` shows what a change would do.")  # fmt: skip
@@ -196,7 +175,7 @@ def settle(
     A transaction that already ended is reported as it ended, not refused: whoever asks
     after the fact (a journey that lost its session) wants to know."""
     env.require_root()
-    _expire_stale(env, f"tightrope {action}")
+    glance.expire_stale(env, f"tightrope {action}")
     if txn is not None:
         state = env.store.load(txn)
         if state.finished:
@@ -227,8 +206,8 @@ def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) 
 def _load_live(env: BoxEnv, txn: str) -> TxnState:
     """The transaction as stored, ended truthfully if its runner is gone (killed, rebooted)."""
     state = env.store.load(txn)
-    if not state.finished and control.stale_reason(state, env.boot_id()):
-        state = _expire_stale(env, "tightrope apply") or state
+    if not state.finished and expiry.stale_reason(state, env.boot_id()):
+        state = glance.expire_stale(env, "tightrope apply") or state
     return state
 
 
@@ -242,43 +221,24 @@ def follow(env: BoxEnv, txn: str, interval_s: float = 0.5) -> Iterator[proto.Txn
         env.clock.sleep(interval_s)
 
 
-def _expire(env: BoxEnv, who: str) -> dict[str, TxnState]:
-    """As root, end a pending transaction whose runner is gone (a reboot, a power cut, a
-    kill), with the reason, so whoever looks learns how it ended; so is one whose runner
-    could not record its end (returned by id: with the disk still full, they are not on disk
-    yet). A stuck lock is left as it is: the caller tells it (status, log) or refuses on it
-    (plan, start)."""
-    if not env.is_root():
-        return {}
-    # A full disk must not stop anyone from reading what is recorded: the next look retries.
-    finish = _finisher(env, who)
-    with contextlib.suppress(Busy, OSError):
-        control.expire_stale(env.store, env.clock, env.boot_id(), finish)
-    try:
-        return {s.id: s for s in control.expire_orphans(env.store, env.clock, env.boot_id(),
-                                                        finish)}  # fmt: skip
-    except OSError:
-        return {}
-
-
 def log(env: BoxEnv, txn: str) -> proto.TxnView:
-    told = _expire(env, "tightrope log")
+    told = glance.expire(env, "tightrope log")
     return view(env, told.get(txn) or env.store.load(txn))
 
 
 def history(env: BoxEnv) -> tuple[proto.TxnView, ...]:
     """Every transaction, oldest first; one whose state cannot be read is listed as
     "unreadable" with the reason (and, if it holds the lock, how to free it), not left out."""
-    told = _expire(env, "tightrope log")
+    told = glance.expire(env, "tightrope log")
     views = []
-    stuck = control.stuck_lock_now(env.store)
+    stuck = expiry.stuck_lock_now(env.store)
     for txn_id in env.store.all_ids():
         try:
             views.append(view(env, told.get(txn_id) or env.store.load(txn_id)))
         except TightropeError as exc:
             reason = str(exc)
             if stuck is not None and stuck.id == txn_id:
-                reason = str(control.stuck_lock(stuck)) + ". " + str(control.stuck_lock(stuck).hint)
+                reason = str(expiry.stuck_lock(stuck)) + ". " + str(expiry.stuck_lock(stuck).hint)
             views.append(proto.TxnView(id=txn_id, txn_kind="?", phase="unreadable",
                                        reason=reason, created=_id_time(txn_id)))  # fmt: skip
     return tuple(sorted(views, key=lambda v: v.created))
@@ -287,49 +247,6 @@ def history(env: BoxEnv) -> tuple[proto.TxnView, ...]:
 def _id_time(txn_id: str) -> float:
     """When a transaction was made, from its id (its state, which records it, is unreadable)."""
     return float(calendar.timegm(time.strptime(txn_id[:15], "%Y%m%d-%H%M%S")))
-
-
-def pending(env: BoxEnv) -> PendingTxn | None:
-    """The transaction not finished yet, if this user may read the state directory."""
-    try:
-        txn_id = env.store.pending_id()
-        if txn_id is None:
-            return None
-        v = view(env, env.store.load(txn_id))
-    except (OSError, TightropeError):
-        return None
-    remaining = int(v.deadline_in_s) if v.deadline_in_s is not None else None
-    return PendingTxn(v.id, v.txn_kind, v.phase, remaining, v.reconnect_at)
-
-
-def stuck(env: BoxEnv) -> StuckLock | None:
-    """The change lock, if it names a transaction nobody can read (status tells it)."""
-    try:
-        return control.stuck_lock_now(env.store)
-    except OSError:
-        return None
-
-
-def last_change(env: BoxEnv) -> LastTxn | None:
-    """The newest transaction that ended. As root, a pending one whose runner is gone (a
-    reboot, a power cut, a kill) is ended first, with the reason, so status tells it."""
-    try:
-        told = _expire(env, "tightrope status")
-        ended = [told.get(s.id, s) for s in control.history(env.store)]
-        ended = [s for s in ended if s.finished]
-    except (OSError, TightropeError):
-        return None
-    if not ended:
-        return None
-    s = ended[-1]
-    outcome = s.outcome or s.phase
-    return LastTxn(s.id, s.kind, outcome, s.reason, s.timings.get(outcome),
-                   s.timings.get("last-seen"))  # fmt: skip
-
-
-def status(env: BoxEnv) -> StatusReport:
-    last = last_change(env)
-    return status_report(env.read_snapshot(False), pending(env), last, stuck(env))
 
 
 def drill(env: BoxEnv, request: proto.DrillRequest) -> DrillResult:

@@ -13,22 +13,24 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tightrope import proto
-from tightrope.core.drill import DrillPlan, DrillResult
 from tightrope.core.snapshot import Snapshot
 from tightrope.errors import NotRoot, TightropeError, UsageError
-from tightrope.txn.backend import Backend, System
 from tightrope.txn.clock import Clock, RealClock
 from tightrope.txn.state import DEFAULT_ROOT, Store
+
+if TYPE_CHECKING:  # `tightrope status` builds an environment: none of these at its start-up
+    from tightrope import proto
+    from tightrope.core.drill import DrillPlan, DrillResult
+    from tightrope.txn.backend import Backend, System
 
 # include_secrets -> snapshot
 SnapshotReader = Callable[[bool], Snapshot]
 # (txn id, secrets) -> None: starts the detached runner
 Launcher = Callable[[str, dict[str, str]], None]
 # (plan, seconds the port stays down, probe interval in ms) -> what was measured
-Driller = Callable[[DrillPlan, float, int], DrillResult]
+Driller = Callable[["DrillPlan", float, int], "DrillResult"]
 
 
 class EventSource(Protocol):
@@ -43,7 +45,7 @@ class EventSource(Protocol):
 Watcher = Callable[[], EventSource]
 # NetworkManager and the box's tools, as the transaction runner uses them: for finishing the
 # chores a dead runner left (txn/resume.py)
-Machinery = Callable[[], tuple[Backend, System]]
+Machinery = Callable[[], "tuple[Backend, System]"]
 
 
 def _cannot_drill(plan: DrillPlan, seconds: float, interval_ms: int) -> DrillResult:

@@ -15,11 +15,11 @@ def _run(args: argparse.Namespace) -> int:
         from tightrope.cli import remote_cli
 
         return remote_cli.status_remote(args)
-    from tightrope.box import app
+    from tightrope.box import glance
     from tightrope.box.env import real_env
     from tightrope.cli import render
 
-    render.status(app.status(real_env(from_snapshot=args.from_snapshot)), as_json=args.json)
+    render.status(glance.status(real_env(from_snapshot=args.from_snapshot)), as_json=args.json)
     return int(Exit.OK)
 
 

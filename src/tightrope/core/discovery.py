@@ -5,14 +5,13 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from tightrope.core.model import BondConfig
-from tightrope.core.netplan_yaml import is_own_file, own_file
-from tightrope.core.profiles import made_by_tightrope
+from tightrope.core.ownership import is_own_file, made_by_tightrope, own_file
 from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile, Snapshot
+
+if TYPE_CHECKING:  # status reads the claims without the model's validation (its start-up)
+    from tightrope.core.model import BondConfig
 
 _KIND_FOR_TYPE = {ETHERNET: "ethernet", WIFI: "wifi", BOND: "bond"}
 
@@ -164,6 +163,8 @@ def _port_kind(config: BondConfig, iface: str) -> str:
 def netplan_stanzas(
     snapshot: Snapshot, interfaces: list[str], *, include_own: bool = False
 ) -> list[NetplanStanza]:
+    import yaml  # only a box with netplan files pays for the parser
+
     out: list[NetplanStanza] = []
     for path in sorted(snapshot.netplan_files):
         if is_own_file(path) and not include_own:

@@ -29,23 +29,16 @@ from typing import Any
 import yaml
 
 from tightrope.core.model import BondConfig, Port
-from tightrope.core.profiles import DAD_TIMEOUT_MS, port_profile_id, profile_uuid
+from tightrope.core.ownership import OWN_DIR as OWN_DIR
+from tightrope.core.ownership import is_own_file as is_own_file
+from tightrope.core.ownership import names_own_file as names_own_file
+from tightrope.core.ownership import own_file as own_file
+from tightrope.core.ownership import port_profile_id, profile_uuid
+from tightrope.core.profiles import DAD_TIMEOUT_MS
 
-OWN_DIR = "/etc/netplan"
 MASK = "********"
 # Ports outrank any other profile netplan renders for the same interface (see above).
 PORT_PRIORITY = 10
-
-
-def own_file(bond: str) -> str:
-    """The file that holds the bond: after netplan's own 50-cloud-init.yaml, before
-    NetworkManager's 90-NM-<uuid>.yaml."""
-    return f"{OWN_DIR}/90-tightrope-{bond}.yaml"
-
-
-def is_own_file(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return path.startswith(OWN_DIR + "/") and name.startswith("90-tightrope-")
 
 
 # Keys of a port's old stanza that describe the device itself, not its addressing: they move
@@ -77,11 +70,6 @@ def carried_over(
             if isinstance(value, str | int | bool):
                 out.setdefault(interface, {})[k] = value
     return out
-
-
-def names_own_file(chores: str) -> bool:
-    """Does a list of chores still to do (txn/chores.py) include writing our own file?"""
-    return f"write {OWN_DIR}/90-tightrope-" in chores
 
 
 def bond_document(
@@ -135,9 +123,7 @@ def _ethernet(config: BondConfig, port: Port) -> dict[str, Any]:
     return {
         "renderer": "NetworkManager",
         "match": {"name": port.interface},
-        "networkmanager": _nm(
-            profile_uuid(config.name, port.interface), pid, _port_passthrough()
-        ),
+        "networkmanager": _nm(profile_uuid(config.name, port.interface), pid, _port_passthrough()),
     }
 
 

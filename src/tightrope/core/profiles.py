@@ -8,12 +8,14 @@ file finds tightrope's own profiles again.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tightrope.core.model import BOND_MODES, BondConfig, Port
+from tightrope.core.ownership import made_by_tightrope as made_by_tightrope
+from tightrope.core.ownership import port_profile_id as port_profile_id
+from tightrope.core.ownership import profile_uuid as profile_uuid
 from tightrope.core.redact import redact_settings, safe_repr
 from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile
 
@@ -23,8 +25,6 @@ from tightrope.core.snapshot import BOND, ETHERNET, WIFI, Profile
 # 0.4 s after it, and a cable pull (the bond's MAC moves, NetworkManager restarts its ACD)
 # left the address in place.
 DAD_TIMEOUT_MS = 500
-
-_NAMESPACE = uuid.UUID("4f1b7d9e-2b1c-5c1e-9a57-7469676874f0")
 
 # NetworkManager leaves out keys at their default value; a missing key means this.
 DEFAULTS: Mapping[tuple[str, str], Any] = {
@@ -70,24 +70,6 @@ class DesiredProfile:
 
     def __repr__(self) -> str:
         return safe_repr(self, settings=redact_settings(self.settings))
-
-
-def profile_uuid(bond: str, port: str | None = None) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"tightrope/{bond}/{port or ''}"))
-
-
-def port_profile_id(bond: str, port: str) -> str:
-    return f"{bond}-port-{port}"
-
-
-def made_by_tightrope(uuid: str, id_: str, interface: str | None) -> bool:
-    """Our profiles carry UUIDs derived from their names; nobody else's match by chance."""
-    if interface is None:
-        return False
-    if uuid == profile_uuid(interface):
-        return True
-    bond, sep, port = id_.rpartition("-port-")
-    return bool(sep) and port == interface and uuid == profile_uuid(bond, port)
 
 
 def desired_profiles(config: BondConfig) -> tuple[DesiredProfile, ...]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:  # imported where text is parsed: a box without netplan never needs it
+    import yaml
 
 REDACTED = "(secret left out)"
 
@@ -66,6 +67,8 @@ def redact_netplan(text: str) -> str:
 
     The parser finds the values, so no layout escapes; text it cannot parse is left out
     whole (netplan would refuse it too, and discovery skips it either way)."""
+    import yaml
+
     try:
         spans = sorted(set(_secret_spans(yaml.compose_all(text))), reverse=True)
     except yaml.YAMLError:
@@ -103,6 +106,8 @@ def _secret_spans(docs: Iterable[yaml.Node | None]) -> Iterable[tuple[int, int]]
 def _walk(
     node: yaml.Node, secret: bool, seen: Seen, parent: str = ""
 ) -> Iterable[tuple[int, int]]:
+    import yaml
+
     if (id(node), secret, parent) in seen:  # an anchored node met again through an alias
         return
     seen.add((id(node), secret, parent))

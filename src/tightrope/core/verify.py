@@ -6,9 +6,12 @@ Used after activation (failure rolls back at once, with the reason) and by `stat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tightrope.core.model import BondConfig
 from tightrope.core.snapshot import Device, Snapshot
+
+if TYPE_CHECKING:  # status reads the Wi-Fi reasons below without the model
+    from tightrope.core.model import BondConfig
 
 # Device state reasons that mean "this will not get better by waiting", in the admin's words.
 WIFI_FATAL_REASONS = {

@@ -3,7 +3,7 @@
 From the point of no return the change is committed, and the chores after it are recorded in
 the state file and struck off one by one (txn/chores.py). A runner killed half-way leaves
 that list behind, and the change would wait for the admin to apply again. Instead, the next
-root command that finds the runner gone (`status`, `log`, `apply`, ...: control.expire_stale
+root command that finds the runner gone (`status`, `log`, `apply`, ...: expiry.expire_stale
 and expire_orphans) runs the chores left, and records what it did.
 
 It rebuilds them as the runner built them: the same plan, from the transaction's inputs and
@@ -13,7 +13,7 @@ tightrope's own netplan file needs, from NetworkManager's profile of the bond's 
 or nothing is run. Each chore is idempotent, so one done just before the kill, but not yet
 struck off, is done again harmlessly.
 
-Left as they are: a box that rebooted before the bond reached the disk (control.lost_in_memory:
+Left as they are: a box that rebooted before the bond reached the disk (expiry.lost_in_memory:
 it booted its old configuration; recorded `aborted`), an undo (its chores are not struck off
 one by one), and a transaction another process is finishing (a file lock in its folder).
 """

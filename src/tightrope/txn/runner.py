@@ -96,7 +96,7 @@ class Recorder:
             self.store.save(ended)
         except OSError as exc:
             # A full disk: the change is over all the same (rolled back or committed). Say it
-            # in the journal; `status` records it later (control.expire_orphans).
+            # in the journal; `status` records it later (expiry.expire_orphans).
             print(f"[{self.txn_id}] could not record the outcome ({exc.strerror or exc}): "
                   f"{outcome}" + (f" ({reason})" if reason else ""), file=self.out, flush=True)
         self.state = ended

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tightrope import proto
+from tightrope.core.ids import TXN_ID
 from tightrope.core.snapshot import Snapshot
 from tightrope.errors import Busy, Exit, TightropeError
 from tightrope.txn.atomic import create_exclusive, write_atomic
@@ -98,7 +98,7 @@ class StateUnreadable(TightropeError):
 
 def valid_id(txn_id: object) -> str:
     """A transaction id names a folder: nothing else (no '..', no '/') may reach the path."""
-    if not isinstance(txn_id, str) or not proto.TXN_ID.match(txn_id):
+    if not isinstance(txn_id, str) or not TXN_ID.match(txn_id):
         raise BadTxnId(f"{txn_id!r} is not a transaction id (YYYYMMDD-HHMMSS-xxxx)",
                        hint="`tightrope log` lists the transactions.")  # fmt: skip
     return txn_id
@@ -211,7 +211,7 @@ class Store:
         d = self.root / "txn"
         if not d.is_dir():
             return []
-        return sorted(p.name for p in d.iterdir() if p.is_dir() and proto.TXN_ID.match(p.name))
+        return sorted(p.name for p in d.iterdir() if p.is_dir() and TXN_ID.match(p.name))
 
     def prune(self, protect: set[str], keep: int = KEEP_TRANSACTIONS) -> list[str]:
         """Remove the oldest transactions' folders (backups included) until at most `keep`
