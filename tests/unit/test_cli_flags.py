@@ -146,6 +146,20 @@ def test_status_starts_without_the_planning_and_protocol_modules() -> None:
     assert loaded & heavy == set()
 
 
+def test_the_agent_starts_without_the_transaction_engine() -> None:
+    """The agent's start is on the journey's critical path (the laptop waits for it, at the
+    old address and again at the new one); the engine is the detached runner's to import."""
+    import subprocess
+    import sys
+
+    code = "import sys; import tightrope.box.agent; print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout.split())  # fmt: skip
+    engine = {"tightrope.txn.runner", "tightrope.txn.engine", "tightrope.txn.steps",
+              "tightrope.txn.verify_step", "tightrope.txn.netplan_commit", "tightrope.nm.writer"}
+    assert loaded & engine == set()
+
+
 def test_the_store_and_the_protocol_agree_on_a_transaction_id() -> None:
     from tightrope import proto
     from tightrope.core.ids import TXN_ID

@@ -20,11 +20,11 @@ from typing import Any, BinaryIO
 from tightrope import __version__, proto
 from tightrope.box import app, glance
 from tightrope.box.env import BoxEnv
+from tightrope.core.configdump import config_with_secrets
 from tightrope.core.drill import result_to_dict
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import Plan
 from tightrope.errors import ConfigError, Exit, TightropeError
-from tightrope.txn.runner import config_with_secrets
 
 REQUESTS = (proto.Hello, proto.PlanRequest, proto.StartRequest, proto.TxnRequest,
             proto.UndoRequest, proto.StatusRequest, proto.HistoryRequest, proto.DrillRequest,

@@ -1,10 +1,13 @@
-"""BondConfig -> the plain data of a YAML file (for `bond --print-config`). Never holds a PSK."""
+"""BondConfig <-> the plain data of a YAML file (for `bond --print-config`, and a
+transaction's inputs). The data never holds a PSK: it travels apart and joins here."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from tightrope.core.model import BondConfig, Port
+from tightrope.core.config import Sources, parse_config
+from tightrope.core.model import BondConfig, Port, Secret
 
 
 def config_to_data(config: BondConfig) -> dict[str, Any]:
@@ -69,3 +72,14 @@ def _port(port: Port) -> dict[str, Any]:
             out["psk-env"] = src.ref
         # An inline or typed PSK is never written back: the file would carry the secret.
     return out
+
+
+def config_with_secrets(data: dict[str, Any], secrets: dict[str, str]) -> BondConfig:
+    config = parse_config(data, Sources(resolve_psk=False), origin="transaction inputs")
+    ports = tuple(
+        dataclasses.replace(p, psk=Secret(secrets[p.interface]))
+        if p.is_wifi and p.interface in secrets
+        else p
+        for p in config.ports
+    )
+    return dataclasses.replace(config, ports=ports)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tightrope.core.configdump import config_with_secrets
 from tightrope.core.model import BondConfig
 from tightrope.core.netplan_yaml import names_own_file
 from tightrope.core.plan import make_plan
@@ -38,7 +39,6 @@ from tightrope.txn.backend import Backend, System
 from tightrope.txn.chores import Chore, todo
 from tightrope.txn.clock import Clock
 from tightrope.txn.finish import chores
-from tightrope.txn.runner import config_with_secrets
 from tightrope.txn.state import StepLog, Store, TxnState
 from tightrope.txn.steps import Context
 

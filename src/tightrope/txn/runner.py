@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tightrope.core.config import Sources, parse_config
-from tightrope.core.model import BondConfig, Secret
+from tightrope.core.configdump import config_with_secrets
+from tightrope.core.model import BondConfig
 from tightrope.core.plan import make_plan
 from tightrope.core.storage import CommitAs
 from tightrope.errors import TightropeError
@@ -38,17 +38,6 @@ from tightrope.txn.steps import (
 from tightrope.txn.verify_step import Verify
 
 Prepared = tuple[Context, list[Step], Callable[[Context], list[str]]]
-
-
-def config_with_secrets(data: dict[str, Any], secrets: dict[str, str]) -> BondConfig:
-    config = parse_config(data, Sources(resolve_psk=False), origin="transaction inputs")
-    ports = tuple(
-        dataclasses.replace(p, psk=Secret(secrets[p.interface]))
-        if p.is_wifi and p.interface in secrets
-        else p
-        for p in config.ports
-    )
-    return dataclasses.replace(config, ports=ports)
 
 
 def change_keys(changes: Any) -> list[list[str]]:
