@@ -160,6 +160,20 @@ def test_the_agent_starts_without_the_transaction_engine() -> None:
     assert loaded & engine == set()
 
 
+def test_the_runner_takes_its_secrets_before_importing_the_engine() -> None:
+    """The agent that starts a change waits at the runner's FIFO: the runner's entry reads it
+    with the state store alone, and imports the engine (and the plan) afterwards."""
+    import subprocess
+    import sys
+
+    code = "import sys; import tightrope.box.run; print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout.split())  # fmt: skip
+    later = {"tightrope.proto", "tightrope.txn.runner", "tightrope.txn.control",
+             "tightrope.core.plan", "tightrope.nm", "dbus_fast", "yaml"}
+    assert loaded & later == set()
+
+
 def test_the_store_and_the_protocol_agree_on_a_transaction_id() -> None:
     from tightrope import proto
     from tightrope.core.ids import TXN_ID

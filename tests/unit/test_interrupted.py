@@ -210,7 +210,7 @@ def test_a_disk_full_while_awaiting_confirmation_still_ends_told(tmp_path: Path)
     plan = make_plan(config, box.snapshot(include_secrets=True))
     txn_id = control.start(config, plan, store=store, clock=clock, boot_id="boot-1",
                            confirm_timeout_s=30, launch=lambda t, s: None).state.id  # fmt: skip
-    control.with_runner(store, txn_id, DEAD_PID)  # as launch records it; gone when it ends
+    store.with_runner(txn_id, DEAD_PID)  # as launch records it; gone when it ends
 
     def fill(_: float) -> None:
         if not store.full and store.load(txn_id).phase == "awaiting-confirm":

@@ -64,7 +64,7 @@ def _killed(tmp_path: Path, box: FakeBox, arm: Callable[[], None]) -> tuple[Stor
         runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
                    secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
     create_exclusive(tmp_path / "pending", txn_id)  # a killed process runs no `finally`
-    control.with_runner(store, txn_id, DEAD_PID)
+    store.with_runner(txn_id, DEAD_PID)
     assert store.load(txn_id).phase == "finishing" and box.checkpoint is None
     return store, clock, txn_id
 

@@ -439,7 +439,7 @@ def test_runner_dying_after_the_checkpoint_is_gone_is_a_committed_change(
         _run(tmp_path, box, clock, txn_id)
     # A killed process runs no `finally`: the lock would still be held.
     create_exclusive(tmp_path / "pending", txn_id)
-    control.with_runner(store, txn_id, DEAD_PID)
+    store.with_runner(txn_id, DEAD_PID)
     assert box.checkpoint is None and store.load(txn_id).phase == "finishing"
 
     state = expiry.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
@@ -466,7 +466,7 @@ def test_a_live_runner_finishing_is_left_alone(tmp_path: Path) -> None:
     txn_id = _start(tmp_path, box, clock)
     store = Store(tmp_path)
     store.update(store.load(txn_id), phase="finishing", unfinished="retire x")
-    control.with_runner(store, txn_id, os.getpid())
+    store.with_runner(txn_id, os.getpid())
     assert expiry.expire_stale(store, clock, "boot-1") is None
     assert store.pending_id() == txn_id
 
@@ -519,7 +519,7 @@ def test_cut_before_the_bonds_yaml_is_written(tmp_path: Path, death: str) -> Non
     with pytest.raises(Killed):
         _run(tmp_path, box, clock, txn_id)
     create_exclusive(tmp_path / "pending", txn_id)
-    control.with_runner(store, txn_id, DEAD_PID)
+    store.with_runner(txn_id, DEAD_PID)
     state = expiry.expire_stale(store, clock, "boot-2" if death == "reboot" else "boot-1")
     assert state is not None
     if death == "reboot":

@@ -6,20 +6,16 @@ import os
 import sys
 from pathlib import Path
 
-from tightrope import proto
+from tightrope.core.ids import TXN_ID
 from tightrope.errors import Exit, TightropeError
-from tightrope.txn import control
 from tightrope.txn.state import DEFAULT_ROOT, Store
 
 
 def run_transaction(txn_id: str, state_dir: str | None) -> int:
-    from tightrope.txn import runner
-    from tightrope.txn.clock import RealClock
     from tightrope.txn.launch import FIFO_NAME, receive_secrets
-    from tightrope.txn.nmbackend import HostSystem, NMBackend
 
     store = Store(Path(state_dir or DEFAULT_ROOT))
-    control.with_runner(store, txn_id, os.getpid())
+    store.with_runner(txn_id, os.getpid())
     try:
         secrets = receive_secrets(store.txn_dir(txn_id) / FIFO_NAME)
     except TightropeError as exc:
@@ -27,6 +23,12 @@ def run_transaction(txn_id: str, state_dir: str | None) -> int:
         store.update(state, phase="failed", outcome="failed", reason=str(exc))
         store.release(txn_id)
         return int(Exit.FAILED)
+    # The engine is imported once the secrets are in: the agent that started this change
+    # waits at the FIFO until then, and the laptop for its answer (seconds on a small box).
+    from tightrope.txn import runner
+    from tightrope.txn.clock import RealClock
+    from tightrope.txn.nmbackend import HostSystem, NMBackend
+
     final = runner.run(txn_id, store=store, backend=NMBackend(), system=HostSystem(),
                        clock=RealClock(), secrets=secrets)  # fmt: skip
     return int(Exit.OK if final.outcome == "committed" else Exit.FAILED)
@@ -38,9 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 4 or args[0] != "_txn-run" or args[2] != "--root":
         sys.stderr.write("usage: _txn-run TXN --root DIR\n")
         return int(Exit.USAGE)
-    try:
-        txn = proto.valid_txn_id(args[1])
-    except proto.ProtocolError as exc:
-        sys.stderr.write(f"_txn-run: {exc}\n")
+    if not TXN_ID.match(args[1]):  # it names a directory: only an id, never a path
+        sys.stderr.write(f"_txn-run: {args[1]!r} is not a transaction id\n")
         return int(Exit.USAGE)
-    return run_transaction(txn, args[3])
+    return run_transaction(args[1], args[3])

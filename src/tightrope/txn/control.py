@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from tightrope.core.configdump import config_to_data
@@ -169,9 +169,5 @@ def wait_for_end(store: Store, txn_id: str, clock: Clock, timeout_s: float) -> T
         clock.sleep(0.25)
         state = store.load(txn_id)
     return state
-
-
-def with_runner(store: Store, txn_id: str, pid: int) -> TxnState:
-    return store.update(replace(store.load(txn_id)), runner_pid=pid)
 
 

@@ -194,6 +194,10 @@ class Store:
         self.save(new)
         return new
 
+    def with_runner(self, txn_id: str, pid: int) -> TxnState:
+        """The runner's pid, so that a look at the state can tell when it is gone."""
+        return self.update(self.load(txn_id), runner_pid=pid)
+
     def pending_id(self) -> str | None:
         """None when no transaction holds the lock (or this user may not look). A marker
         that names no transaction is returned as it is: it still holds the lock."""
