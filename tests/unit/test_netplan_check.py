@@ -40,7 +40,8 @@ def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[HostSystem, Pa
     exe.write_text(FAKE_NETPLAN.replace("%LOG%", str(log)))
     exe.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    return HostSystem(str(root)), root, log
+    # No generator binary of the host's: the stand-in on PATH plays netplan's CLI.
+    return HostSystem(str(root), generators=()), root, log
 
 
 def test_accepted_files_render_the_bond(box: tuple[HostSystem, Path, Path]) -> None:
@@ -75,5 +76,23 @@ def test_no_bond_rendered_is_a_complaint(box: tuple[HostSystem, Path, Path]) -> 
 
 def test_no_netplan_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    said = HostSystem(str(tmp_path)).netplan_check({}, "bond0")
+    said = HostSystem(str(tmp_path), generators=()).netplan_check({}, "bond0")
     assert said is not None and "not installed" in said
+
+
+def test_the_generator_itself_is_run_when_there_is_one(
+    box: tuple[HostSystem, Path, Path], tmp_path: Path
+) -> None:
+    """`netplan generate` only wraps the generator (and takes a second or two to start its
+    Python on a small box): where the binary is, it is run with the same arguments."""
+    system, root, log = box
+    gen = tmp_path / "generate"
+    # The CLI stand-in reads the root from its third argument, the generator from its second.
+    gen.write_text(FAKE_NETPLAN.replace("%LOG%", str(log)).replace('root="$3"', 'root="$2"'))
+    gen.chmod(0o755)
+    direct = HostSystem(str(root), generators=(str(tmp_path / "absent"), str(gen)))
+    assert direct._generate_argv() == [str(gen)]
+    files = {"/etc/netplan/90-tightrope-bond0.yaml": b"network:\n  bonds: {bond0: {}}\n"}
+    assert direct.netplan_check(files, "bond0") is None
+    assert "/etc/netplan/90-tightrope-bond0.yaml 600 network:   bonds" in log.read_text()
+    assert system._generate_argv() is not None and system._generate_argv()[1:] == ["generate"]
