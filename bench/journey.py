@@ -100,6 +100,19 @@ def python_starts(box: Box, host: str, t0: float) -> dict[str, Any]:
     }
 
 
+def runner_steps(box: Box, host: str, t0: float) -> list[dict[str, Any]]:
+    """The newest transaction's steps as its runner recorded them (the box's wall clock,
+    which the lab's VM takes from the host at boot), relative to the journey's start."""
+    text = box.ssh("d=$(ls -d /var/lib/tightrope/txn/*/ | sort | tail -1); "
+                   "cat \"$d/state.json\"", host=host, check=True).stdout
+    state = json.loads(text)
+    steps = [{"t_s": round(s["at"] - t0, 2), "step": s["name"], "status": s["status"]}
+             for s in state.get("steps", [])]  # fmt: skip
+    steps += [{"t_s": round(at - t0, 2), "step": k, "status": "timing"}
+              for k, at in state.get("timings", {}).items()]  # fmt: skip
+    return sorted(steps, key=lambda s: s["t_s"])
+
+
 def nmcli_on_box(box: Box, n: int) -> list[float]:
     script = (f"for i in $(seq {n}); do s=$(date +%s.%N); nmcli device status >/dev/null; "
               "e=$(date +%s.%N); echo $s $e; done")  # fmt: skip
@@ -201,6 +214,7 @@ def journey(lab: Lab, box: Box, psk_file: Path, *, counted: bool,
     }
     if counted:
         entry["python"] = python_starts(box, NEW, t0)
+        entry["steps"] = runner_steps(box, NEW, t0)
     return entry
 
 
@@ -310,6 +324,11 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             timed(argv, ok)
             res[f"python_{name}"] = python_starts(box, OLD, t0)
             box.ssh(f": > {LOG}", check=True)
+        if args.timeline:
+            res["timeline"] = [journey(lab, box, psk_file, counted=True)
+                               for _ in range(args.runs)]  # fmt: skip
+            res["load_at_end"] = load()
+            return res
         res["journey"], res["seed"], res["journey_all_ports"] = [], [], []
         for _ in range(args.runs):  # alternately, so that a busy moment hits all alike
             res["journey"].append(journey(lab, box, psk_file, counted=False))
@@ -386,12 +405,29 @@ def report(res: dict[str, Any], path: Path) -> str:
     ])  # fmt: skip
 
 
+def timeline_report(res: dict[str, Any], path: Path) -> str:
+    lines = [f"journey timeline [{res['label']}] {res['code']['commit'][:10]} on {res['accel']}"]
+    for n, j in enumerate(res["timeline"], 1):
+        events = [(s["t_s"], f"python {s['argv'].split()[-1] if s['server'] else '_txn-run'}"
+                   f"{' at ' + s['server'] if s['server'] else ''}")
+                  for s in j["python"]["starts"]]  # fmt: skip
+        events += [(s["t_s"], f"{s['step']} {s['status']}") for s in j["steps"]]
+        events.append((j["new_answers_s"], "NEW ADDRESS ANSWERS"))
+        events.append((j["exit_committed_s"], "laptop exits: committed"))
+        lines.append(f"run {n}: " + "; ".join(f"{t:.2f} {what}" for t, what in sorted(events)))
+    lines.append(f"results: {path}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--label", default="run", help="e.g. before or after (in the file name)")
     ap.add_argument("--runs", type=int, default=1, help="timed journeys and seed runs (1)")
     ap.add_argument("--runs-cli", type=int, default=3, help="status, plan, nmcli runs (3)")
+    ap.add_argument("--timeline", action="store_true",
+                    help="only --runs journeys counted for Python starts, with the runner's "
+                    "steps on the same clock: where the seconds go")  # fmt: skip
     args = ap.parse_args()
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.label):
         ap.error("--label: letters, digits, '.', '_' and '-' only")
@@ -399,10 +435,14 @@ def main() -> int:
         ap.error("needs root (the lab's namespaces)")
     with tempfile.TemporaryDirectory(prefix="tightrope-journey-") as tmp:
         res = measure(args, Path(tmp))
-    res["summary"] = summarise(res)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"journey-{args.label}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    if args.timeline:
+        path.write_text(json.dumps(res, indent=2) + "\n")
+        print(timeline_report(res, path), flush=True)
+        return 0
+    res["summary"] = summarise(res)
     path.write_text(json.dumps(res, indent=2) + "\n")
     print(report(res, path), flush=True)
     return 0
