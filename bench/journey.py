@@ -110,6 +110,7 @@ def runner_steps(box: Box, host: str, t0: float) -> list[dict[str, Any]]:
              for s in state.get("steps", [])]  # fmt: skip
     steps += [{"t_s": round(at - t0, 2), "step": k, "status": "timing"}
               for k, at in state.get("timings", {}).items()]  # fmt: skip
+    steps.append({"t_s": round(state["created"] - t0, 2), "step": "created", "status": "timing"})
     return sorted(steps, key=lambda s: s["t_s"])
 
 
@@ -163,6 +164,24 @@ def timed(argv: list[str], ok: tuple[int, ...], timeout: float = 600) -> tuple[f
     return round(secs, 3), cp
 
 
+def post_mortem(box: Box) -> str:
+    """What the box says after a journey that did not commit (the lab goes with the run)."""
+    out = []
+    for host in (NEW, OLD):
+        try:
+            cp = box.ssh("ip -br addr; journalctl -t tightrope -n 60 --no-pager", host=host,
+                         timeout=20)  # fmt: skip
+            out.append(f"--- at {host} (exit {cp.returncode}):\n{cp.stdout}{cp.stderr}")
+        except Exception as exc:  # a post-mortem must not hide the failure it explains
+            out.append(f"--- at {host}: {exc}")
+    try:
+        console = Path(box.files.console).read_text(errors="replace")
+        out.append("--- console (last 3000 characters):\n" + console[-3000:])
+    except OSError as exc:
+        out.append(f"--- console: {exc}")
+    return "\n".join(out)
+
+
 def forget_new_address(lab: Lab) -> None:
     """The laptop must learn the new address afresh each time (ARP), as a real one does."""
     lab.laptop(["ip", "neigh", "flush", "to", NEW])
@@ -199,7 +218,8 @@ def journey(lab: Lab, box: Box, psk_file: Path, *, counted: bool,
     result = summaries[0]["results"][0] if summaries else {}
     if cp.returncode != 0 or result.get("outcome") != "committed":
         raise SystemExit(f"the journey did not commit (exit {cp.returncode}):\n"
-                         f"{cp.stdout[-3000:]}\n{cp.stderr[-3000:]}")  # fmt: skip
+                         f"{cp.stdout[-3000:]}\n{cp.stderr[-3000:]}\n"
+                         f"{post_mortem(box)}")  # fmt: skip
     entry: dict[str, Any] = {
         "new_answers_s": round(watch.first(120) - t0, 2),
         "exit_committed_s": round(exit_s, 2),
