@@ -158,6 +158,11 @@ def test_the_agent_starts_without_the_transaction_engine() -> None:
     engine = {"tightrope.txn.runner", "tightrope.txn.engine", "tightrope.txn.steps",
               "tightrope.txn.verify_step", "tightrope.txn.netplan_commit", "tightrope.nm.writer"}
     assert loaded & engine == set()
+    # Nor the plan and the model: the agent at the new address only confirms (the one at the
+    # old address imports them with its first plan).
+    planning = {"tightrope.core.plan", "tightrope.core.model", "tightrope.core.config",
+                "tightrope.core.drill", "yaml"}
+    assert loaded & planning == set()
 
 
 def test_the_runner_takes_its_secrets_before_importing_the_engine() -> None:

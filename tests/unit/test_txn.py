@@ -19,6 +19,7 @@ from tightrope.txn.atomic import create_exclusive
 from tightrope.txn.engine import Transaction
 from tightrope.txn.state import Store
 from tightrope.txn.steps import NM_MARGIN_S, RolledBack
+from tightrope.txn.verify_step import Verify
 
 OWN = "/etc/netplan/90-tightrope-bond0.yaml"
 
@@ -183,6 +184,28 @@ def test_a_port_refused_while_the_new_bond_is_not_ready_is_asked_again(
     final = _run(tmp_path, box, clock, txn_id)
     assert final.outcome == "committed", final.reason
     assert box.bond_not_ready == 0
+
+
+def test_verification_looks_again_as_soon_as_networkmanager_signals(tmp_path: Path) -> None:
+    """The first look finds the gateway silent; the bond's signal a tick later brings the next
+    look at once, not at the end of the second (on a small box, every look is felt in the
+    journey's time to "committed")."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.gateway_answers = False
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+
+    def bond_configured(t: float) -> None:
+        store.raise_flag(txn_id, "confirm")
+        if not box.gateway_answers:
+            box.gateway_answers = True
+            box.emit(DeviceEvent("bond0", new="activated", old="ip-config", reason="none"))
+
+    clock.on_sleep.append(bond_configured)
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "committed", final.reason
+    verify = {s.status: s.at for s in final.steps if s.name == "verify"}
+    assert verify["done"] - verify["started"] == Verify.TICK_S
 
 
 def test_a_bond_that_never_takes_its_ports_rolls_back_with_networkmanagers_words(

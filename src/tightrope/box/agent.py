@@ -15,16 +15,16 @@ import select
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tightrope import __version__, proto
 from tightrope.box import app, glance
 from tightrope.box.env import BoxEnv
-from tightrope.core.configdump import config_with_secrets
-from tightrope.core.drill import result_to_dict
-from tightrope.core.model import BondConfig
-from tightrope.core.plan import Plan
 from tightrope.errors import ConfigError, Exit, TightropeError
+
+if TYPE_CHECKING:  # an agent that confirms or shows a status never plans: imported where used
+    from tightrope.core.model import BondConfig
+    from tightrope.core.plan import Plan
 
 REQUESTS = (proto.Hello, proto.PlanRequest, proto.StartRequest, proto.TxnRequest,
             proto.UndoRequest, proto.StatusRequest, proto.HistoryRequest, proto.DrillRequest,
@@ -79,6 +79,8 @@ class Agent:
         if isinstance(msg, proto.TxnRequest):
             return self._txn(msg, write)
         if isinstance(msg, proto.DrillRequest):
+            from tightrope.core.drill import result_to_dict
+
             return proto.DrillAnswer(result=result_to_dict(app.drill(env, msg)))
         if isinstance(msg, proto.WatchRequest):
             return self._watch(msg, write)
@@ -108,6 +110,8 @@ class Agent:
 
     @staticmethod
     def _config(data: dict[str, Any], psk: dict[str, str]) -> BondConfig:
+        from tightrope.core.configdump import config_with_secrets
+
         try:
             return config_with_secrets(dict(data), psk)
         except ConfigError:

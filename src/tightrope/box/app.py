@@ -13,17 +13,20 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tightrope import proto
 from tightrope.box import glance
 from tightrope.box.env import BoxEnv
-from tightrope.core.drill import DrillFault, DrillRefused, DrillResult, drill_plan
-from tightrope.core.model import BondConfig
-from tightrope.core.plan import Plan, make_plan
 from tightrope.core.snapshot import Snapshot
 from tightrope.errors import Busy, Exit, TightropeError
 from tightrope.txn import control, expiry
 from tightrope.txn.state import TxnState
+
+if TYPE_CHECKING:  # imported where used: an agent that confirms or shows a status never plans
+    from tightrope.core.drill import DrillResult
+    from tightrope.core.model import BondConfig
+    from tightrope.core.plan import Plan
 
 OnEvent = Callable[[proto.TxnView], None]
 OnWatchEvent = Callable[[proto.WatchEvent], None]
@@ -87,6 +90,8 @@ def _refuse_if_checkpoint(snap: Snapshot) -> None:
 
 def plan(env: BoxEnv, config: BondConfig) -> Planned:
     """Read the box once and plan; refuses while another change is pending."""
+    from tightrope.core.plan import make_plan
+
     env.require_root()
     _refuse_if_pending(env)
     snap = env.read_snapshot(True)
@@ -97,6 +102,8 @@ def plan(env: BoxEnv, config: BondConfig) -> Planned:
 
 def plan_only(env: BoxEnv, config: BondConfig) -> Planned:
     """`tightrope plan`: no root needed (secrets are compared only when root can read them)."""
+    from tightrope.core.plan import make_plan
+
     snap = env.read_snapshot(True)
     p = make_plan(config, snap)
     return Planned(p, snap.hostname, snap.nm_version, fingerprint(p), snap)
@@ -251,6 +258,8 @@ def _id_time(txn_id: str) -> float:
 
 def drill(env: BoxEnv, request: proto.DrillRequest) -> DrillResult:
     """The failover drill; refused unless a backup port would carry the box meanwhile."""
+    from tightrope.core.drill import DrillFault, DrillRefused, drill_plan
+
     request.check()  # whoever built it: the runner takes a port down for that long
     env.require_root()
     try:

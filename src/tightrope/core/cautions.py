@@ -179,8 +179,9 @@ def _wifi(
         add(
             Caution(
                 "wifi-reassociate",
-                f"Enslaving {port.interface} drops its association; it "
-                "re-associates within ~10 s, and verification waits for that.",
+                f"Enslaving {port.interface} drops its association; it re-associates "
+                "within ~10 s. The change commits once another port carries the bond and "
+                "says if it had not joined by then; --verify-all-ports waits for it.",
                 "info",
             )
         )

@@ -6,15 +6,16 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tightrope.core.configdump import config_to_data
-from tightrope.core.model import BondConfig
-from tightrope.core.plan import Plan
 from tightrope.errors import Busy, TightropeError
 from tightrope.txn.clock import Clock
 from tightrope.txn.expiry import expire_stale, history
 from tightrope.txn.state import Store, TxnState
+
+if TYPE_CHECKING:  # confirming or aborting a change needs none of them (the agent's start)
+    from tightrope.core.model import BondConfig
+    from tightrope.core.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ def start(
     kind: str = "apply",
     verify_all_ports: bool = False,
 ) -> Started:
+    from tightrope.core.configdump import config_to_data
+
     inputs: dict[str, Any] = {
         "kind": kind,
         "config": config_to_data(config),

@@ -13,10 +13,10 @@ RETRY_ROOM_S = 30.0
 
 
 class Verify:
-    """Polls a snapshot about once a second until everything checks out, and meanwhile
-    follows NetworkManager's signals and probes the gateway with ARP, so that a change that
-    cannot work rolls back as soon as that is certain, in the admin's words, not when the
-    window ends."""
+    """Polls a snapshot about once a second (at once after a signal of the bond or a port)
+    until everything checks out, and meanwhile follows NetworkManager's signals and probes
+    the gateway with ARP, so that a change that cannot work rolls back as soon as that is
+    certain, in the admin's words, not when the window ends."""
 
     name = "verify"
     TICK_S = 0.25  # how often signals are read between two snapshots
@@ -80,7 +80,10 @@ class Verify:
             for _ in range(round(1.0 / self.TICK_S)):
                 ctx.clock.sleep(self.TICK_S)
                 ctx.stop_if_asked()
-                self._read_signals()
+                if self._read_signals():
+                    # NetworkManager says the bond or a port moved (the bond's address
+                    # configured, a port joined): look now, not at the second's end.
+                    break
 
     def _read_signals(self, wifi_only: bool = False) -> set[str]:
         """Reads what came; returns the interfaces it came from."""
