@@ -94,6 +94,9 @@ class FakeBox:
         # Port activations refused as NetworkManager does while the new bond is not ready.
         self.bond_not_ready = 0
         self.netplan_complaint: str | None = None  # what netplan_check answers
+        # Profiles NetworkManager may not start by itself until they are activated by hand.
+        self.blocked: set[str] = set()
+        self.ever_blocked: list[str] = []
 
     # -- Backend ---------------------------------------------------------------------------
     def snapshot(self, *, include_secrets: bool = False) -> Snapshot:
@@ -131,8 +134,12 @@ class FakeBox:
     def checkpoint_exists(self, checkpoint: str) -> bool:
         return self.checkpoint is not None and self.checkpoint[0] == checkpoint
 
-    def add_profile(self, settings: Mapping[str, Mapping[str, Any]], *, to_disk: bool) -> str:
+    def add_profile(self, settings: Mapping[str, Mapping[str, Any]], *, to_disk: bool,
+                    block_autoconnect: bool = False) -> str:
         con = settings["connection"]
+        if block_autoconnect:
+            self.blocked.add(str(con["uuid"]))
+            self.ever_blocked.append(str(con["uuid"]))
         self.calls.append(f"add {con['id']} {'disk' if to_disk else 'memory'}")
         self.profiles[con["uuid"]] = Profile(
             con["uuid"], con["id"], con["type"], con.get("interface-name"),
@@ -140,7 +147,11 @@ class FakeBox:
             0 if to_disk else 1, copy.deepcopy(dict(settings)))
         return str(con["uuid"])
 
-    def update_profile(self, uuid: str, settings: Any, *, to_disk: bool) -> None:
+    def update_profile(self, uuid: str, settings: Any, *, to_disk: bool,
+                       block_autoconnect: bool = False) -> None:
+        if block_autoconnect:
+            self.blocked.add(uuid)
+            self.ever_blocked.append(uuid)
         self.calls.append(f"update {self.profiles[uuid].id} {'disk' if to_disk else 'memory'}")
         p = self.profiles[uuid]
         if settings is not None:
@@ -179,6 +190,7 @@ class FakeBox:
     def activate(self, uuid: str, device: str | None = None) -> None:
         p = self.profiles[uuid]
         self.calls.append(f"activate {p.id}")
+        self.blocked.discard(uuid)  # as NetworkManager: activating by hand unblocks
         iface = device or p.interface
         assert iface
         if p.type != "bond" and self.bond_not_ready > 0:

@@ -96,6 +96,20 @@ def test_confirmed_apply_commits_and_retires_netplan(tmp_path: Path) -> None:
     assert oct((tmp_path / "txn" / txn_id).stat().st_mode & 0o777) == "0o700"
 
 
+def test_new_profiles_wait_for_activate(tmp_path: Path) -> None:
+    """Added with autoconnect blocked: NetworkManager must not start the bond while its ports
+    are still being added (measured: it did, and Activate restarted it all)."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = _run(tmp_path, box, clock, txn_id)
+    assert final.outcome == "committed", final.reason
+    plan = make_plan(seed_config(), FakeBox(netplan_start()).snapshot(include_secrets=True))
+    assert sorted(box.ever_blocked) == sorted(p.uuid for p in plan.desired)
+    assert box.blocked == set()  # each was activated by hand
+
+
 def test_yaml_netplan_refuses_rolls_back_before_anything_is_written(tmp_path: Path) -> None:
     box, clock = FakeBox(netplan_start()), FakeClock()
     box.netplan_complaint = "/etc/netplan/90-tightrope-bond0.yaml:3:5: Error in network definition"

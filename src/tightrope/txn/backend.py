@@ -46,9 +46,20 @@ class Backend(Protocol):
 
     def checkpoint_exists(self, checkpoint: str) -> bool: ...
 
-    def add_profile(self, settings: Settings, *, to_disk: bool) -> str: ...
+    # block_autoconnect: NetworkManager must not start the profile by itself until it is
+    # activated by hand (the profile's own autoconnect setting is kept, for the next boot).
+    def add_profile(
+        self, settings: Settings, *, to_disk: bool, block_autoconnect: bool = False
+    ) -> str: ...
 
-    def update_profile(self, uuid: str, settings: Settings | None, *, to_disk: bool) -> None: ...
+    def update_profile(
+        self,
+        uuid: str,
+        settings: Settings | None,
+        *,
+        to_disk: bool,
+        block_autoconnect: bool = False,
+    ) -> None: ...
 
     def delete_profile(self, uuid: str) -> None: ...
 

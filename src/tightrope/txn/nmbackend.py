@@ -52,11 +52,22 @@ class NMBackend:
     def checkpoint_exists(self, checkpoint: str) -> bool:
         return any(c.path == checkpoint for c in self.snapshot().checkpoints)
 
-    def add_profile(self, settings: Settings, *, to_disk: bool) -> str:
-        return writer.add_connection(settings, to_disk=to_disk, bus_address=self.bus)
+    def add_profile(
+        self, settings: Settings, *, to_disk: bool, block_autoconnect: bool = False
+    ) -> str:
+        return writer.add_connection(settings, to_disk=to_disk,
+                                     block_autoconnect=block_autoconnect, bus_address=self.bus)
 
-    def update_profile(self, uuid: str, settings: Settings | None, *, to_disk: bool) -> None:
-        writer.update_connection(uuid, settings, to_disk=to_disk, bus_address=self.bus)
+    def update_profile(
+        self,
+        uuid: str,
+        settings: Settings | None,
+        *,
+        to_disk: bool,
+        block_autoconnect: bool = False,
+    ) -> None:
+        writer.update_connection(uuid, settings, to_disk=to_disk,
+                                 block_autoconnect=block_autoconnect, bus_address=self.bus)
 
     def delete_profile(self, uuid: str) -> None:
         writer.delete_connection(uuid, bus_address=self.bus)

@@ -208,15 +208,20 @@ class AddProfiles:
     def commit(self) -> None:
         ctx = self.ctx
         actions = {c.uuid: c.action for c in ctx.plan.changes}
+        # Autoconnect blocked until Activate asks: measured in the lab, NetworkManager started
+        # the bond by itself while its ports were still being added (eth0 left its old
+        # address then), and Activate's own request restarted everything 0.7 s later.
         for want in ctx.plan.desired:
             action = actions.get(want.uuid)
             if action == "add":
-                ctx.backend.add_profile(_with_priority(want), to_disk=False)
+                ctx.backend.add_profile(_with_priority(want), to_disk=False,
+                                        block_autoconnect=True)  # fmt: skip
                 ctx.added.append(want.uuid)
             elif action == "modify":
                 # In memory only: the file on disk keeps the old version until commit, so a
                 # reboot before confirmation boots what worked.
-                ctx.backend.update_profile(want.uuid, _with_priority(want), to_disk=False)
+                ctx.backend.update_profile(want.uuid, _with_priority(want), to_disk=False,
+                                           block_autoconnect=True)  # fmt: skip
                 self.modified.append(want.uuid)
         ctx.note(f"added {len(ctx.added)} and changed {len(self.modified)} profile(s) in memory")
 
