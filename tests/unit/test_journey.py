@@ -69,6 +69,7 @@ class StandInBox:
         self.impostor = False  # another machine answers at NEW
         self.tamper: Any = None
         self.opened: list[str | None] = []
+        self.probes: list[tuple[str | None, bool]] = []  # (address, kept as the master)
         self.rollback_after_s, self.rollback_reason = 80.0, "not confirmed in time"
         self.env = BoxEnv(store=self.store, clock=self.clock, boot_id=lambda: "boot-1",
                           read_snapshot=self._snapshot, launch=lambda txn, secrets: None,
@@ -103,7 +104,10 @@ class StandInBox:
         self.opened.append(address)
         return LoopChannel(Agent(self.env), self.tamper)
 
-    def probe(self, address: str | None, timeout: int) -> TightropeError | None:
+    def probe(
+        self, address: str | None, timeout: int, *, keep: bool = False
+    ) -> TightropeError | None:
+        self.probes.append((address, keep))
         self.clock.sleep(0.5)
         if address is None:
             return None if self.store.pending_id() is None else classify(255, "timed out", "x")
@@ -132,6 +136,10 @@ def test_journey_plans_starts_follows_and_confirms_one_agent_per_address(tmp_pat
     assert box.opened == [None, NEW]  # one session at the old address, one at the new
     assert box.snapshots == 2  # plan once, re-read once to check the agreed plan
     assert any(p == "reached" for p, _ in events)
+    # The probe that found the new address keeps its connection for that session; the old
+    # address (which may be going away) is never probed on a kept one.
+    assert box.probes[-1] == (NEW, True)
+    assert all(not keep for address, keep in box.probes if address != NEW)
 
 
 def test_a_box_that_moved_after_the_plan_is_refused_with_the_difference(tmp_path: Path) -> None:
@@ -424,9 +432,9 @@ def test_with_echo_the_new_address_gets_ssh_only_once_it_answers(tmp_path: Path)
     probes: list[str | None] = []
     real = box.probe
 
-    def probe(address: str | None, timeout: int) -> Any:
+    def probe(address: str | None, timeout: int, *, keep: bool = False) -> Any:
         probes.append(address)
-        return real(address, timeout)
+        return real(address, timeout, keep=keep)
 
     box.probe = probe  # type: ignore[method-assign]
     box.at_new = False

@@ -61,8 +61,10 @@ class SshReach:
         ssh = self._ssh(address)
         return ssh.agent(ssh.ensure_pyz(self.pyz))
 
-    def probe(self, address: str | None, timeout: int) -> TightropeError | None:
-        return self._ssh(address).probe(timeout)
+    def probe(
+        self, address: str | None, timeout: int, *, keep: bool = False
+    ) -> TightropeError | None:
+        return self._ssh(address).probe(timeout, keep=keep)
 
     def check_can_follow(self) -> None:
         self.ssh.check_can_follow()

@@ -197,9 +197,12 @@ class Ssh:
                 "--accept-new-host-key), and do not set UserKnownHostsFile=/dev/null.",
                 Exit.HOST_KEY)  # fmt: skip
 
-    def probe(self, timeout: int = 3) -> SshFailure | None:
-        """None if the box answers here with the trusted key, else why not."""
-        cp = self.run("true", master=False, connect_timeout=timeout, timeout=timeout + 5)
+    def probe(self, timeout: int = 3, *, keep: bool = False) -> SshFailure | None:
+        """None if the box answers here with the trusted key, else why not. keep: the
+        connection stays as the address's master, for the session opened right after (an
+        address that may be going away is probed on its own connection: a master there
+        could be dead without knowing it yet)."""
+        cp = self.run("true", master=keep, connect_timeout=timeout, timeout=timeout + 5)
         return None if cp.returncode == 0 else classify(cp.returncode, cp.stderr, self.where)
 
     def close(self) -> None:
