@@ -256,6 +256,6 @@ def test_fleet_canary_stops_at_a_bad_box(tmp_path: Path) -> None:
         assert outcomes == {
             f"root@{box1.spec.eth0_ip}": "rolled-back",
             f"root@{box0.spec.eth0_ip}": "committed",
-        }, summary
+        }, [(r["host"], r["outcome"], r.get("reason")) for r in summary["results"]]
         wait_ssh(box0, "198.18.1.64", 60)
         wait_ssh(box1, box1.spec.eth0_ip, 60)
