@@ -145,13 +145,11 @@ def undo(env: BoxEnv, txn: str | None, options: proto.Options) -> proto.TxnView:
 
 
 def view(env: BoxEnv, state: TxnState) -> proto.TxnView:
-    left = (state.deadline_boot - env.clock.mono()
-            if state.deadline_boot is not None and not state.finished else None)  # fmt: skip
     outcome = state.outcome if state.finished else None
     return proto.TxnView(
         id=state.id, txn_kind=state.kind, phase=state.phase, outcome=outcome,
         reason=state.reason, reconnect_at=state.reconnect_at,
-        deadline_in_s=None if left is None else max(0.0, round(left, 1)),
+        deadline_in_s=state.deadline_in_s(env.clock.mono()),
         created=state.created,
         steps=tuple(proto.Step(name=s.name, status=s.status, at=s.at, detail=s.detail)
                     for s in state.steps),
@@ -245,7 +243,8 @@ def history(env: BoxEnv) -> tuple[proto.TxnView, ...]:
         except TightropeError as exc:
             reason = str(exc)
             if stuck is not None and stuck.id == txn_id:
-                reason = str(expiry.stuck_lock(stuck)) + ". " + str(expiry.stuck_lock(stuck).hint)
+                told_stuck = expiry.stuck_lock(stuck)
+                reason = f"{told_stuck}. {told_stuck.hint}"
             views.append(proto.TxnView(id=txn_id, txn_kind="?", phase="unreadable",
                                        reason=reason, created=_id_time(txn_id)))  # fmt: skip
     return tuple(sorted(views, key=lambda v: v.created))

@@ -63,9 +63,8 @@ def pending(env: BoxEnv) -> PendingTxn | None:
         state = env.store.load(txn_id)
     except (OSError, TightropeError):
         return None
-    remaining = None
-    if state.deadline_boot is not None and not state.finished:
-        remaining = int(max(0.0, round(state.deadline_boot - env.clock.mono(), 1)))
+    left = state.deadline_in_s(env.clock.mono())
+    remaining = int(left) if left is not None else None
     return PendingTxn(state.id, state.kind, state.phase, remaining, state.reconnect_at)
 
 

@@ -72,6 +72,13 @@ class TxnState:
     def finished(self) -> bool:
         return self.phase in TERMINAL
 
+    def deadline_in_s(self, now_boot: float) -> float | None:
+        """Seconds (to 0.1, never below 0) until the box rolls back unless confirmed, at
+        `now_boot` on the same clock as deadline_boot; None without a pending deadline."""
+        if self.deadline_boot is None or self.finished:
+            return None
+        return max(0.0, round(self.deadline_boot - now_boot, 1))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
