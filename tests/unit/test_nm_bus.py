@@ -242,3 +242,28 @@ def test_device_events_are_named_even_for_a_device_gone_at_once(bus_address: str
         DeviceEvent("wlan0", scan_done=True),
         DeviceEvent("bond0", "failed", "ip-config", "ip-config-unavailable"),
     ]
+
+
+def test_a_device_is_named_from_interfaces_added_without_asking(bus_address: str) -> None:
+    """InterfacesAdded carries the new device's name: no Get, which a device gone at once
+    (a bond failing on a duplicate address, on a busy box) would no longer answer."""
+    bond = f"{c.NM_PATH}/Devices/9"
+    with StandIn(bus_address, {}) as nm:
+        stream = DeviceEventStream(["bond0"], bus_address=bus_address)
+        try:
+            added = {c.IFACE_DEVICE: {"Interface": Variant("s", "bond0"),
+                                      "State": Variant("u", 20)}}  # fmt: skip
+            nm.emit(c.OBJECT_MANAGER_PATH, c.IFACE_OBJECT_MANAGER, "InterfacesAdded",
+                    "oa{sa{sv}}", [bond, added])  # fmt: skip
+            nm.emit(c.NM_PATH, c.IFACE, "DeviceAdded", "o", [bond])
+            nm.emit(bond, c.IFACE_DEVICE, "StateChanged", "uuu", [120, 70, 5])
+            got: list[Any] = []
+            for _ in range(50):
+                got += stream.drain()
+                if got:
+                    break
+                time.sleep(0.1)
+        finally:
+            stream.close()
+    assert got == [DeviceEvent("bond0", "failed", "ip-config", "ip-config-unavailable")]
+    assert not [call for call in nm.calls if call[0] == bond]

@@ -67,6 +67,13 @@ def decode_signal(path: str, interface: str, member: str, body: list[Any]) -> Ev
         })  # fmt: skip
     if member == "NameOwnerChanged" and len(args) == 3:
         return Event(path, interface, member, {"old": args[1], "new": args[2]})
+    if member == "InterfacesAdded" and interface == c.IFACE_OBJECT_MANAGER and len(args) == 2:
+        # The new object's properties come with the signal: a device is named from it with
+        # no round trip, so even one that fails and vanishes at once is named.
+        device = args[1].get(c.IFACE_DEVICE) if isinstance(args[1], dict) else None
+        if not isinstance(device, dict) or not device.get("Interface"):
+            return None
+        return Event(str(args[0]), interface, member, {"name": str(device["Interface"])})
     if not path.startswith(c.NM_PATH):
         return None
     return Event(path, interface, member, {"args": jsonable(args)})
@@ -185,12 +192,17 @@ class EventStream:
 
     async def _deliver(self, bus: Bus) -> None:
         """Signals in order, each device's named. A bond exists only while its profile is
-        active: a device that fails and goes away at once is named from DeviceAdded, before
-        any of its own signals, while NetworkManager can still say what it is."""
+        active: a device that fails and goes away at once is named from InterfacesAdded,
+        which carries its name, before any of its own signals. DeviceAdded asks
+        NetworkManager, which on a busy box may be after the device has gone (CI once missed
+        a bond's duplicate-address failure so, and waited out the window)."""
         assert self._inbox is not None
         while True:
             event = await self._inbox.get()
-            if event.member == "DeviceAdded" and event.interface == c.IFACE:
+            if event.member == "InterfacesAdded":
+                self._names[event.path] = str(event.values["name"])
+                event = replace(event, device=self._names[event.path])
+            elif event.member == "DeviceAdded" and event.interface == c.IFACE:
                 for path in event.values.get("args", []):
                     await self._name(bus, str(path))
             if event.path.startswith(DEVICES_PATH):
