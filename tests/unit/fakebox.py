@@ -84,6 +84,8 @@ class FakeBox:
         self.gateway_answers = True
         self.gateway_answers_arp: bool | None = True  # None: the box cannot tell
         self.arp_probes: list[tuple[str, str]] = []
+        self.dad_probes: list[tuple[str, str]] = []
+        self.taken: set[str] = set()  # addresses another machine on the LAN has
         # Signals NetworkManager sends when a device is activated, by interface.
         self.on_activate: dict[str, list[DeviceEvent]] = {}
         # Activations of a Wi-Fi port that fail (their signals; the port is then left
@@ -294,6 +296,10 @@ class FakeBox:
     def arp_probe(self, address: str, interface: str) -> bool | None:
         self.arp_probes.append((address, interface))
         return self.gateway_answers_arp
+
+    def address_taken(self, address: str, interface: str) -> bool | None:
+        self.dad_probes.append((address, interface))
+        return address in self.taken
 
     def netplan_generate(self) -> bool:
         self.generated += 1

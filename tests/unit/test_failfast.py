@@ -380,6 +380,7 @@ def test_gateway_that_answers_arp_is_probed_once(tmp_path: Path) -> None:
     final = _run(tmp_path, box, clock, config())
     assert final.outcome == "committed", final.reason
     assert box.arp_probes == [("198.18.1.1", "bond0")]
+    assert box.dad_probes == [("198.18.1.64", "bond0")]
     assert all(s.closed for s in box.streams)
 
 
@@ -401,6 +402,18 @@ def test_address_in_use_rolls_back_when_the_bond_fails(tmp_path: Path) -> None:
     ]
     final, took = _verifying_took(box, clock, tmp_path, config(address="198.18.1.10/24"))
     assert (final.outcome, final.reason) == ("rolled-back", IN_USE)
+    assert took < 2
+
+
+def test_address_in_use_that_networkmanager_missed_rolls_back(tmp_path: Path) -> None:
+    """Seen in the lab (2 journeys of 3): NetworkManager's own probe missed the machine
+    that had the address, the bond came up with it, and only the confirmation's window
+    ended the change. Our probe, once the bond carries frames, names it."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.taken = {"198.18.1.10"}
+    final, took = _verifying_took(box, clock, tmp_path, config(address="198.18.1.10/24"))
+    assert (final.outcome, final.reason) == ("rolled-back", IN_USE)
+    assert box.dad_probes == [("198.18.1.10", "bond0")]
     assert took < 2
 
 

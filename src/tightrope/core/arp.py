@@ -1,4 +1,5 @@
-"""Does an address answer ARP? Pure parsers of what the box's tools print.
+"""Does an address answer ARP? Pure parsers of what the box's tools print, and the frames
+of our own duplicate-address probe.
 
 `arping` (iputils) is the direct way; without it the kernel's neighbour table tells the same
 after a packet made the kernel resolve the address (`ip neigh`: FAILED once its ARP probes,
@@ -7,7 +8,9 @@ three a second apart by default, went unanswered).
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import struct
 from dataclasses import dataclass
 
 _REPLY = re.compile(r"^Unicast reply from (?P<ip>\S+) \[(?P<mac>[0-9A-Fa-f:]{17})\]", re.M)
@@ -63,3 +66,38 @@ def neigh_answered(state: str | None) -> bool | None:
     if state == "FAILED":
         return False
     return True if state in _ANSWERED_STATES else None
+
+
+ETH_P_ARP = 0x0806
+_BROADCAST = b"\xff" * 6
+# Ethernet, IPv4, 6-byte MACs, 4-byte addresses.
+_ARP_HEAD = struct.pack("!HHBB", 1, 0x0800, 6, 4)
+_REQUEST, _REPLY_OP = 1, 2
+
+
+def probe_frame(mac: bytes, address: str) -> bytes:
+    """An RFC 5227 ARP probe for `address` from `mac`, as an Ethernet broadcast frame: the
+    sender's IP is 0.0.0.0, so no neighbour learns a mapping from it while it is asked."""
+    target = ipaddress.IPv4Address(address).packed
+    arp = _ARP_HEAD + struct.pack("!H", _REQUEST) + mac + bytes(4) + bytes(6) + target
+    return _BROADCAST + mac + struct.pack("!H", ETH_P_ARP) + arp
+
+
+def claimed_by(frame: bytes, address: str, ours: frozenset[bytes]) -> bytes | None:
+    """The MAC of another machine that this frame shows using `address` (RFC 5227 2.1.1: an
+    ARP reply or request whose sender is `address`, or a probe of its own for it), None
+    otherwise. `ours`: every MAC of this box, whose frames may come back to it (a bond's
+    backup port hears the LAN's broadcasts)."""
+    if len(frame) < 42 or frame[12:14] != struct.pack("!H", ETH_P_ARP):
+        return None
+    arp = frame[14:42]
+    if arp[:6] != _ARP_HEAD:
+        return None
+    (op,) = struct.unpack("!H", arp[6:8])
+    sha, spa, tpa = arp[8:14], arp[14:18], arp[24:28]
+    if op not in (_REQUEST, _REPLY_OP) or sha in ours:
+        return None
+    wanted = ipaddress.IPv4Address(address).packed
+    if spa == wanted or (op == _REQUEST and spa == bytes(4) and tpa == wanted):
+        return sha
+    return None

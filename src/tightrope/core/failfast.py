@@ -196,14 +196,21 @@ def bond_ready_for_arp(config: BondConfig, snap: Snapshot) -> bool:
     enough: with a target that answers, the monitor makes it active within a few intervals,
     well inside the probe's seconds."""
     bond = snap.device(config.name)
-    if bond is None or bond.bond is None:
-        return False
-    if not bond.bond.active_port and not (config.arp and _port_with_link(config.name, snap)):
+    if bond is None or not bond_carries(config, snap):
         return False
     have = {a.split("/")[0] for a in bond.ip4_addresses}
     if config.ipv4.addresses:
         return all(str(a.ip) in have for a in config.ipv4.addresses)
     return bool(have)
+
+
+def bond_carries(config: BondConfig, snap: Snapshot) -> bool:
+    """The bond has a port that carries frames (see bond_ready_for_arp), with or without
+    its address: what a duplicate-address probe needs, sent from the MAC the bond has now."""
+    bond = snap.device(config.name)
+    if bond is None or bond.bond is None:
+        return False
+    return bool(bond.bond.active_port) or bool(config.arp and _port_with_link(config.name, snap))
 
 
 def _port_with_link(bond: str, snap: Snapshot) -> bool:

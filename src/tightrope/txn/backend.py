@@ -91,6 +91,11 @@ class System(Protocol):
         None: no tool to tell, or it failed."""
         ...
 
+    def address_taken(self, address: str, interface: str) -> bool | None:
+        """Does another machine use `address` on `interface` (an ARP probe, under a
+        second)? None: cannot tell."""
+        ...
+
     def netplan_generate(self) -> bool: ...  # False when netplan is not installed
 
     def netplan_check(self, files: Mapping[str, bytes], bond: str) -> str | None:

@@ -16,6 +16,7 @@ from tightrope.core.snapshot import Snapshot
 from tightrope.nm import writer
 from tightrope.nm.bus import NMError
 from tightrope.nm.events import DeviceEventStream
+from tightrope.txn import dad
 from tightrope.txn.atomic import write_atomic
 from tightrope.txn.backend import DependencyNotReady, Settings
 
@@ -156,6 +157,9 @@ class HostSystem:
         if result is None or (result.sent == 0 and not result.answered):
             return None  # arping could not send (no address yet, interface gone)
         return result.answered
+
+    def address_taken(self, address: str, interface: str) -> bool | None:
+        return dad.address_taken(address, interface)
 
     def _neigh_probe(self, address: str, interface: str) -> bool | None:
         """Without arping: forget what the kernel knew about `address` on `interface`, send

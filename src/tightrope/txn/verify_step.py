@@ -3,13 +3,46 @@ that cannot work is rolled back as soon as that is certain (steps.py holds the o
 
 from __future__ import annotations
 
-from tightrope.core.failfast import Rejoin, Tripwire, bond_ready_for_arp, gateway_silent
+import threading
+from collections.abc import Sequence
+
+from tightrope.core.failfast import (
+    Rejoin,
+    Tripwire,
+    address_in_use,
+    bond_carries,
+    bond_ready_for_arp,
+    gateway_silent,
+)
 from tightrope.core.verify import verify
 from tightrope.errors import TightropeError
+from tightrope.txn.backend import System
 from tightrope.txn.steps import Context, RolledBack, activate_port
 
 # NetworkManager's supplicant timeout (25 s) and a margin: what a second try may take.
 RETRY_ROOM_S = 30.0
+DAD_WAIT_S = 5.0  # the probe takes under a second; a box this busy is not a verdict
+
+
+class DadProbe:
+    """Our duplicate-address probe of the static addresses, in a thread beside the
+    verification's looks (it takes most of a second, a good change waits only for what is
+    left of it)."""
+
+    def __init__(self, system: System, addresses: Sequence[str], interface: str) -> None:
+        self.taken: str | None = None  # an address another machine uses
+        self._thread = threading.Thread(target=self._run, args=(system, addresses, interface),
+                                        name="dad-probe", daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def _run(self, system: System, addresses: Sequence[str], interface: str) -> None:
+        for address in addresses:
+            if system.address_taken(address, interface):
+                self.taken = address
+                return
+
+    def wait(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
 
 
 class Verify:
@@ -27,6 +60,8 @@ class Verify:
         self.gateway_answered_arp = False
         self.until = 0.0  # the verification window's end (monotonic)
         self.wifi = {p.interface for p in ctx.config.wifi_ports}
+        self.statics = [str(a.ip) for a in ctx.config.ipv4.addresses]
+        self.dad: DadProbe | None = None
 
     def commit(self) -> None:
         try:
@@ -59,6 +94,9 @@ class Verify:
             self._read_signals()
             snap = ctx.snapshot()
             self._wifi_certain(self.trip.snapshot(snap))
+            if self.statics and self.dad is None and bond_carries(ctx.config, snap):
+                self.dad = DadProbe(ctx.system, self.statics, ctx.config.name)
+            self._address_in_use(wait=False)
             if gw and not self.gateway_answered_arp and bond_ready_for_arp(ctx.config, snap):
                 self._probe_gateway(gw)
             # The tripwire counts a Wi-Fi port's attempts when it has the signals; and a port
@@ -71,9 +109,13 @@ class Verify:
             ctx.verdict = verify(ctx.config, snap, gateway_answers=answers, wifi_fatal=wifi_fatal,
                                  all_ports=ctx.verify_all_ports)  # fmt: skip
             if ctx.verdict.ok:
+                if self.statics and self.dad is None:  # carrying now, after the look above
+                    self.dad = DadProbe(ctx.system, self.statics, ctx.config.name)
+                self._address_in_use(wait=True)
                 self._verified()
                 return
             if ctx.verdict.fatal or ctx.clock.mono() >= self.until:
+                self._address_in_use(wait=True)  # a taken address is the reason, if it is
                 refused = "".join(f"; NetworkManager refused {r}" for r in ctx.refusals)
                 known = "".join(f"; {why}" for why in ctx.port_problems.values())
                 raise RolledBack(f"verification failed: {ctx.verdict.reason()}{known}{refused}")
@@ -154,6 +196,16 @@ class Verify:
             self._certain(gateway_silent(gw, ctx.config.name, targets))
         self.gateway_answered_arp = answered is True
         self._read_signals()  # what came during the probe's seconds
+
+    def _address_in_use(self, wait: bool) -> None:
+        """NetworkManager probes the address too, and a bond whose probe found it taken
+        fails (a signal); ours is for the probe it missed."""
+        if self.dad is None:
+            return
+        if wait:
+            self.dad.wait(DAD_WAIT_S)
+        if self.dad.taken is not None:
+            self._certain(address_in_use([self.dad.taken]))
 
     def _certain(self, why: str | None) -> None:
         if why is not None:
