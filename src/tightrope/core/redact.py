@@ -7,6 +7,7 @@ use it in __repr__.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
@@ -60,6 +61,9 @@ _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)*")  # an anchor and/or tag before the 
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 
+# The same few files are read again at every look of a transaction's verification: parsing
+# them is the costly part of a snapshot on a small box.
+@functools.lru_cache(maxsize=64)
 def redact_netplan(text: str) -> str:
     """The YAML with every secret value replaced and every other byte kept: plain, quoted,
     multi-line and block scalars (| and >), values on the next line, flow mappings, and a
