@@ -168,6 +168,18 @@ def test_checkpoint_calls_on_the_wire(bus_address: str) -> None:
     assert adjust[0][3:] == ("ou", [path, 240])
 
 
+def test_checkpoints_are_read_as_one_property(bus_address: str) -> None:
+    held = f"{c.NM_PATH}/Checkpoint/3"
+
+    def get(body: list[Any]) -> Reply:
+        assert body == [c.IFACE, "Checkpoints"]
+        return "v", [Variant("ao", [held])]
+
+    with StandIn(bus_address, {(c.NM_PATH, c.IFACE_PROPERTIES, "Get"): get}) as nm:
+        assert writer.checkpoint_paths(bus_address=bus_address) == (held,)
+    assert [call[2] for call in nm.calls] == ["Get"]
+
+
 def test_profile_calls_on_the_wire(bus_address: str) -> None:
     settings: dict[str, dict[str, Any]] = {
         "connection": {"id": "bond0", "uuid": "u-1", "type": "bond"},

@@ -124,6 +124,19 @@ def checkpoint_adjust(checkpoint: str, timeout_s: int, *, bus_address: str | Non
     run_sync(lambda bus: checkpoint_adjust_async(bus, checkpoint, timeout_s), bus_address)
 
 
+async def checkpoint_paths_async(bus: Bus) -> tuple[str, ...]:
+    (value,) = await bus.call(c.NM_PATH, c.IFACE_PROPERTIES, "Get", "ss",
+                              [c.IFACE, "Checkpoints"])  # fmt: skip
+    return tuple(str(path) for path in unwrap(value))
+
+
+def checkpoint_paths(*, bus_address: str | None = None) -> tuple[str, ...]:
+    """The checkpoints NetworkManager holds: one property, where a snapshot reads everything
+    (the runner asks twice a second while it waits for the confirmation, on a box that is
+    starting the confirming agent meanwhile)."""
+    return run_sync(checkpoint_paths_async, bus_address)
+
+
 # -- profiles ------------------------------------------------------------------------------
 
 

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from tightrope.core.arp import ETH_P_ARP, claimed_by, probe_frame
 
+# Half a second in all (NetworkManager's own probe, with the dad-timeout we set, takes as
+# long): a good change waits for what is left of it once everything else checks out.
+# Three probes, so that one lost frame decides nothing.
 PROBES = 3
-INTERVAL_S = 0.2
+INTERVAL_S = 0.1
 # After the last probe: a reply on a LAN takes milliseconds, an emulated box's scheduling
-# much more; replies wait in the socket's buffer meanwhile.
-LISTEN_S = 0.6
+# more; replies wait in the socket's buffer meanwhile.
+LISTEN_S = 0.3
 
 
 def our_macs(sys_net: Path = Path("/sys/class/net")) -> frozenset[bytes]:

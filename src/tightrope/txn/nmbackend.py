@@ -51,7 +51,7 @@ class NMBackend:
         writer.checkpoint_destroy(checkpoint, bus_address=self.bus)
 
     def checkpoint_exists(self, checkpoint: str) -> bool:
-        return any(c.path == checkpoint for c in self.snapshot().checkpoints)
+        return checkpoint in writer.checkpoint_paths(bus_address=self.bus)
 
     def add_profile(
         self, settings: Settings, *, to_disk: bool, block_autoconnect: bool = False

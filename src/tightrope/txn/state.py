@@ -157,7 +157,9 @@ class Store:
         return d
 
     def save(self, state: TxnState) -> None:
-        write_atomic(self.txn_dir(state.id) / "state.json", json.dumps(state.to_dict(), indent=2))
+        # On one line: json's C encoder runs only without indent, and the runner saves at
+        # every step and note (about 50 times a change; 11 ms each under TCG with indent).
+        write_atomic(self.txn_dir(state.id) / "state.json", json.dumps(state.to_dict()))
 
     def load(self, txn_id: str) -> TxnState:
         path = self.txn_dir(txn_id) / "state.json"
