@@ -106,7 +106,9 @@ def runner_steps(box: Box, host: str, t0: float) -> list[dict[str, Any]]:
     text = box.ssh("d=$(ls -d /var/lib/tightrope/txn/*/ | sort | tail -1); "
                    "cat \"$d/state.json\"", host=host, check=True).stdout
     state = json.loads(text)
-    steps = [{"t_s": round(s["at"] - t0, 2), "step": s["name"], "status": s["status"]}
+    # A note's words say what a step waited for (state.json holds no secret).
+    steps = [{"t_s": round(s["at"] - t0, 2), "step": s["name"], "status": s["status"],
+              **({"detail": s["detail"]} if s["name"] == "note" else {})}
              for s in state.get("steps", [])]  # fmt: skip
     steps += [{"t_s": round(at - t0, 2), "step": k, "status": "timing"}
               for k, at in state.get("timings", {}).items()]  # fmt: skip
