@@ -152,7 +152,15 @@ def _watch(lab: Lab, box: Box, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         _laptop_argv(lab, box, "watch", "--json", *args, "--host", f"root@{NEW}"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A shell starts a background job with SIGINT ignored, and the ignoring is inherited:
+    # a CI run started with `&` made Python ignore Ctrl-C (no KeyboardInterrupt), while ssh
+    # beneath it died of it, and the watch reconnected instead of ending.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _until_listening(watch: subprocess.Popen[str]) -> list[str]:

@@ -130,8 +130,11 @@ def test_remote_wrong_psk_commits_on_the_cable_and_says_wlan0_is_missing(
     result = _summary(cp.stdout)
     assert result["outcome"] == "committed" and result["new_address"] == NEW, result
     print(f"wrong PSK by default: committed after {result['seconds']:.0f} s: {result['reason']}")
-    # Which of the two depends on whether NetworkManager had given up on wlan0 by the commit.
+    # Which of the three depends on how far wlan0 had got by the commit: NetworkManager gave
+    # up on it, its handshake was cut (a faster commit, since 7cce056, often sees only this),
+    # or it was still joining.
     assert ("wlan0 is not in bond0" in result["reason"]
+            or "wlan0 had not joined bond0 at the commit" in result["reason"]
             or "wlan0 was still joining bond0" in result["reason"]), result  # fmt: skip
     assert "not-the-lab-passphrase" not in cp.stdout + cp.stderr
     status = subprocess.run(
