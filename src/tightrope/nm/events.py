@@ -200,8 +200,7 @@ class EventStream:
         while True:
             event = await self._inbox.get()
             if event.member == "InterfacesAdded":
-                self._names[event.path] = str(event.values["name"])
-                event = replace(event, device=self._names[event.path])
+                self._names[event.path] = str(event.values["name"])  # named below, as any
             elif event.member == "DeviceAdded" and event.interface == c.IFACE:
                 for path in event.values.get("args", []):
                     await self._name(bus, str(path))

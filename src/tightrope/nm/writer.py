@@ -125,9 +125,7 @@ def checkpoint_adjust(checkpoint: str, timeout_s: int, *, bus_address: str | Non
 
 
 async def checkpoint_paths_async(bus: Bus) -> tuple[str, ...]:
-    (value,) = await bus.call(c.NM_PATH, c.IFACE_PROPERTIES, "Get", "ss",
-                              [c.IFACE, "Checkpoints"])  # fmt: skip
-    return tuple(str(path) for path in unwrap(value))
+    return tuple(str(path) for path in await bus.get(c.NM_PATH, c.IFACE, "Checkpoints"))
 
 
 def checkpoint_paths(*, bus_address: str | None = None) -> tuple[str, ...]:

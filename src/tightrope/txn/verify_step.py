@@ -94,8 +94,8 @@ class Verify:
             self._read_signals()
             snap = ctx.snapshot()
             self._wifi_certain(self.trip.snapshot(snap))
-            if self.statics and self.dad is None and bond_carries(ctx.config, snap):
-                self.dad = DadProbe(ctx.system, self.statics, ctx.config.name)
+            if bond_carries(ctx.config, snap):
+                self._start_dad()
             self._address_in_use(wait=False)
             if gw and not self.gateway_answered_arp and bond_ready_for_arp(ctx.config, snap):
                 self._probe_gateway(gw)
@@ -109,8 +109,7 @@ class Verify:
             ctx.verdict = verify(ctx.config, snap, gateway_answers=answers, wifi_fatal=wifi_fatal,
                                  all_ports=ctx.verify_all_ports)  # fmt: skip
             if ctx.verdict.ok:
-                if self.statics and self.dad is None:  # carrying now, after the look above
-                    self.dad = DadProbe(ctx.system, self.statics, ctx.config.name)
+                self._start_dad()  # carrying now, if not at the look above
                 self._address_in_use(wait=True)
                 self._verified()
                 return
@@ -196,6 +195,10 @@ class Verify:
             self._certain(gateway_silent(gw, ctx.config.name, targets))
         self.gateway_answered_arp = answered is True
         self._read_signals()  # what came during the probe's seconds
+
+    def _start_dad(self) -> None:
+        if self.statics and self.dad is None:
+            self.dad = DadProbe(self.ctx.system, self.statics, self.ctx.config.name)
 
     def _address_in_use(self, wait: bool) -> None:
         """NetworkManager probes the address too, and a bond whose probe found it taken
