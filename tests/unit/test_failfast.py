@@ -492,9 +492,10 @@ def test_a_port_not_waited_for_is_followed_until_the_confirmation(tmp_path: Path
             if store.load(txn).phase != "awaiting-confirm":
                 continue
             waited["n"] += 1
-            if waited["n"] in (2, 6):  # each try refused, the second after our retry
+            # The flag is looked for every 0.1 s, the ports every 0.5 s (five sleeps).
+            if waited["n"] in (10, 30):  # each try refused, the second after our retry
                 box.emit(*refused)
-            if waited["n"] == 10:
+            if waited["n"] == 50:
                 store.raise_flag(txn, "confirm")
 
     clock.on_sleep.append(later)

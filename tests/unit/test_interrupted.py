@@ -148,7 +148,7 @@ def test_status_shows_a_stuck_lock_and_how_to_recover(
     assert report.stuck is not None and report.stuck.id == stuck
     assert report.stuck.lock == str(tmp_path / "pending")
     steps = " ".join(report.stuck.recovery)
-    assert f"systemctl status tightrope-txn-{stuck}" in steps
+    assert f"systemctl status 'tightrope-txn-{stuck}.*'" in steps
     assert f"sudo rm {tmp_path / 'pending'}" in steps and "checkpoint" in steps
     assert str(tmp_path / "txn" / stuck / "state.json") in report.stuck.problem
     assert report.last is not None and report.last.outcome == "aborted"  # still told

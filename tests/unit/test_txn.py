@@ -124,6 +124,32 @@ def test_yaml_netplan_refuses_rolls_back_before_anything_is_written(tmp_path: Pa
     assert box.profiles == before and box.files == files_before
 
 
+def test_netplan_judges_the_files_while_the_change_waits(tmp_path: Path) -> None:
+    """Asked during the wait for the confirmation, not after it; asked again at the commit
+    only when a file it judged was edited meanwhile."""
+    for edited in (False, True):
+        box, clock = FakeBox(netplan_start()), FakeClock()
+        txn_id = _start(tmp_path / str(edited), box, clock)
+        store = Store(tmp_path / str(edited))
+
+        def confirm(now: float, box: FakeBox = box, store: Store = store,
+                    txn_id: str = txn_id, edited: bool = edited) -> None:  # fmt: skip
+            if not any(c.startswith("netplan_check") for c in box.calls):
+                return  # not judged yet
+            if edited:
+                path = "/etc/netplan/50-lab.yaml"
+                box.files[path] = b"# the admin was here\n" + box.files[path]
+            store.raise_flag(txn_id, "confirm")
+
+        clock.on_sleep.append(confirm)
+        final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                           secrets={"wlan0": PSK}, out=io.StringIO())  # fmt: skip
+        assert final.outcome == "committed", final.reason
+        checks = [c for c in box.calls if c.startswith("netplan_check")]
+        assert len(checks) == (2 if edited else 1)
+        assert b"the admin was here" in box.files["/etc/netplan/50-lab.yaml"] or not edited
+
+
 def test_keyfile_box_without_netplan_keeps_networkmanagers_keyfiles(tmp_path: Path) -> None:
     box, clock = FakeBox(netplan_start(netplan_files={})), FakeClock()
     txn_id = _start(tmp_path, box, clock)

@@ -190,6 +190,7 @@ def settle(
 
 
 TELL_EVERY_S = 5.0  # whoever waits hears how it stands at least this often
+WAIT_POLL_S = 0.1  # a read of a small file; a journey's end waits on it
 
 
 def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) -> proto.TxnView:
@@ -203,7 +204,7 @@ def wait(env: BoxEnv, txn: str, wait_s: float, on_event: OnEvent | None = None) 
         if on_event is not None and (state.phase != told or now - told_at >= TELL_EVERY_S):
             told, told_at = state.phase, now
             on_event(view(env, state))
-        env.clock.sleep(0.25)
+        env.clock.sleep(WAIT_POLL_S)
         state = _load_live(env, txn)
     return view(env, state)
 

@@ -1,7 +1,7 @@
 """What the box-side application layer needs from the world, injected.
 
 The real environment reads NetworkManager over D-Bus, keeps state under /var/lib/tightrope,
-starts runners as transient systemd units, drills with ip and ping and watches D-Bus, /proc
+starts runners in transient systemd units, drills with ip and ping and watches D-Bus, /proc
 and the kernel; tests pass stand-ins for each.
 """
 
@@ -116,9 +116,13 @@ def real_env(state_dir: str | None = None, from_snapshot: str | None = None) -> 
         return snapshot_file(from_snapshot) if from_snapshot else _live_snapshot(include_secrets)
 
     def launch(txn_id: str, secrets: dict[str, str]) -> None:
-        from tightrope.txn.launch import start_unit
+        from tightrope.box.run import run_forked
+        from tightrope.txn.fork import start_forked
+        from tightrope.txn.launch import start_unit, unit_name
 
-        start_unit(txn_id, store.root, secrets)
+        if not start_forked(unit_name(txn_id), f"tightrope transaction {txn_id}",
+                            lambda: run_forked(txn_id, store.root, secrets)):
+            start_unit(txn_id, store.root, secrets)
 
     def drill(plan: DrillPlan, seconds: float, interval_ms: int) -> DrillResult:
         from tightrope.prove.drill import run_drill

@@ -1,4 +1,5 @@
-"""The detached runner's entry (`_txn-run`, started as a transient systemd unit)."""
+"""The detached runner: forked from the agent (run_forked), or a fresh Python started as a
+transient systemd unit (`_txn-run`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tightrope.txn.state import DEFAULT_ROOT, Store
 
 
 def run_transaction(txn_id: str, state_dir: str | None) -> int:
+    """A fresh runner (a transient service): its secrets come through the FIFO."""
     from tightrope.txn.launch import FIFO_NAME, receive_secrets
 
     store = Store(Path(state_dir or DEFAULT_ROOT))
@@ -23,6 +25,17 @@ def run_transaction(txn_id: str, state_dir: str | None) -> int:
         store.update(state, phase="failed", outcome="failed", reason=str(exc))
         store.release(txn_id)
         return int(Exit.FAILED)
+    return run_with_secrets(txn_id, store, secrets)
+
+
+def run_forked(txn_id: str, root: Path, secrets: dict[str, str]) -> int:
+    """The agent's fork (txn/fork.py), already in its own unit: the secrets are in memory."""
+    store = Store(root)
+    store.with_runner(txn_id, os.getpid())
+    return run_with_secrets(txn_id, store, secrets)
+
+
+def run_with_secrets(txn_id: str, store: Store, secrets: dict[str, str]) -> int:
     # The engine is imported once the secrets are in: the agent that started this change
     # waits at the FIFO until then, and the laptop for its answer (seconds on a small box).
     from tightrope.txn import runner

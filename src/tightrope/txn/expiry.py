@@ -89,8 +89,8 @@ def stuck_info(store: Store, pending: str, exc: TightropeError) -> StuckLock:
 
     marker = store.root / "pending"
     if TXN_ID.match(pending):
-        runner = (f"Make sure its runner is gone: `systemctl status {unit_name(pending)}` "
-                  "must say inactive or not found (a live one ends by itself within its "
+        runner = (f"Make sure its runner is gone: `systemctl status '{unit_name(pending)}.*'` "
+                  "must show no unit (a live one ends by itself within its "
                   "windows plus 120 s: wait for it).")  # fmt: skip
         keep = (f"Keep {store.root / 'txn' / pending} for a post-mortem (its steps are also in "
                 "`journalctl -t tightrope`).")  # fmt: skip

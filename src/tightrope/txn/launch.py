@@ -1,8 +1,12 @@
 """Start a transaction detached from the terminal and the SSH session.
 
-The runner is a transient systemd unit, so a dropped session cannot stop it. The PSK reaches
-it through a FIFO in the root-only transaction folder: never in argv, in the environment
-(`systemctl show` prints a unit's environment) or in a file on disk.
+The runner lives in a transient systemd unit of its own, so a dropped session cannot stop it.
+It is the agent itself, forked, moved into a scope unit (fork.py): the agent has already
+paid for Python and most of the engine's imports while it planned, which a fresh runner paid
+again on the path to the new address (1.6 s under emulation). Where that cannot be done,
+a new Python runs as a transient service instead, and the PSK reaches it through a FIFO in
+the root-only transaction folder: never in argv, in the environment (`systemctl show` prints
+a unit's environment) or in a file on disk.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ HANDOFF_TIMEOUT_S = 30.0
 
 
 def unit_name(txn_id: str) -> str:
+    """The runner's unit without its type: a .scope when forked, a .service otherwise."""
     return f"tightrope-txn-{txn_id}"
 
 
@@ -59,7 +64,7 @@ def start_unit(txn_id: str, root: Path, secrets: dict[str, str]) -> None:
         systemd_run,
         "--quiet",
         "--collect",
-        f"--unit={unit_name(txn_id)}",
+        f"--unit={unit_name(txn_id)}.service",
         "--description=tightrope transaction " + txn_id,
         "--property=SyslogIdentifier=tightrope",
         *[f"--setenv={k}={v}" for k, v in env.items()],

@@ -70,6 +70,9 @@ class Context:
     # Set by the verify step when it did not wait for a port: reads that port's signals on,
     # while the change waits for its confirmation.
     follow_ports: Callable[[], None] | None = None
+    # Done once while the change waits for its confirmation (idle seconds): what the commit
+    # would otherwise do after it, while the admin waits.
+    while_waiting: list[Callable[[], None]] = field(default_factory=list)
 
     def close_events(self) -> None:
         if self.events is not None:
