@@ -28,7 +28,7 @@ from typing import Any
 from tests.lab.boxtools import OLD
 from tests.lab.test_remote_lab import _config, _events, _laptop_argv
 
-from bench.journey import bond_args, code_measured, forget_new_address, load, say
+from bench.journey import bond_args, code_measured, forget_new_address, load, runner_steps, say
 from tightrope.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +87,8 @@ def one(lab: Lab, box: Any, tmp: Path, case: str) -> dict[str, Any]:
         "outcome": result.get("outcome"),
         "reason": result.get("reason", cp.stderr[-500:]),
         "load": load(),
+        # The runner's own record (state.json): where the seconds went on the box.
+        "steps": runner_steps(box, OLD, t0),
     }
 
 

@@ -70,6 +70,7 @@ class StandInBox:
         self.tamper: Any = None
         self.opened: list[str | None] = []
         self.probes: list[tuple[str | None, bool]] = []  # (address, kept as the master)
+        self.forgotten: list[str | None] = []
         self.rollback_after_s, self.rollback_reason = 80.0, "not confirmed in time"
         self.env = BoxEnv(store=self.store, clock=self.clock, boot_id=lambda: "boot-1",
                           read_snapshot=self._snapshot, launch=lambda txn, secrets: None,
@@ -117,6 +118,9 @@ class StandInBox:
 
     def check_can_follow(self) -> None:
         pass
+
+    def forget(self, address: str | None) -> None:
+        self.forgotten.append(address)
 
 
 def _run(box: StandInBox, **kw: Any) -> Any:
@@ -213,6 +217,48 @@ def test_a_change_rolled_back_early_is_reported_when_the_old_address_is_back(
     assert (result.outcome, result.reason) == (Outcome.ROLLED_BACK, box.rollback_reason)
     assert result.seconds < 15.0 + 10  # the windows: verify 40 s + confirm 30 s
     assert any(p == "back" for p, _ in events)
+
+
+def test_the_old_address_echoing_again_is_asked_at_once(tmp_path: Path) -> None:
+    """With the echo running, the old address answering again is asked how the change ended
+    right away (no SSH probe, no 5 s cadence), on a fresh connection, and the box is asked to
+    wait for the end it is recording."""
+    box = StandInBox(tmp_path)
+    box.at_new = False
+    box.rollback_after_s = 12.0
+    box.rollback_reason = "no ARP reply from 198.18.1.254 on bond0: wrong gateway or wrong subnet?"
+    t0 = box.clock.now()
+    asked: list[tuple[str | None, proto.Message]] = []
+    real_open = box.open
+
+    def open_(address: str | None) -> Any:
+        channel = real_open(address)
+        call = channel.call
+
+        def spy(request: proto.Message, expect: Any, **kw: Any) -> Any:
+            asked.append((address, request))
+            return call(request, expect, **kw)
+
+        channel.call = spy  # type: ignore[method-assign]
+        return channel
+
+    box.open = open_  # type: ignore[method-assign]
+
+    class Echo(_Watch):
+        def old_answering(self) -> bool | None:
+            # Silent while the change runs; back 1 s after its rollback.
+            return not 2.0 < box.clock.now() - t0 < box.rollback_after_s + 1.0
+
+    events: list[tuple[str, str]] = []
+    result = apply_journey(box, seed_config(), OPTS, consent=lambda a: True,
+                           emit=lambda p, m: events.append((p, m)), clock=box.clock.mono,
+                           sleep=box.clock.sleep, watch=lambda new: Echo(None))  # fmt: skip
+    assert (result.outcome, result.reason) == (Outcome.ROLLED_BACK, box.rollback_reason)
+    assert result.seconds <= box.rollback_after_s + 1.0 + 1.5
+    assert box.forgotten == [None]  # the stalled master, when the old address went silent
+    assert not [a for a, _keep in box.probes if a is None]  # the echo said it: no SSH probe
+    txn_asks = [r for a, r in asked if a is None and isinstance(r, proto.TxnRequest)]
+    assert [(r.action, r.wait_s > 0) for r in txn_asks] == [("wait", True)]
 
 
 def test_plan_answer_carries_no_psk(tmp_path: Path) -> None:

@@ -66,6 +66,9 @@ ASK_BOTH_S = 180.0
 # cannot work rolls back as soon as verification is certain, seconds after the start, long
 # before the windows end. The look is a 1 s connection attempt, so it costs following little.
 OLD_RECHECK_S = 5.0
+# The old address answers again: the change rolled back there, or is rolling back; the box is
+# asked to tell its end as soon as it is recorded.
+END_WAIT_S = 15.0
 # With the outage's echo running, the journey tries SSH at the new address as soon as it
 # answers an echo (measured without: the agent there started 8.6 s after the address
 # answered pings, the SSH probes' timeouts and a 1 s sleep between them), and every few
@@ -119,6 +122,9 @@ class Reach(Protocol):
     ) -> TightropeError | None: ...
 
     def check_can_follow(self) -> None: ...
+
+    # Closes what is kept open for the address (its master connection), if anything.
+    def forget(self, address: str | None) -> None: ...
 
 
 def request_config(config: BondConfig) -> tuple[dict[str, Any], dict[str, str]]:
@@ -294,10 +300,15 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
             seen if seen is not None else trip.reach.probe(None, 2) is None)
         if not old_silent and not old_answers:
             old_silent, rechecked = True, clock()
+            # Its connection is stalled now: asked there later, it would wait for TCP's
+            # retries or ssh's keepalives (seconds) before a fresh one is made.
+            trip.reach.forget(None)
             emit("dropped", f"{old} went silent; waiting for {new}")
-        elif old_silent and new != old and clock() - rechecked >= OLD_RECHECK_S:
+        elif old_silent and new != old and _recheck_old(seen, clock() - rechecked):
             rechecked = clock()
-            ended = _ended(trip, None, txn) if trip.reach.probe(None, 1) is None else None
+            # An echo from the old address is enough to ask there; without one, an SSH probe.
+            back = bool(seen) or trip.reach.probe(None, 1) is None
+            ended = _ended(trip, None, txn, wait_s=END_WAIT_S) if back else None
             if ended is not None:
                 emit("back", f"{old} answers again after {clock() - trip.t0:.1f} s: the "
                      f"change ended there")  # fmt: skip
@@ -372,14 +383,26 @@ def _ask_both(trip: _Trip, txn: str, new: str, *, skip_new: bool = False,
                        code=int(Exit.NM_UNREACHABLE))  # fmt: skip
 
 
-def _ended(trip: _Trip, where: str | None, txn: str) -> proto.TxnView | None:
-    """The transaction's end as the box at `where` tells it; None if it has not ended or the
-    box could not be asked there."""
+def _recheck_old(seen: bool | None, since: float) -> bool:
+    """Whether to ask the old address how the change ended: at once when its echo is back
+    (a change that failed rolls back there), else every OLD_RECHECK_S by SSH; never in a
+    tight loop while a box that answers echoes has not ended the change yet."""
+    if seen:
+        return since >= 1.0
+    return seen is None and since >= OLD_RECHECK_S
+
+
+def _ended(trip: _Trip, where: str | None, txn: str,
+           wait_s: float = 0.0) -> proto.TxnView | None:  # fmt: skip
+    """The transaction's end as the box at `where` tells it (waiting up to wait_s for it);
+    None if it has not ended or the box could not be asked there."""
+    request = (proto.TxnRequest(action="wait", txn=txn, wait_s=wait_s) if wait_s else
+               proto.TxnRequest(action="progress", txn=txn))  # fmt: skip
     try:
         channel = trip.reach.open(where)
         try:
             hello(channel)
-            v = channel.call(proto.TxnRequest(action="progress", txn=txn), proto.TxnView)
+            v = channel.call(request, proto.TxnView, timeout=wait_s + 60)
         finally:
             channel.close()
     except TightropeError:

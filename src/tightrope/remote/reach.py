@@ -69,6 +69,9 @@ class SshReach:
     def check_can_follow(self) -> None:
         self.ssh.check_can_follow()
 
+    def forget(self, address: str | None) -> None:
+        self._ssh(address).drop_master()
+
     def outage_watch(self, new: str) -> OutageWatch | None:
         """Echo to the old and the new address, where ssh goes to the box straight from
         here; None through a jump host or where the old address is not known."""

@@ -205,9 +205,13 @@ class Ssh:
         cp = self.run("true", master=keep, connect_timeout=timeout, timeout=timeout + 5)
         return None if cp.returncode == 0 else classify(cp.returncode, cp.stderr, self.where)
 
-    def close(self) -> None:
+    def drop_master(self) -> None:
+        """End this address's master connection (the next session makes a new one)."""
         subprocess.run([*self.base_argv(), "-O", "exit", "--", self.target.destination()],
                        capture_output=True, check=False, timeout=10)  # fmt: skip
+
+    def close(self) -> None:
+        self.drop_master()
         if self._owner:
             shutil.rmtree(self.control_dir, ignore_errors=True)
 

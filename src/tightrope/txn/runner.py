@@ -1,7 +1,7 @@
 """The detached side of `apply` and `undo`: runs one transaction to its end, whatever happens
 to the SSH session that started it.
 
-Started as a transient systemd unit (see launch.py). Progress goes to stdout, which systemd
+Started in a transient systemd unit (see launch.py). Progress goes to stdout, which systemd
 sends to the journal under the identifier `tightrope`, and to the transaction's state file.
 """
 
