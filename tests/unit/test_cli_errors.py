@@ -55,7 +55,9 @@ def test_verbose_shows_the_ssh_commands_made() -> None:
                            "Port=9"], capture_output=True, text=True, timeout=60,
                           check=False)  # fmt: skip
     assert proc.returncode == Exit.NM_UNREACHABLE, proc.stderr
-    assert "tightrope -v: ssh: ssh " in proc.stderr and "127.0.0.1" in proc.stderr
+    # The first is the agent's session itself (a box that is ready needs no preflight).
+    assert "tightrope -v: ssh (agent session): ssh " in proc.stderr
+    assert "127.0.0.1" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -65,7 +67,8 @@ def test_verbose_lines_are_printable() -> None:
                            "root@127.0.0.1", "--ssh-config", "/dev/null", "--ssh-option",
                            "Port=9", "--ssh-option", "ServerAliveCountMax=3\x1b[2J"],
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert "tightrope -v: ssh: " in proc.stderr and "ServerAliveCountMax=3" in proc.stderr
+    assert "tightrope -v: ssh (agent session): " in proc.stderr
+    assert "ServerAliveCountMax=3" in proc.stderr
     assert "\x1b" not in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -54,6 +54,9 @@ class LoopChannel:
     def close(self) -> None:
         self.closed = True
 
+    def abandon(self) -> None:
+        self.abandoned = self.closed = True
+
 
 class StandInBox:
     """The box: a fake NetworkManager, a real state directory, and a 'runner' that commits
@@ -71,6 +74,7 @@ class StandInBox:
         self.opened: list[str | None] = []
         self.probes: list[tuple[str | None, bool]] = []  # (address, kept as the master)
         self.forgotten: list[str | None] = []
+        self.fails_at_confirm = ""  # a reason: the change rolls back while confirmed
         self.rollback_after_s, self.rollback_reason = 80.0, "not confirmed in time"
         self.env = BoxEnv(store=self.store, clock=self.clock, boot_id=lambda: "boot-1",
                           read_snapshot=self._snapshot, launch=lambda txn, secrets: None,
@@ -89,7 +93,15 @@ class StandInBox:
         if pending is None:
             return
         state = self.store.load(pending)
-        if self.store.flag(pending, "confirm"):
+        if self.store.flag(pending, "confirm") and self.fails_at_confirm:
+            # Verification fails after the confirmation came: rolling back, then rolled back.
+            if state.phase != "rolling-back":
+                self.store.update(state, phase="rolling-back", reason=self.fails_at_confirm)
+            else:
+                self.store.update(state, phase="rolled-back", outcome="rolled-back",
+                                  reason=self.fails_at_confirm)  # fmt: skip
+                self.store.release(pending)
+        elif self.store.flag(pending, "confirm"):
             self.store.update(state, phase="committed", outcome="committed")
             self.store.release(pending)
         elif now - state.created > self.rollback_after_s:
@@ -259,6 +271,31 @@ def test_the_old_address_echoing_again_is_asked_at_once(tmp_path: Path) -> None:
     assert not [a for a, _keep in box.probes if a is None]  # the echo said it: no SSH probe
     txn_asks = [r for a, r in asked if a is None and isinstance(r, proto.TxnRequest)]
     assert [(r.action, r.wait_s > 0) for r in txn_asks] == [("wait", True)]
+
+
+def test_a_rollback_told_at_the_new_address_is_followed_to_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """Waiting at the new address (every port verified), the laptop hears the box say it is
+    rolling back, and why, before that address goes; it lets go of it at once and gets the
+    end from the old address, instead of waiting for a dead session."""
+    box = StandInBox(tmp_path)
+    box.fails_at_confirm = "the access point 'TightropeLab' refused the PSK for wlan0"
+    channels: list[Any] = []
+    real_open = box.open
+
+    def open_(address: str | None) -> Any:
+        channels.append((address, real_open(address)))
+        return channels[-1][1]
+
+    box.open = open_  # type: ignore[method-assign]
+    result, events = _run(box)
+    assert (result.outcome, result.reason) == (Outcome.ROLLED_BACK, box.fails_at_confirm)
+    told = [m for p, m in events if p == "rolling-back"]
+    assert told == [f"the box is rolling the change back: {box.fails_at_confirm}"]
+    at_new = [c for a, c in channels if a == "198.18.1.64"]
+    assert at_new and getattr(at_new[0], "abandoned", False)
+    assert [a for a, _c in channels][-1] is None  # the end, from the old address
 
 
 def test_plan_answer_carries_no_psk(tmp_path: Path) -> None:

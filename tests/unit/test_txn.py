@@ -4,6 +4,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,6 +149,30 @@ def test_netplan_judges_the_files_while_the_change_waits(tmp_path: Path) -> None
         checks = [c for c in box.calls if c.startswith("netplan_check")]
         assert len(checks) == (2 if edited else 1)
         assert b"the admin was here" in box.files["/etc/netplan/50-lab.yaml"] or not edited
+
+
+def test_a_forked_runner_takes_the_box_as_its_starter_read_it(tmp_path: Path) -> None:
+    """The agent read the box (with secrets) to check the plan a moment before forking the
+    runner: the runner starts from that read, and backs up what it showed."""
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    before = box.snapshot(include_secrets=True)
+    txn_id = _start(tmp_path, box, clock)
+    store = Store(tmp_path)
+    real = box.snapshot
+    after_checkpoint: list[bool] = []  # per read of the box: was the checkpoint made yet?
+
+    def counted(*, include_secrets: bool = False) -> Any:
+        after_checkpoint.append("checkpoint_create" in box.calls)
+        return real(include_secrets=include_secrets)
+
+    box.snapshot = counted  # type: ignore[method-assign]
+    clock.on_sleep.append(lambda t: store.raise_flag(txn_id, "confirm"))
+    final = runner.run(txn_id, store=store, backend=box, system=box, clock=clock,
+                       secrets={"wlan0": PSK}, out=io.StringIO(), before=before)  # fmt: skip
+    assert final.outcome == "committed", final.reason
+    backups = {p.name for p in (tmp_path / "txn" / txn_id / "backup").iterdir()}
+    assert {"u-eth0.json", "u-wlan0.json"} <= backups
+    assert after_checkpoint and after_checkpoint[0]  # no read of its own before the change
 
 
 def test_keyfile_box_without_netplan_keeps_networkmanagers_keyfiles(tmp_path: Path) -> None:

@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tightrope.core.ids import TXN_ID
 from tightrope.errors import Exit, TightropeError
 from tightrope.txn.state import DEFAULT_ROOT, Store
+
+if TYPE_CHECKING:
+    from tightrope.core.snapshot import Snapshot
 
 
 def run_transaction(txn_id: str, state_dir: str | None) -> int:
@@ -28,14 +32,17 @@ def run_transaction(txn_id: str, state_dir: str | None) -> int:
     return run_with_secrets(txn_id, store, secrets)
 
 
-def run_forked(txn_id: str, root: Path, secrets: dict[str, str]) -> int:
-    """The agent's fork (txn/fork.py), already in its own unit: the secrets are in memory."""
+def run_forked(txn_id: str, root: Path, secrets: dict[str, str],
+               before: Snapshot | None = None) -> int:  # fmt: skip
+    """The agent's fork (txn/fork.py), already in its own unit: the secrets are in memory,
+    and the box as the agent read it a moment ago (None: read it again)."""
     store = Store(root)
     store.with_runner(txn_id, os.getpid())
-    return run_with_secrets(txn_id, store, secrets)
+    return run_with_secrets(txn_id, store, secrets, before)
 
 
-def run_with_secrets(txn_id: str, store: Store, secrets: dict[str, str]) -> int:
+def run_with_secrets(txn_id: str, store: Store, secrets: dict[str, str],
+                     before: Snapshot | None = None) -> int:  # fmt: skip
     # The engine is imported once the secrets are in: the agent that started this change
     # waits at the FIFO until then, and the laptop for its answer (seconds on a small box).
     from tightrope.txn import runner
@@ -43,7 +50,7 @@ def run_with_secrets(txn_id: str, store: Store, secrets: dict[str, str]) -> int:
     from tightrope.txn.nmbackend import HostSystem, NMBackend
 
     final = runner.run(txn_id, store=store, backend=NMBackend(), system=HostSystem(),
-                       clock=RealClock(), secrets=secrets)  # fmt: skip
+                       clock=RealClock(), secrets=secrets, before=before)  # fmt: skip
     return int(Exit.OK if final.outcome == "committed" else Exit.FAILED)
 
 

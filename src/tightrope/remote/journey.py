@@ -289,7 +289,9 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
             # the new address cost 1.7 s under TCG).
             why = trip.reach.probe(new, 3, keep=True)
         if why is None:
-            outage = trip.stop_watch()
+            # Measured; the echo goes on: the old address answering again is how a change
+            # that fails while confirming is noticed (_await_old).
+            outage = echo.outage() if echo is not None else None
             emit("reached", f"{new} answers after {clock() - trip.t0:.1f} s; confirming there")
             return _confirm(trip, txn, new, outage, deadline)
         if why.exit_code == Exit.HOST_KEY and not impostor:
@@ -328,10 +330,21 @@ def _follow(trip: _Trip, txn: str, new: str, window: float) -> JourneyResult:
 _BEFORE_CONFIRM = frozenset({"prepared", "running", "activating", "verifying"})
 
 
+class _RollingBack(Exception):
+    """The box said, while we waited at the new address, that it is rolling the change back:
+    that address is about to go, and the answer will come from the old one."""
+
+    def __init__(self, view: proto.TxnView) -> None:
+        super().__init__(view.reason)
+        self.view = view
+
+
 def _confirm(trip: _Trip, txn: str, new: str, outage: float | None,
              deadline: float) -> JourneyResult:  # fmt: skip
     def event(e: proto.Event) -> None:
         trip.emit("confirming", clean(e.message))
+        if e.txn is not None and e.txn.phase == "rolling-back":
+            raise _RollingBack(e.txn)
         if e.txn is not None:
             left = e.txn.deadline_in_s
             if left is None and e.txn.phase in _BEFORE_CONFIRM:
@@ -344,6 +357,12 @@ def _confirm(trip: _Trip, txn: str, new: str, outage: float | None,
             hello(channel)
             v = channel.call(proto.TxnRequest(action="confirm", txn=txn, wait_s=CONFIRM_WAIT_S),
                              proto.TxnView, timeout=CONFIRM_WAIT_S + 60, on_event=event)
+        except _RollingBack as going:
+            channel.abandon()
+            reason = clean(going.view.reason)
+            trip.emit("rolling-back", "the box is rolling the change back" +
+                      (f": {reason}" if reason else ""))  # fmt: skip
+            return _await_old(trip, txn, new, deadline)
         finally:
             channel.close()
     except TightropeError as exc:
@@ -355,6 +374,25 @@ def _confirm(trip: _Trip, txn: str, new: str, outage: float | None,
         return _ask_both(trip, txn, new)
     if v.finished:
         return trip.from_view(v, new, outage)
+    return _ask_both(trip, txn, new)
+
+
+def _await_old(trip: _Trip, txn: str, new: str, deadline: float) -> JourneyResult:
+    """The change is rolling back: its end is told at the old address, asked once that
+    answers again (its echo; by SSH where there is none)."""
+    echo, clock = trip.watch, trip.clock
+    until = max(deadline, clock() + END_WAIT_S)
+    while clock() < until:
+        seen = echo.old_answering() if echo is not None else None
+        if seen or (seen is None and trip.reach.probe(None, 1) is None):
+            ended = _ended(trip, None, txn, wait_s=END_WAIT_S)
+            if ended is not None:
+                trip.emit("back", f"{trip.reach.old} answers again after "
+                          f"{clock() - trip.t0:.1f} s: the change ended there")  # fmt: skip
+                return trip.from_view(ended, new, None)
+        trip.tick(f"waiting for {trip.reach.old} to answer again", until - clock(),
+                  Until.GIVING_UP)  # fmt: skip
+        trip.sleep(ECHO_TURN_S if echo is not None else 1.0)
     return _ask_both(trip, txn, new)
 
 

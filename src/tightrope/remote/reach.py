@@ -59,7 +59,7 @@ class SshReach:
 
     def open(self, address: str | None) -> AgentSession:
         ssh = self._ssh(address)
-        return ssh.agent(ssh.ensure_pyz(self.pyz))
+        return ssh.ready_agent(self.pyz) or ssh.agent(ssh.ensure_pyz(self.pyz))
 
     def probe(
         self, address: str | None, timeout: int, *, keep: bool = False

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from tightrope import proto
+from tightrope import __version__, proto
 from tightrope.core.printable import printable
 from tightrope.errors import ConfigError, Exit, Problem, TightropeError
 from tightrope.remote.sshfail import classify
@@ -34,6 +34,9 @@ class Channel(Protocol):
              on_event: OnEvent | None = None) -> M: ...  # fmt: skip
 
     def close(self) -> None: ...
+
+    # Let go at once, without waiting for the other end (its address is going away).
+    def abandon(self) -> None: ...
 
 
 def clean(text: str) -> str:
@@ -132,6 +135,20 @@ class AgentSession:
         time.sleep(0.05)  # let the stderr reader take ssh's last words
         return classify(code, bytes(self._err), self.where)
 
+    def opening(self, not_ready: bytes, timeout: float = 120) -> bool:
+        """The first exchange, a hello; False (and the session closed) if the box printed
+        `not_ready` instead of starting the agent. A session that failed otherwise (ssh could
+        not connect) raises as any call would."""
+        self._write(proto.encode(proto.Hello(version=__version__)))
+        line = self._readline(timeout)
+        if line is None:
+            raise self._ended()
+        if line.strip() == not_ready:
+            self.close()
+            return False
+        interpret(line, proto.HelloAnswer, self.where, None)
+        return True
+
     def call(self, request: proto.Message, expect: type[M], *, timeout: float = 180,
              on_event: OnEvent | None = None) -> M:  # fmt: skip
         self._write(proto.encode(request))
@@ -142,6 +159,9 @@ class AgentSession:
             answer = interpret(line, expect, self.where, on_event)
             if answer is not None:
                 return answer
+
+    def abandon(self) -> None:
+        self.close(grace=0.0)
 
     def close(self, grace: float = 2.0) -> None:
         """End the conversation: the agent exits at end of input. A session whose address just

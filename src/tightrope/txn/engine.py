@@ -30,6 +30,9 @@ Log = Callable[[str, str, str], None]  # (step name, status, detail)
 class Transaction:
     steps: Sequence[Step]
     log: Log
+    # Told why, before any rollback runs: the record says "rolling back, because..." while
+    # the change's address still carries whoever is watching it.
+    failing: Callable[[BaseException], None] | None = None
     done: list[Step] = field(default_factory=list)
     rollback_errors: list[tuple[str, BaseException]] = field(default_factory=list)
 
@@ -42,6 +45,9 @@ class Transaction:
                 step.commit()
             except BaseException as exc:
                 self._tell(step.name, "failed", _describe(exc))
+                if self.failing is not None:
+                    with contextlib.suppress(Exception):
+                        self.failing(exc)
                 if getattr(step, "undo_if_failed", False):
                     self.done.append(step)
                 self.rollback()

@@ -17,6 +17,7 @@ from typing import Any
 from tightrope.core.configdump import config_with_secrets
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import make_plan
+from tightrope.core.snapshot import Snapshot
 from tightrope.core.storage import CommitAs
 from tightrope.errors import TightropeError
 from tightrope.txn import control
@@ -69,6 +70,14 @@ class Recorder:
         self.state = self.store.update(self.state, phase=phase, deadline_boot=deadline,
                                        timings=timings)  # fmt: skip
 
+    def failing(self, exc: BaseException) -> None:
+        """Rolling back from here, and why: a watcher learns it before the rollback moves the
+        box's address (the end is recorded after it)."""
+        why = str(exc) if isinstance(exc, TightropeError) else ""
+        timings = {**self.state.timings, "rolling-back": self.clock.now()}
+        self.state = self.store.update(self.state, phase="rolling-back", deadline_boot=None,
+                                       timings=timings, reason=why)  # fmt: skip
+
     def committed(self, unfinished: str) -> None:
         timings = {**self.state.timings, "finishing": self.clock.now()}
         self.state = self.store.update(self.state, phase="finishing", deadline_boot=None,
@@ -97,9 +106,11 @@ def _context(
     config: BondConfig,
     backend: Backend,
     system: System,
+    before: Snapshot | None = None,
     **extra: Any,
 ) -> Context:
-    before = backend.snapshot(include_secrets=True)
+    if before is None:
+        before = backend.snapshot(include_secrets=True)
     return Context(
         txn_id=rec.txn_id, config=config, plan=make_plan(config, before), before=before,
         backend=backend, system=system, store=rec.store, clock=rec.clock, note=rec.note,
@@ -118,9 +129,10 @@ def prepare_apply(
     backend: Backend,
     system: System,
     secrets: dict[str, str],
+    before: Snapshot | None = None,
 ) -> Prepared:
     config = config_with_secrets(inputs["config"], secrets)
-    ctx = _context(rec, inputs, config, backend, system, probe_via=config.name)
+    ctx = _context(rec, inputs, config, backend, system, before, probe_via=config.name)
     if change_keys(ctx.plan.changes) != change_keys(inputs["changes"]):
         raise RolledBack("the box changed between the plan and the apply; nothing was "
                          "changed: run the plan again")  # fmt: skip
@@ -140,7 +152,10 @@ def run(
     clock: Clock,
     secrets: dict[str, str],
     out: Any = sys.stdout,
+    before: Snapshot | None = None,
 ) -> TxnState:
+    """before: the box as the starting process read it (with secrets) just before this
+    runner was forked from it; read here otherwise."""
     rec = Recorder(store, txn_id, clock, out)
     inputs = store.inputs(txn_id)
     rec.set_phase("running", None)
@@ -153,14 +168,15 @@ def run(
             ctx = _context(rec, inputs, config, backend, system)
             steps, finisher = prepare_undo(ctx, inputs)
         else:
-            ctx, steps, finisher = prepare_apply(rec, inputs, backend, system, secrets)
+            ctx, steps, finisher = prepare_apply(rec, inputs, backend, system, secrets, before)
         try:
-            Transaction(steps, rec.log).run()
+            Transaction(steps, rec.log, failing=rec.failing).run()
         except BaseException:
             rolled_back = True
             # Told if it can be: a failed write here must not hide why the change failed.
             with contextlib.suppress(OSError):
-                rec.set_phase("rolling-back", None)
+                if rec.state.phase != "rolling-back":
+                    rec.set_phase("rolling-back", None)
             raise
         problems = finisher(ctx)
         rec.end("committed", "; ".join(problems))
