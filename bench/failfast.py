@@ -73,19 +73,32 @@ def one(lab: Lab, box: Any, tmp: Path, case: str) -> dict[str, Any]:
     argv = _laptop_argv(lab, box, *_args(psk_file, flags))
     ping = lab.start_ping(OLD, 240, 0.02)
     t0 = time.time()
-    cp = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    lines: list[tuple[float, str]] = []  # each line of --json as it came, with its time
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:
+            lines.append((time.time() - t0, line))
+        stderr = proc.stderr.read()
+        code = proc.wait(timeout=600)
     exit_s = time.time() - t0
     time.sleep(2)  # the old address's replies after the exit, if it came back only then
     replies = [r.at for r in ping.stop().replies]
-    summaries = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+    stdout = "".join(line for _, line in lines)
+    summaries = [e for e in _events(stdout) if e.get("event") == "summary"]
     result = summaries[0]["results"][0] if summaries else {}
+    reason = result.get("reason", "")
+    # The laptop's first word of the reason (a "rolling-back" event said before the box's
+    # address moved back, or the summary).
+    shown = next((round(t, 2) for t, line in lines if reason and reason in line), None)
     return {
         "case": case,
         "old_answers_again_s": back_at(replies, t0),
+        "reason_shown_s": shown,
         "exit_s": round(exit_s, 2),
-        "exit_code": cp.returncode,
+        "exit_code": code,
         "outcome": result.get("outcome"),
-        "reason": result.get("reason", cp.stderr[-500:]),
+        "reason": reason or stderr[-500:],
         "load": load(),
         # The runner's own record (state.json): where the seconds went on the box.
         "steps": runner_steps(box, OLD, t0),
@@ -120,7 +133,8 @@ def main() -> int:
         runs = [r for r in res["runs"] if r["case"] == case]
         back = [r["old_answers_again_s"] for r in runs if r["old_answers_again_s"] is not None]
         print(f"{case}: old address back {back} s (median "
-              f"{statistics.median(back) if back else '-'}; goal {GOAL_S:.0f}), exit "
+              f"{statistics.median(back) if back else '-'}; goal {GOAL_S:.0f}), reason shown "
+              f"{[r['reason_shown_s'] for r in runs]} s, exit "
               f"{[r['exit_s'] for r in runs]} s, codes {[r['exit_code'] for r in runs]}; "
               f"{runs[0]['outcome']}: {runs[0]['reason']}")
     print(f"wrote {out}", file=sys.stderr)

@@ -116,7 +116,8 @@ def inject(fault: str, txn_id: str | None) -> str:
             for pid in apply_pids():
                 os.kill(pid, 9)
             return "killed the apply command"
-        cp = subprocess.run(["systemctl", "kill", "-s", "KILL", f"tightrope-txn-{txn_id}"],
+        # A scope when forked from the agent or the CLI, a service when started fresh.
+        cp = subprocess.run(["systemctl", "kill", "-s", "KILL", f"tightrope-txn-{txn_id}.*"],
                             capture_output=True, text=True)
         return f"systemctl kill: {cp.returncode} {cp.stderr.strip()}"
     if fault == "nm-restart":

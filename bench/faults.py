@@ -61,7 +61,7 @@ WORKING: dict[str | None, tuple[str, ...]] = {"committed": (NEW,)}
 SSH_CUT_S = 15.0  # how long the laptop's link stays down for "ssh-cut"
 STATE = ("d=/var/lib/tightrope/txn; i=$(ls $d 2>/dev/null | tail -1); "
          "[ -n \"$i\" ] && cat $d/$i/state.json; echo; echo \"unit=$(systemctl is-active "
-         "tightrope-txn-$i 2>/dev/null)\"")  # fmt: skip
+         "\"tightrope-txn-$i.*\" 2>/dev/null)\"")  # fmt: skip
 
 
 def say(msg: str) -> None:

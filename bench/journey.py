@@ -85,13 +85,13 @@ def python_starts(box: Box, host: str, t0: float) -> dict[str, Any]:
     for line in text.splitlines():
         head, _, argv = line.partition(" | ")
         parts = head.split(" ")
-        if len(parts) != 3:  # kept as it is, for a person to read
+        try:
+            ts, pid, conn = parts
+            server = conn.split(",")[2] if conn != "-" else None
+            starts.append({"t_s": round(float(ts) - t0, 2), "pid": int(pid), "server": server,
+                           "argv": argv})  # fmt: skip
+        except (ValueError, IndexError):  # kept as it is, for a person to read
             starts.append({"t_s": None, "pid": None, "server": None, "argv": line})
-            continue
-        ts, pid, conn = parts
-        server = conn.split(",")[2] if conn != "-" else None
-        starts.append({"t_s": round(float(ts) - t0, 2), "pid": int(pid), "server": server,
-                       "argv": argv})  # fmt: skip
     by_address: dict[str, int] = {}
     for s in starts:
         if s["server"]:
