@@ -382,9 +382,13 @@ def _await_old(trip: _Trip, txn: str, new: str, deadline: float) -> JourneyResul
     answers again (its echo; by SSH where there is none)."""
     echo, clock = trip.watch, trip.clock
     until = max(deadline, clock() + END_WAIT_S)
+    asked = float("-inf")
     while clock() < until:
         seen = echo.old_answering() if echo is not None else None
-        if seen or (seen is None and trip.reach.probe(None, 1) is None):
+        # At most once a second: an address that echoes but will not talk is not hammered.
+        if clock() - asked >= 1.0 and (seen or (seen is None and
+                                                trip.reach.probe(None, 1) is None)):
+            asked = clock()
             ended = _ended(trip, None, txn, wait_s=END_WAIT_S)
             if ended is not None:
                 trip.emit("back", f"{trip.reach.old} answers again after "
