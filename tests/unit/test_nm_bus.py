@@ -24,7 +24,7 @@ from tightrope.core.failfast import DeviceEvent
 from tightrope.errors import BackendUnavailable
 from tightrope.nm import CheckpointConflict, writer
 from tightrope.nm import constants as c
-from tightrope.nm.bus import run_sync
+from tightrope.nm.bus import NMError, run_sync
 from tightrope.nm.events import DeviceEventStream, EventStream
 from tightrope.nm.reader import read_snapshot
 
@@ -298,3 +298,33 @@ def test_run_sync_never_takes_the_repr_of_its_result(bus_address: str) -> None:
 
     assert isinstance(run_sync(work, bus_address=bus_address), Loud)
     assert reprs == []
+
+
+class StartingNM(StandIn):
+    """Owns the bus name but has exported no object yet, as NetworkManager while it starts."""
+
+    def _on_call(self, msg: Message) -> Message | None:
+        if msg.message_type != MessageType.METHOD_CALL:
+            return None
+        self.calls.append((msg.path or "", msg.interface or "", msg.member or "",
+                           msg.signature, list(msg.body)))  # fmt: skip
+        # NetworkManager 1.42 says UnknownMethod (measured in the lab), others UnknownObject.
+        name = "org.freedesktop.DBus.Error." + ("UnknownMethod" if self.calls[1:] else
+                                                "UnknownObject")  # fmt: skip
+        return Message.new_error(msg, name, f"Object does not exist at path “{msg.path}”")
+
+
+def test_a_starting_networkmanager_is_unavailable_not_an_error(bus_address: str) -> None:
+    """Its manager not exported yet: retried as a daemon away (steps.patiently), where a
+    missing device or checkpoint object stays an error of its own."""
+    with StartingNM(bus_address, {}):
+        for _ in range(2):  # UnknownObject, then UnknownMethod
+            with pytest.raises(BackendUnavailable, match="starting or stopping"):
+                writer.checkpoint_paths(bus_address=bus_address)
+
+        async def device(bus: Any) -> Any:
+            return await bus.get(DEV, c.IFACE_DEVICE, "Interface")
+
+        with pytest.raises(NMError) as gone:
+            run_sync(device, bus_address)
+    assert not isinstance(gone.value, BackendUnavailable)

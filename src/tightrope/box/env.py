@@ -28,6 +28,11 @@ if TYPE_CHECKING:  # `tightrope status` builds an environment: none of these at 
 
 # The newest read a forked runner may take as the box before its change (seconds).
 HANDOVER_S = 2.0
+# Off until understood: in CI (3f24fe1) two runners started by `tightrope apply`/`undo` on the
+# box hung, one in an undo's verification, one after NetworkManager restarted mid-change,
+# while every journey's forked runner ended well. A hung runner re-arms no checkpoint, and
+# after a restart there is none: the fresh runner (a transient service) is the safe default.
+FORK_RUNNER = False
 # include_secrets -> snapshot
 SnapshotReader = Callable[[bool], Snapshot]
 # (txn id, secrets) -> None: starts the detached runner
@@ -133,8 +138,9 @@ def real_env(state_dir: str | None = None, from_snapshot: str | None = None) -> 
         # The start has just read the box to check the plan: the forked runner takes that
         # read instead of making its own (0.3 s under emulation, on the way to the change).
         before = last[0][1] if last and time.monotonic() - last[0][0] < HANDOVER_S else None
-        if not start_forked(unit_name(txn_id), f"tightrope transaction {txn_id}",
-                            lambda: run_forked(txn_id, store.root, secrets, before)):
+        if not FORK_RUNNER or not start_forked(
+                unit_name(txn_id), f"tightrope transaction {txn_id}",
+                lambda: run_forked(txn_id, store.root, secrets, before)):  # fmt: skip
             start_unit(txn_id, store.root, secrets)
 
     def drill(plan: DrillPlan, seconds: float, interval_ms: int) -> DrillResult:

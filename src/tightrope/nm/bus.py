@@ -22,6 +22,10 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 30.0
 
+_UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject"
+_UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"  # NetworkManager 1.42's word for it
+# Objects a running NetworkManager always exports (a device or a checkpoint may really be gone).
+_ALWAYS_THERE = frozenset({c.NM_PATH, c.SETTINGS_PATH})
 # The daemon is absent (not started, crashed, or restarting): the message bus answers for it.
 _NOT_RUNNING = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
@@ -89,7 +93,16 @@ class Bus:
         except (OSError, EOFError) as exc:
             raise BackendUnavailable(f"lost the D-Bus connection during {what}: {exc}") from exc
         if reply.message_type == MessageType.ERROR:
-            raise error_from(what, reply.error_name or "", _error_text(reply.body))
+            name = reply.error_name or ""
+            text = _error_text(reply.body)
+            if path in _ALWAYS_THERE and (name == _UNKNOWN_OBJECT or (
+                    name == _UNKNOWN_METHOD and "does not exist" in text)):  # fmt: skip
+                # The daemon holds its bus name but has not exported (or has already dropped)
+                # its manager: it is starting or stopping. Measured in the lab: a restart
+                # while a change awaited confirmation failed the change and every rollback
+                # step with this, and the box kept the unconfirmed bond.
+                raise BackendUnavailable(f"NetworkManager is starting or stopping ({what}).")
+            raise error_from(what, name, text)
         return list(reply.body)
 
     async def get_all(self, path: str, interface: str) -> dict[str, Any]:
