@@ -285,14 +285,14 @@ class Ssh:
         if not found.python:
             raise classify(NO_PYTHON, b"python3: command not found", self.where)
         self._sudo_for(found.sudo)
-        data = pyz.read_bytes()
         sha = _sha256(pyz)
         if found.sha256 == sha and found.ready == sha:
             return tree_of(remote)
         if found.sha256 != sha:
             script = (f"umask 022; mkdir -p {CACHE_DIR} && chmod 0755 {CACHE_DIR} && "
                       f"cat > {remote}.part && mv {remote}.part {remote}")  # fmt: skip
-            sent = self.root(f"sh -c {shlex.quote(script)}", stdin=data, timeout=300)
+            sent = self.root(f"sh -c {shlex.quote(script)}", stdin=pyz.read_bytes(),
+                             timeout=300)  # fmt: skip
             if sent.returncode != 0:
                 raise classify(sent.returncode, sent.stderr, self.where)
         unpack = shlex.join(["python3", "-c", _UNPACK, remote, tree_of(remote), sha, READY])
