@@ -144,6 +144,19 @@ def test_status_starts_without_the_planning_and_protocol_modules() -> None:
              "tightrope.core.drill", "tightrope.txn.control", "tightrope.txn.resume",
              "tightrope.txn.steps", "tightrope.box.app", "yaml"}  # fmt: skip
     assert loaded & heavy == set()
+    # Nor rich, whose console and table alone cost a Pi half a second: status prints plain
+    # text. Run whole, as `tightrope status` runs, since rich would only be imported lazily.
+    from pathlib import Path
+
+    snapshot = Path(__file__).parents[1] / "fixtures" / "snapshots" / "bonded.json"
+    code = ("import sys; from tightrope.cli.main import main; "
+            f"main(['status', '--from-snapshot', {str(snapshot)!r}]); "
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr)")  # fmt: skip
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    loaded = set(ran.stderr.split())
+    assert "bond0" in ran.stdout and "tightrope.cli.render" in loaded
+    assert {m for m in loaded if m.split(".")[0] == "rich"} | (loaded & heavy) == set()
 
 
 def test_the_agent_starts_without_the_transaction_engine() -> None:

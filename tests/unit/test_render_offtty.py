@@ -15,5 +15,5 @@ def test_status_through_a_pipe_prints_every_value_whole() -> None:
                          text=True, check=True, timeout=60).stdout  # fmt: skip
     assert "…" not in out
     assert "netplan-wlan0-TightropeLab" in out
-    # Wider than rich's 80-column guess when it sees no terminal: the table kept its width.
+    # Wider than an 80-column guess at a terminal there is not: the table kept its width.
     assert max(len(line) for line in out.splitlines()) > 80

@@ -1,12 +1,14 @@
-"""The only place that prints results: human (rich) or --json. Errors go to stderr."""
+"""The only place that prints results: human (rich, or plain text for status) or --json.
+Errors go to stderr."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from tightrope.cli.safe import safe, safe_lines
+from tightrope.cli.plain import Cell, Painted, Style, table
+from tightrope.cli.safe import plain, plain_lines, safe, safe_lines
 from tightrope.core.printable import printable
 from tightrope.core.status import BondStatus, StatusReport
 from tightrope.errors import ConfigError, TightropeError
@@ -124,99 +126,108 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-def status(report: StatusReport, as_json: bool) -> None:
+def _width(stream: TextIO) -> int | None:
+    """The terminal's columns, or None off a terminal: nothing there to fit, every value
+    printed whole (as UNBOUNDED_WIDTH does for rich)."""
+    if not stream.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def status(report: StatusReport, as_json: bool, *, width: int | Literal["auto"] | None = "auto",
+           style: Style | None = None) -> None:  # fmt: skip
+    """`width` and `style`: the terminal's (or none, off one) unless a test gives them.
+
+    Printed without rich: status answers at `nmcli device status` speed on a Pi only without
+    importing it."""
     if as_json:
         emit_json(report.to_dict())
         return
-    from rich.table import Table
-
-    out = _console()
+    out = sys.stdout
+    cols = _width(out) if width == "auto" else width
+    st = Style.detect(out) if style is None else style
     world = "netplan YAML" if report.storage_world == "netplan" else "keyfiles"
-    out.print(
-        f"[bold]{safe(report.hostname)}[/]: NetworkManager {safe(report.nm_version)}, "
+    lines = [
+        f"{st.bold(plain(report.hostname))}: NetworkManager {plain(report.nm_version)}, "
         f"profiles as {world}"
         + (f", {report.checkpoints} checkpoint(s) pending" if report.checkpoints else "")
-    )
+    ]
     if report.pending:
         t = report.pending
         left = f", {t.remaining_s} s left to confirm" if t.remaining_s is not None else ""
-        out.print(
-            f"[bold yellow]pending {safe(t.kind)} {safe(t.id)}[/]: {safe(t.phase)}{left}"
-            + (f"; confirm from {safe(t.reconnect_at)}" if t.reconnect_at else "")
+        lines.append(
+            f"{st.bold_yellow(f'pending {plain(t.kind)} {plain(t.id)}')}: {plain(t.phase)}{left}"
+            + (f"; confirm from {plain(t.reconnect_at)}" if t.reconnect_at else "")
         )
     if report.stuck:
-        st = report.stuck
-        out.print(f"[bold red]change lock stuck[/]: {safe(st.lock)} names transaction "
-                  f"{safe(st.id)!r}, which cannot be read ({safe(st.problem)}); no change "
-                  "can start until it is freed. To recover:")  # fmt: skip
-        for n, step in enumerate(st.recovery, 1):
-            out.print(f"  {n}. {safe(step)}")
+        s = report.stuck
+        lines.append(f"{st.bold_red('change lock stuck')}: {plain(s.lock)} names transaction "
+                     f"{plain(s.id)!r}, which cannot be read ({plain(s.problem)}); no change "
+                     "can start until it is freed. To recover:")  # fmt: skip
+        lines += [f"  {n}. {plain(step)}" for n, step in enumerate(s.recovery, 1)]
     if report.last and not report.pending:
         last = report.last
         when = f" at {_when(last.ended)}" if last.ended else ""
         if last.last_seen:  # cut short: when exactly is not known, only between what times
             when = f" (last heard of at {_when(last.last_seen)}, found ended{when})"
-        style = "green" if last.outcome == "committed" else "bold yellow"
-        out.print(f"last change: {safe(last.kind)} {safe(last.id)} [{style}]{safe(last.outcome)}[/]"
-                  f"{when}" + (f": {safe(last.reason)}" if last.reason else ""))  # fmt: skip
+        paint = st.green if last.outcome == "committed" else st.bold_yellow
+        lines.append(f"last change: {plain(last.kind)} {plain(last.id)} "
+                     f"{paint(plain(last.outcome))}{when}"
+                     + (f": {plain(last.reason)}" if last.reason else ""))  # fmt: skip
     for bond in report.bonds:
-        _bond(out, bond)
+        lines += ["", *_bond(bond, cols, st)]
     if not report.bonds:
-        out.print("No bond on this box.")
-    table = Table(title="devices", show_header=True, header_style="bold")
-    for col in ("device", "type", "state", "addresses", "active profile", "claimed by"):
-        table.add_column(col, overflow="fold")  # breaks, never cuts
-    for d in report.devices:
-        table.add_row(
-            safe(d.interface),
-            safe(d.type),
-            (safe(d.state) + (f" ({safe(d.why)})" if d.why else "")) if d.managed
-            else "unmanaged",
-            safe_lines(d.addresses),
-            safe(d.active_profile or ""),
-            safe_lines(d.claimed_by),
-        )
-    out.print(table)
+        lines.append("No bond on this box.")
+    rows = [
+        (plain(d.interface), plain(d.type),
+         (plain(d.state) + (f" ({plain(d.why)})" if d.why else "")) if d.managed else "unmanaged",
+         plain_lines(d.addresses), plain(d.active_profile or ""), plain_lines(d.claimed_by))
+        for d in report.devices
+    ]  # fmt: skip
+    lines.append("")
+    lines += table(("device", "type", "state", "addresses", "active profile", "claimed by"),
+                   rows, width=cols, title="devices", style=st)  # fmt: skip
+    out.write("\n".join(lines) + "\n")
+    out.flush()
 
 
 def _monitor(b: BondStatus) -> str:
     if b.arp_interval_ms:
         missed = f", down after {b.arp_missed_max} missed" if b.arp_missed_max else ""
-        return (f"ARP every {b.arp_interval_ms} ms to {safe(', '.join(b.arp_targets) or '?')}"
-                f"{missed} (link {safe(b.mii_status or '?')})")  # fmt: skip
+        return (f"ARP every {b.arp_interval_ms} ms to {plain(', '.join(b.arp_targets) or '?')}"
+                f"{missed} (link {plain(b.mii_status or '?')})")  # fmt: skip
     every = b.miimon_ms if b.miimon_ms is not None else "?"
-    return f"MII {safe(b.mii_status or '?')} every {every} ms"
+    return f"MII {plain(b.mii_status or '?')} every {every} ms"
 
 
-def _bond(out: Any, b: BondStatus) -> None:
-    from rich.table import Table
+_PORT_INDENT = "  "
 
-    out.print(
-        f"[bold]{safe(b.name)}[/] ({safe(b.state)}, profile {safe(b.profile or '-')}"
-        + (f" from {safe(b.source)}" if b.source else "")
-        + f"): mode {safe(b.mode or '?')}, {_monitor(b)}, "
-        f"active [bold]{safe(b.active_port or '-')}[/], "
-        f"primary {safe(b.primary) if b.primary else '[yellow]none[/]'}, "
-        f"fail_over_mac {safe(b.fail_over_mac or '?')}"
-    )
-    out.print(
-        f"  addresses {safe(', '.join(b.addresses) or '-')}; default route via "
-        f"{safe(b.gateway or '-')}; DNS {safe(', '.join(b.dns) or '-')}"
-    )
-    table = Table(show_header=True, header_style="bold")
-    for col in ("port", "type", "link", "speed", "Wi-Fi", "perm MAC", "MAC", "failures", ""):
-        table.add_column(col, overflow="fold")  # breaks, never cuts
-    for p in b.ports:
-        wifi = f"{safe(p.ssid)} ({safe(p.signal)}%)" if p.ssid else ""
-        table.add_row(
-            safe(p.interface),
-            safe(p.type),
-            safe(p.link),
-            safe(p.speed or ""),
-            wifi,
-            safe(p.permanent_mac or ""),
-            safe(p.mac),
-            "" if p.link_failures is None else str(p.link_failures),
-            "[bold green]active[/]" if p.active else "",
-        )
-    out.print(table)
+
+def _bond(b: BondStatus, width: int | None, st: Style) -> list[str]:
+    lines = [
+        f"{st.bold(plain(b.name))} ({plain(b.state)}, profile {plain(b.profile or '-')}"
+        + (f" from {plain(b.source)}" if b.source else "")
+        + f"): mode {plain(b.mode or '?')}, {_monitor(b)}, "
+        f"active {st.bold(plain(b.active_port or '-'))}, "
+        f"primary {plain(b.primary) if b.primary else st.yellow('none')}, "
+        f"fail_over_mac {plain(b.fail_over_mac or '?')}",
+        f"  addresses {plain(', '.join(b.addresses) or '-')}; default route via "
+        f"{plain(b.gateway or '-')}; DNS {plain(', '.join(b.dns) or '-')}",
+    ]
+    if not b.ports:
+        return [*lines, f"{_PORT_INDENT}no port"]
+    rows: list[list[Cell]] = [
+        [plain(p.interface), plain(p.type), plain(p.link), plain(p.speed or ""),
+         f"{plain(p.ssid)} ({plain(p.signal)}%)" if p.ssid else "",
+         plain(p.permanent_mac or ""), plain(p.mac),
+         "" if p.link_failures is None else str(p.link_failures),
+         Painted("active" if p.active else "", st.bold_green)]
+        for p in b.ports
+    ]  # fmt: skip
+    # The port table sits under its bond, indented like the addresses line.
+    inner = None if width is None else width - len(_PORT_INDENT)
+    headers = ("port", "type", "link", "speed", "Wi-Fi", "perm MAC", "MAC", "failures", "")
+    return lines + [(_PORT_INDENT + line).rstrip()
+                    for line in table(headers, rows, width=inner, style=st)]  # fmt: skip
