@@ -14,47 +14,25 @@ from dbus_fast.aio import MessageBus
 
 from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.nm import constants as c
+from tightrope.nm.errors import (
+    CheckpointConflict,
+    NMError,
+    NMPermissionDenied,
+    error_from,
+    error_text,
+    reply_error,
+    what_of,
+)
 from tightrope.nm.normalise import unwrap
 
 log = logging.getLogger("tightrope")
 
+__all__ = ["Bus", "CheckpointConflict", "NMError", "NMPermissionDenied", "connect", "error_from",
+           "run_sync"]
+
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 30.0
-
-_UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject"
-_UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"  # NetworkManager 1.42's word for it
-# Objects a running NetworkManager always exports (a device or a checkpoint may really be gone).
-_ALWAYS_THERE = frozenset({c.NM_PATH, c.SETTINGS_PATH})
-# The daemon is absent (not started, crashed, or restarting): the message bus answers for it.
-_NOT_RUNNING = (
-    "org.freedesktop.DBus.Error.ServiceUnknown",
-    "org.freedesktop.DBus.Error.NameHasNoOwner",
-    "org.freedesktop.DBus.Error.NoReply",
-)
-
-
-class NMError(TightropeError):
-    """NetworkManager refused or failed a request. `name` is the D-Bus error name, e.g.
-    org.freedesktop.NetworkManager.Settings.Connection.InvalidProperty."""
-
-    def __init__(self, message: str, name: str = "", hint: str = "") -> None:
-        super().__init__(message, hint)
-        self.name = name
-
-
-class CheckpointConflict(NMError):
-    """CheckpointCreate refused: a device is already in another checkpoint (`existing`),
-    e.g. one left behind by a crashed run."""
-
-    def __init__(self, message: str, name: str, existing: str) -> None:
-        super().__init__(message, name, hint="Roll back or destroy that checkpoint first.")
-        self.existing = existing
-
-
-class NMPermissionDenied(NMError, PermissionError):
-    hint = "NetworkManager (polkit) refused this to the calling user; run it as root."
-
 
 class Bus:
     """One connection to the system bus, addressed at NetworkManager."""
@@ -85,7 +63,7 @@ class Bus:
             signature=signature,
             body=list(body),
         )
-        what = f"{interface.rsplit('.', 1)[-1]}.{member}"
+        what = what_of(interface, member)
         try:
             reply = await asyncio.wait_for(self.raw.call(msg), timeout_s or self.timeout_s)
         except asyncio.TimeoutError as exc:
@@ -93,16 +71,7 @@ class Bus:
         except (OSError, EOFError) as exc:
             raise BackendUnavailable(f"lost the D-Bus connection during {what}: {exc}") from exc
         if reply.message_type == MessageType.ERROR:
-            name = reply.error_name or ""
-            text = _error_text(reply.body)
-            if path in _ALWAYS_THERE and (name == _UNKNOWN_OBJECT or (
-                    name == _UNKNOWN_METHOD and "does not exist" in text)):  # fmt: skip
-                # The daemon holds its bus name but has not exported (or has already dropped)
-                # its manager: it is starting or stopping. Measured in the lab: a restart
-                # while a change awaited confirmation failed the change and every rollback
-                # step with this, and the box kept the unconfirmed bond.
-                raise BackendUnavailable(f"NetworkManager is starting or stopping ({what}).")
-            raise error_from(what, name, text)
+            raise reply_error(path, what, reply.error_name or "", error_text(reply.body))
         return list(reply.body)
 
     async def get_all(self, path: str, interface: str) -> dict[str, Any]:
@@ -119,6 +88,12 @@ class Bus:
         )
         return {str(path): unwrap(ifaces) for path, ifaces in objects.items()}
 
+    async def gather(self, *work: Awaitable[T]) -> list[T | BaseException]:
+        return await asyncio.gather(*work, return_exceptions=True)
+
+    async def pause(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
     async def nm_pid(self) -> int | None:
         try:
             (pid,) = await self.call(
@@ -132,20 +107,6 @@ class Bus:
         except TightropeError:
             return None
         return int(pid)
-
-
-def _error_text(body: list[Any]) -> str:
-    return str(body[0]) if body and isinstance(body[0], str) else ""
-
-
-def error_from(what: str, name: str, text: str) -> TightropeError:
-    if name in _NOT_RUNNING:
-        return BackendUnavailable(f"NetworkManager is not running on the system bus ({what}).")
-    if name.endswith(".PermissionDenied") or name == "org.freedesktop.DBus.Error.AccessDenied":
-        return NMPermissionDenied(f"{what}: permission denied: {text}", name)
-    if what.endswith("CheckpointCreate") and "already included in checkpoint" in text:
-        return CheckpointConflict(f"{what} failed: {text}", name, text.rsplit(" ", 1)[-1])
-    return NMError(f"{what} failed: {text or name}", name)
 
 
 @asynccontextmanager

@@ -17,8 +17,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from dbus_fast import Variant
-
 ByteOrder = Literal["little", "big"]
 
 SSID_KEYS = frozenset({("802-11-wireless", "ssid"), ("802-11-olpc-mesh", "ssid")})
@@ -47,15 +45,21 @@ def unwrap(value: Any) -> Any:
     """Strip dbus-fast Variants recursively, leaving bytes, ints, strs, lists and dicts.
 
     Byte arrays become bytes: dbus-fast's compiled unmarshaller returns bytes, its
-    pure-Python one (what runs from the zipapp) bytearray."""
+    pure-Python one (what runs from the zipapp) bytearray. Values from the blocking client
+    (lean.py) have no Variants: dbus-fast is then not even imported, and not imported here."""
+    dbus_fast = sys.modules.get("dbus_fast")
+    return _unwrap(value, dbus_fast.Variant if dbus_fast is not None else None)
+
+
+def _unwrap(value: Any, variant: Any) -> Any:
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
-    if isinstance(value, Variant):
-        return unwrap(value.value)
+    if variant is not None and isinstance(value, variant):
+        return _unwrap(value.value, variant)
     if isinstance(value, dict):
-        return {k: unwrap(v) for k, v in value.items()}
+        return {k: _unwrap(v, variant) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [unwrap(v) for v in value]
+        return [_unwrap(v, variant) for v in value]
     return value
 
 

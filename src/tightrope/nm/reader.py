@@ -3,24 +3,48 @@
 All objects come from one ObjectManager.GetManagedObjects call (devices, IP configs, access
 points, active connections, checkpoints, profiles' Filename/Flags), then GetSettings per
 profile. The rules for what the values mean live in build.py and normalise.py.
+
+It reads through the blocking client (lean.py): no event loop, no dbus-fast to import. The
+async functions also run over bus.py's client, for callers inside an event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tightrope.core.snapshot import Profile, Snapshot
 from tightrope.errors import TightropeError
 from tightrope.nm import build, system
 from tightrope.nm import constants as c
-from tightrope.nm.bus import Bus, run_sync
 from tightrope.nm.normalise import merge_secrets, normalise_settings, unwrap
+
+T = TypeVar("T")
+
+
+class Reads(Protocol):
+    """What reading needs of a D-Bus client: bus.Bus and lean.LeanBus both offer it."""
+
+    async def call(self, path: str, interface: str, member: str, signature: str = "",
+                   body: Sequence[Any] = (), *, destination: str = c.BUS_NAME,
+                   timeout_s: float | None = None) -> list[Any]: ...  # fmt: skip
+
+    async def get(self, path: str, interface: str, name: str) -> Any: ...
+
+    async def get_all(self, path: str, interface: str) -> dict[str, Any]: ...
+
+    async def managed_objects(self) -> dict[str, dict[str, dict[str, Any]]]: ...
+
+    async def nm_pid(self) -> int | None: ...
+
+    async def gather(self, *work: Awaitable[T]) -> list[T | BaseException]: ...
+
+    async def pause(self, seconds: float) -> None: ...
+
 
 SCAN_WAIT_S = 10.0
 
@@ -39,16 +63,18 @@ def read_snapshot(
     environ: where SSH_CONNECTION comes from (default: this process's environment).
     Raises BackendUnavailable when D-Bus or NetworkManager cannot be reached."""
 
-    async def work(bus: Bus) -> Snapshot:
+    async def work(bus: Reads) -> Snapshot:
         return await read_snapshot_async(
             bus, include_secrets=include_secrets, scan=scan, root=root, environ=environ
         )
 
-    return run_sync(work, bus_address)
+    from tightrope.nm.lean import run_lean
+
+    return run_lean(work, bus_address)
 
 
 async def read_snapshot_async(
-    bus: Bus,
+    bus: Reads,
     *,
     include_secrets: bool = False,
     scan: bool = False,
@@ -95,13 +121,12 @@ def _type(objects: build.Objects, path: str) -> str:
 
 
 async def read_profiles(
-    bus: Bus, objects: build.Objects, include_secrets: bool
+    bus: Reads, objects: build.Objects, include_secrets: bool
 ) -> tuple[Profile, ...]:
     paths = build.paths_with(objects, c.IFACE_CONNECTION)
-    results = await asyncio.gather(
+    results = await bus.gather(
         *(_read_profile(bus, path, objects[path][c.IFACE_CONNECTION], include_secrets)
-          for path in paths),
-        return_exceptions=True,
+          for path in paths)
     )  # fmt: skip
     profiles = []
     for result in results:
@@ -120,7 +145,7 @@ def _vanished(error: TightropeError) -> bool:
 
 
 async def _read_profile(
-    bus: Bus, path: str, props: Mapping[str, Any], include_secrets: bool
+    bus: Reads, path: str, props: Mapping[str, Any], include_secrets: bool
 ) -> Profile:
     (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
     settings = unwrap(raw)
@@ -136,7 +161,7 @@ async def _read_profile(
     )
 
 
-async def _secrets(bus: Bus, path: str, setting: str) -> dict[str, dict[str, Any]]:
+async def _secrets(bus: Reads, path: str, setting: str) -> dict[str, dict[str, Any]]:
     try:
         (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSecrets", "s", [setting])
     except TightropeError:
@@ -150,7 +175,7 @@ def _wifi_paths(objects: build.Objects) -> list[str]:
 
 
 async def _access_points_seen(
-    bus: Bus, objects: build.Objects, names: Mapping[str, str]
+    bus: Reads, objects: build.Objects, names: Mapping[str, str]
 ) -> dict[str, list[str]]:
     seen: dict[str, list[str]] = {}
     for path in _wifi_paths(objects):
@@ -163,7 +188,7 @@ async def _access_points_seen(
 
 
 async def _add_missing_aps(
-    bus: Bus, objects: build.Objects, seen: Mapping[str, list[str]]
+    bus: Reads, objects: build.Objects, seen: Mapping[str, list[str]]
 ) -> build.Objects:
     """Access points that appeared after GetManagedObjects: fetch their properties."""
     missing = {p for paths in seen.values() for p in paths if p not in objects}
@@ -178,7 +203,7 @@ async def _add_missing_aps(
     return merged
 
 
-async def request_scans(bus: Bus, wait_s: float = SCAN_WAIT_S) -> None:
+async def request_scans(bus: Reads, wait_s: float = SCAN_WAIT_S) -> None:
     """Ask every Wi-Fi device to scan and wait (bounded) until each reports a newer scan.
     NetworkManager refuses scans it considers too frequent; the old results then stand."""
     objects = await bus.managed_objects()
@@ -195,7 +220,7 @@ async def request_scans(bus: Bus, wait_s: float = SCAN_WAIT_S) -> None:
             continue
     deadline = time.monotonic() + wait_s
     while pending and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
+        await bus.pause(0.5)
         still = []
         for path in pending:
             last = int(await bus.get(path, c.IFACE_WIRELESS, "LastScan"))

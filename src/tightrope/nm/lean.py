@@ -1,0 +1,242 @@
+"""A blocking D-Bus client for reading NetworkManager, without asyncio or dbus-fast.
+
+Why a second client: on a small box (a Pi, or the lab's emulated one) importing asyncio and
+dbus-fast costs 0.6-0.7 s, three times what `nmcli device status` takes to answer, and
+`tightrope status` is meant to answer at nmcli's pace. Reads need no event loop: a call is
+sent and its reply read on one Unix socket. Changes and event streams stay on bus.py.
+
+LeanBus offers Bus's read methods as coroutines that never suspend, so the reader's async
+code (reader.py) runs unchanged over either client: `drive` runs it to its end without a loop.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from tightrope.errors import BackendUnavailable
+from tightrope.nm import constants as c
+from tightrope.nm import wire
+from tightrope.nm.errors import NMError, error_text, reply_error, what_of
+
+T = TypeVar("T")
+
+SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"
+DEFAULT_TIMEOUT_S = 30.0
+_DBUS = "org.freedesktop.DBus"
+_CHUNK = 1 << 16
+
+
+def _log(message: str, *args: object) -> None:
+    # -v logs the calls; logging itself is imported only then (it costs a small box 0.1 s).
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("tightrope").info(message, *args)
+
+
+def socket_path(address: str) -> str:
+    """The Unix socket of a D-Bus address such as unix:path=/run/dbus/system_bus_socket
+    (several addresses separated by ';': the first Unix one; abstract sockets as '\\0name')."""
+    for one in address.split(";"):
+        kind, _, params = one.partition(":")
+        if kind != "unix":
+            continue
+        fields = dict(p.split("=", 1) for p in params.split(",") if "=" in p)
+        if "path" in fields:
+            return _unescape(fields["path"])
+        if "abstract" in fields:
+            return "\0" + _unescape(fields["abstract"])
+    raise OSError(f"no Unix socket in the D-Bus address {address!r}")
+
+
+def _unescape(value: str) -> str:
+    # D-Bus addresses escape bytes as %XX.
+    out = bytearray()
+    raw, i = value.encode(), 0
+    while i < len(raw):
+        if raw[i] == 0x25 and i + 2 < len(raw):  # %
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode()
+
+
+class LeanBus:
+    """One blocking connection to the bus, addressed at NetworkManager (reads only)."""
+
+    def __init__(self, sock: socket.socket, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._sock = sock
+        self._buf = bytearray()
+        self._serial = 0
+        self.timeout_s = timeout_s
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def call_now(
+        self,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        body: Sequence[Any] = (),
+        *,
+        destination: str = c.BUS_NAME,
+        timeout_s: float | None = None,
+    ) -> list[Any]:
+        """The reply's body, plain values (no Variants; byte arrays as bytes)."""
+        # -v names the call, never its arguments (as bus.py).
+        _log("D-Bus: %s %s.%s", path, interface, member)
+        what = what_of(interface, member)
+        self._serial += 1
+        serial = self._serial
+        message = wire.method_call(serial, destination=destination, path=path,
+                                   interface=interface, member=member, signature=signature,
+                                   body=body)  # fmt: skip
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        try:
+            self._sock.sendall(message)
+            while True:
+                reply = self._receive(deadline, what)
+                if reply.reply_serial != serial:
+                    continue  # a signal, or the answer to a call given up on
+                if reply.type == wire.ERROR:
+                    raise reply_error(path, what, reply.error_name or "", error_text(reply.body))
+                return list(reply.body)
+        except OSError as exc:
+            raise BackendUnavailable(f"lost the D-Bus connection during {what}: {exc}") from exc
+
+    def _receive(self, deadline: float, what: str) -> wire.Message:
+        while True:
+            try:
+                message, used = wire.parse(self._buf)
+            except wire.WireError as exc:
+                raise BackendUnavailable(f"D-Bus sent what is not D-Bus ({what}): {exc}") from exc
+            if message is not None:
+                del self._buf[:used]
+                return message
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NMError(f"{what}: NetworkManager did not answer in time")
+            self._sock.settimeout(left)
+            try:
+                chunk = self._sock.recv(_CHUNK)
+            except TimeoutError as exc:
+                raise NMError(f"{what}: NetworkManager did not answer in time") from exc
+            if not chunk:
+                raise BackendUnavailable(f"lost the D-Bus connection during {what}")
+            self._buf += chunk
+
+    # Bus's read interface, as coroutines that complete without ever suspending.
+
+    async def call(
+        self,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        body: Sequence[Any] = (),
+        *,
+        destination: str = c.BUS_NAME,
+        timeout_s: float | None = None,
+    ) -> list[Any]:
+        return self.call_now(path, interface, member, signature, body,
+                             destination=destination, timeout_s=timeout_s)  # fmt: skip
+
+    async def get_all(self, path: str, interface: str) -> dict[str, Any]:
+        (values,) = self.call_now(path, c.IFACE_PROPERTIES, "GetAll", "s", [interface])
+        return {str(k): v for k, v in values.items()}
+
+    async def get(self, path: str, interface: str, name: str) -> Any:
+        (value,) = self.call_now(path, c.IFACE_PROPERTIES, "Get", "ss", [interface, name])
+        return value
+
+    async def managed_objects(self) -> dict[str, dict[str, dict[str, Any]]]:
+        (objects,) = self.call_now(
+            c.OBJECT_MANAGER_PATH, c.IFACE_OBJECT_MANAGER, "GetManagedObjects"
+        )
+        return dict(objects)
+
+    async def nm_pid(self) -> int | None:
+        try:
+            (pid,) = self.call_now(f"/{_DBUS.replace('.', '/')}", _DBUS,
+                                   "GetConnectionUnixProcessID", "s", [c.BUS_NAME],
+                                   destination=_DBUS)  # fmt: skip
+        except (NMError, BackendUnavailable):
+            return None
+        return int(pid)
+
+    async def pause(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    async def gather(self, *work: Awaitable[T]) -> list[T | BaseException]:
+        """Each piece of work in turn (one socket, no loop), failures returned in place, as
+        asyncio.gather(return_exceptions=True) does for bus.py."""
+        results: list[T | BaseException] = []
+        for one in work:
+            try:
+                results.append(await one)
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+
+def connect(bus_address: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> LeanBus:
+    address = bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
+    where = bus_address or "the system bus"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect(socket_path(address))  # OSError: not there, or no Unix socket named
+        # SASL EXTERNAL: the bus knows us by the socket's credentials; we name our uid.
+        sock.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
+        answer = b""
+        while not answer.endswith(b"\r\n") and len(answer) < 512:
+            chunk = sock.recv(512)
+            if not chunk:
+                break
+            answer += chunk
+        if not answer.startswith(b"OK "):
+            raise BackendUnavailable(f"D-Bus at {where} refused us: {answer[:80]!r}")
+        sock.sendall(b"BEGIN\r\n")
+        bus = LeanBus(sock, timeout_s)
+        bus.call_now(f"/{_DBUS.replace('.', '/')}", _DBUS, "Hello", destination=_DBUS)
+    except TimeoutError as exc:
+        sock.close()
+        raise BackendUnavailable(f"D-Bus at {where} did not answer") from exc
+    except OSError as exc:
+        sock.close()
+        raise BackendUnavailable(f"cannot connect to D-Bus at {where}: {exc}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return bus
+
+
+def drive(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (LeanBus's work) to its end, without a loop."""
+    try:
+        work.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    work.close()
+    raise RuntimeError("blocking D-Bus work awaited something that needs an event loop")
+
+
+def run_lean(
+    work: Callable[[LeanBus], Coroutine[Any, Any, T]],
+    bus_address: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> T:
+    """bus.run_sync's counterpart for reads: a fresh blocking connection, no event loop."""
+    bus = connect(bus_address, timeout_s)
+    try:
+        return drive(work(bus))
+    finally:
+        bus.close()

@@ -1,0 +1,428 @@
+"""The D-Bus wire format in pure Python: method calls marshalled, any message unmarshalled.
+
+For the blocking client (lean.py), which must not import asyncio or dbus-fast. Stdlib only
+and no dataclasses, so the import stays cheap on a small box; readers are closures compiled
+once per signature, and byte or number arrays are sliced or unpacked in one go, so a
+GetManagedObjects reply parses quickly. Variants come out unwrapped, as plain values.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
+
+_MAX_ARRAY = 1 << 26  # 64 MiB, the spec's limits
+_MAX_MESSAGE = 1 << 27
+
+_FIXED = {"y": "B", "n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "d": "d", "h": "I"}
+_ALIGN = {"y": 1, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8, "h": 4, "b": 4,
+          "s": 4, "o": 4, "g": 1, "v": 1, "a": 4, "(": 8, "{": 8}  # fmt: skip
+_BASIC = "ybnqiuxtdhsog"
+_ENDIAN = {ord("l"): "<", ord("B"): ">"}
+# Header field code -> (attribute, the type the spec gives it); UNIX_FDS is checked and
+# dropped since this client never negotiates fd passing.
+_FIELDS = {1: ("path", "o"), 2: ("interface", "s"), 3: ("member", "s"), 4: ("error_name", "s"),
+           5: ("reply_serial", "u"), 6: ("destination", "s"), 7: ("sender", "s"),
+           8: ("signature", "g"), 9: ("", "u")}  # fmt: skip
+_REQUIRED = {METHOD_CALL: ("path", "member"), METHOD_RETURN: ("reply_serial",),
+             ERROR: ("error_name", "reply_serial"),
+             SIGNAL: ("path", "interface", "member")}  # fmt: skip
+
+_Read = Callable[[bytes, int], tuple[Any, int]]
+
+
+class WireError(ValueError):
+    """Malformed or unsupported D-Bus data."""
+
+
+class Message:
+    __slots__ = ("body", "destination", "error_name", "flags", "interface", "member", "path",
+                 "reply_serial", "sender", "serial", "signature", "type")  # fmt: skip
+
+    def __init__(self, type: int, flags: int = 0, serial: int = 0) -> None:
+        self.type = type
+        self.flags = flags
+        self.serial = serial
+        self.reply_serial: int | None = None
+        self.path: str | None = None
+        self.interface: str | None = None
+        self.member: str | None = None
+        self.error_name: str | None = None
+        self.destination: str | None = None
+        self.sender: str | None = None
+        self.signature = ""
+        self.body: list[Any] = []
+
+    def __repr__(self) -> str:
+        shown = (f"{k}={getattr(self, k)!r}" for k in self.__slots__ if k != "body")
+        return f"Message({', '.join(shown)}, body=<{len(self.body)} values>)"
+
+
+# Signatures
+
+
+def _skip(sig: str, i: int, arrays: int, structs: int) -> int:
+    """The index just past the one complete type starting at sig[i]."""
+    c = sig[i] if i < len(sig) else ""
+    if c and (c in _BASIC or c == "v"):
+        return i + 1
+    if c == "a" and arrays < 32:
+        if not sig.startswith("{", i + 1):
+            return _skip(sig, i + 1, arrays + 1, structs)
+        key = sig[i + 2 : i + 3]
+        if not key or key not in _BASIC:
+            raise WireError(f"bad signature {sig!r}: a dict key must be a basic type")
+        j = _skip(sig, i + 3, arrays + 1, structs + 1)
+        if sig.startswith("}", j):
+            return j + 1
+    elif c == "(" and structs < 32 and not sig.startswith(")", i + 1):
+        j = i + 1
+        while not sig.startswith(")", j):
+            j = _skip(sig, j, arrays, structs + 1)
+        return j + 1
+    raise WireError(f"bad signature {sig!r}")
+
+
+def _split(sig: str) -> list[str]:
+    """The complete types of a signature, which is checked on the way."""
+    if len(sig) > 255:
+        raise WireError("signature longer than 255")
+    types, i = [], 0
+    while i < len(sig):
+        j = _skip(sig, i, 0, 0)
+        types.append(sig[i:j])
+        i = j
+    return types
+
+
+# Unmarshalling: one closure per complete type and byte order, cached.
+
+_CACHE: dict[str, dict[str, _Read]] = {"<": {}, ">": {}}
+
+
+def _reader(t: str, e: str) -> _Read:
+    cache = _CACHE[e]
+    read = cache.get(t)
+    if read is None:
+        if len(_split(t)) != 1:
+            raise WireError(f"bad signature {t!r}: not one complete type")
+        if len(cache) > 1000:  # variants name their own types: keep hostile input bounded
+            cache.clear()
+        read = cache[t] = _compile(t, e)
+    return read
+
+
+def _sig_at(b: bytes, p: int) -> tuple[str, int]:
+    end = p + 1 + b[p]
+    if b[end]:
+        raise WireError("signature without its NUL")
+    return b[p + 1 : end].decode("ascii"), end + 1
+
+
+def _compile(t: str, e: str) -> _Read:
+    c = t[0]
+    u32 = struct.Struct(e + "I").unpack_from
+    if c == "y":
+        return lambda b, p: (b[p], p + 1)
+    if c in _FIXED:
+        unpack, size = struct.Struct(e + _FIXED[c]).unpack_from, _ALIGN[c]
+        mask = size - 1
+
+        def fixed(b: bytes, p: int) -> tuple[Any, int]:
+            p += -p & mask
+            return unpack(b, p)[0], p + size
+
+        return fixed
+    if c == "b":
+
+        def boolean(b: bytes, p: int) -> tuple[Any, int]:
+            p += -p & 3
+            v = u32(b, p)[0]
+            if v > 1:
+                raise WireError(f"bad boolean {v}")
+            return v == 1, p + 4
+
+        return boolean
+    if c in "so":
+
+        def string(b: bytes, p: int) -> tuple[Any, int]:
+            p += -p & 3
+            end = p + 4 + u32(b, p)[0]
+            if b[end]:
+                raise WireError("string without its NUL")
+            return b[p + 4 : end].decode(), end + 1
+
+        return string
+    if c == "g":
+        return _sig_at
+    if c == "v":
+        cache = _CACHE[e]
+
+        def variant(b: bytes, p: int) -> tuple[Any, int]:
+            end = p + 1 + b[p]  # _sig_at inlined: variants are most of NetworkManager's data
+            if b[end]:
+                raise WireError("signature without its NUL")
+            vt = b[p + 1 : end].decode("ascii")
+            return (cache.get(vt) or _reader(vt, e))(b, end + 1)
+
+        return variant
+    if c == "(":
+        fields = [_reader(x, e) for x in _split(t[1:-1])]
+
+        def struct_(b: bytes, p: int) -> tuple[Any, int]:
+            p += -p & 7
+            out = []
+            for read in fields:
+                v, p = read(b, p)
+                out.append(v)
+            return out, p
+
+        return struct_
+    return _array(t[1:], e, u32)
+
+
+def _array(elem: str, e: str, u32: Callable[[bytes, int], tuple[int]]) -> _Read:
+    pad = _ALIGN[elem[0]] - 1
+
+    def bounds(b: bytes, p: int) -> tuple[int, int]:
+        p += -p & 3
+        n = u32(b, p)[0]
+        if n > _MAX_ARRAY:
+            raise WireError(f"array of {n} bytes, more than 64 MiB")
+        p += 4
+        p += -p & pad  # even when empty
+        if p + n > len(b):
+            raise WireError("array runs past the message")
+        return p, p + n
+
+    if elem == "y":
+
+        def raw(b: bytes, p: int) -> tuple[Any, int]:
+            p, end = bounds(b, p)
+            return b[p:end], end
+
+        return raw
+    if elem in _FIXED or elem == "b":
+        code, size = _FIXED.get(elem, "I"), pad + 1
+
+        def numbers(b: bytes, p: int) -> tuple[Any, int]:
+            p, end = bounds(b, p)
+            if (end - p) % size:
+                raise WireError(f"array of {elem!r} with {end - p} bytes")
+            values = list(struct.unpack_from(f"{e}{(end - p) // size}{code}", b, p))
+            if elem == "b":
+                if values and max(values) > 1:
+                    raise WireError("bad boolean in array")
+                values = [v == 1 for v in values]
+            return values, end
+
+        return numbers
+    if elem[0] == "{":
+        key, value = (_reader(x, e) for x in _split(elem[1:-1]))
+        by_name = elem[1] in "so"  # a{sv}, a{oa{sa{sv}}}: their keys' reader is inlined
+
+        def mapping(b: bytes, p: int) -> tuple[Any, int]:
+            p, end = bounds(b, p)
+            out = {}
+            while p < end:
+                p += -p & 7
+                if by_name:
+                    start = p + 4
+                    p = start + u32(b, p)[0]
+                    if b[p]:
+                        raise WireError("string without its NUL")
+                    k, p = b[start:p].decode(), p + 1
+                else:
+                    k, p = key(b, p)
+                out[k], p = value(b, p)
+            if p != end:
+                raise WireError("dict runs past its length")
+            return out, p
+
+        return mapping
+    item = _reader(elem, e)
+
+    def array(b: bytes, p: int) -> tuple[Any, int]:
+        p, end = bounds(b, p)
+        out = []
+        while p < end:
+            v, p = item(b, p)
+            out.append(v)
+        if p != end:
+            raise WireError("array runs past its length")
+        return out, p
+
+    return array
+
+
+def parse(buf: bytes | bytearray | memoryview, offset: int = 0) -> tuple[Message | None, int]:
+    """The message starting at buf[offset:], and the offset just past it; (None, offset) while
+    buf does not yet hold the whole message (so a socket reader can append and retry)."""
+    if len(buf) - offset < 16:
+        return None, offset
+    e = _ENDIAN.get(buf[offset])
+    if e is None:
+        raise WireError(f"bad byte order mark {buf[offset]!r}")
+    if buf[offset + 3] != 1:
+        raise WireError(f"unsupported protocol version {buf[offset + 3]}")
+    body_len, serial, fields_len = struct.unpack_from(e + "III", buf, offset + 4)
+    fields_end = 16 + fields_len
+    total = fields_end + (-fields_end & 7) + body_len
+    if total > _MAX_MESSAGE:
+        raise WireError(f"message of {total} bytes, more than 128 MiB")
+    if len(buf) - offset < total:
+        return None, offset
+    # A copy: its slices are the byte arrays handed out, and the caller's bytearray stays
+    # free to shrink (no memoryview left exported on it).
+    b = buf[offset : offset + total]
+    b = b if isinstance(b, bytes) else bytes(b)
+    try:
+        return _message(b, e, serial, fields_end), offset + total
+    except (struct.error, IndexError, UnicodeDecodeError) as exc:
+        raise WireError(f"truncated or undecodable data: {exc}") from None
+    except RecursionError:
+        raise WireError("values nested too deep") from None
+
+
+def _message(b: bytes, e: str, serial: int, fields_end: int) -> Message:
+    if not b[1]:
+        raise WireError("message type 0")
+    msg = Message(b[1], b[2], serial)
+    p = 16
+    while p < fields_end:
+        p += -p & 7
+        code = b[p]
+        vt, p = _sig_at(b, p + 1)
+        value, p = _reader(vt, e)(b, p)
+        name, want = _FIELDS.get(code, (None, vt))
+        if not code or vt != want:
+            raise WireError(f"header field {code} of type {vt!r}")
+        if name:
+            setattr(msg, name, value)
+    if p != fields_end:
+        raise WireError("header fields run past their length")
+    if any(getattr(msg, name) is None for name in _REQUIRED.get(msg.type, ())):
+        raise WireError(f"message of type {msg.type} lacks a required header field")
+    p = start = fields_end + (-fields_end & 7)
+    if p < len(b) and not msg.signature:
+        raise WireError("a body without a signature")
+    for t in _split(msg.signature):
+        v, p = _reader(t, e)(b, p)
+        msg.body.append(v)
+    if p != len(b):
+        raise WireError(f"body of {len(b) - start} bytes, its values take {p - start}")
+    return msg
+
+
+# Marshalling (little-endian, as the spec's own examples and every bus daemon in practice).
+
+
+def _pad(out: bytearray, n: int) -> None:
+    out += bytes(-len(out) % n)
+
+
+def _put(out: bytearray, t: str, v: Any) -> None:
+    c = t[0]
+    if c in _FIXED:
+        try:
+            packed = struct.pack("<" + _FIXED[c], v)
+        except struct.error:
+            raise WireError(f"{v!r:.60} does not fit {c!r}") from None
+        _pad(out, _ALIGN[c])
+        out += packed
+    elif c == "b":
+        if not isinstance(v, bool):
+            raise WireError(f"{v!r:.60} is not a boolean")
+        _pad(out, 4)
+        out += struct.pack("<I", v)
+    elif c in "sog":
+        if not isinstance(v, str) or "\0" in v or (c == "o" and not v.startswith("/")):
+            raise WireError(f"{v!r:.60} does not fit {c!r}")
+        try:
+            raw = v.encode("ascii" if c == "g" else "utf-8")
+        except UnicodeEncodeError:
+            raise WireError(f"{v!r:.60} cannot be encoded") from None
+        if c == "g":
+            _split(v)
+            out.append(len(raw))
+        else:
+            _pad(out, 4)
+            out += struct.pack("<I", len(raw))
+        out += raw + b"\0"
+    elif c == "v":
+        if not (isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str)):
+            raise WireError(f"a variant is given as (signature, value), not {v!r:.60}")
+        if len(_split(v[0])) != 1:
+            raise WireError(f"bad variant signature {v[0]!r}")
+        _put(out, "g", v[0])
+        _put(out, v[0], v[1])
+    elif c == "(":
+        types = _split(t[1:-1])
+        if not isinstance(v, (tuple, list)) or len(v) != len(types):
+            raise WireError(f"{v!r:.60} does not fit {t!r}")
+        _pad(out, 8)
+        for ft, fv in zip(types, v, strict=True):
+            _put(out, ft, fv)
+    else:
+        _put_array(out, t[1:], v)
+
+
+def _put_array(out: bytearray, elem: str, v: Any) -> None:
+    _pad(out, 4)
+    at = len(out)
+    out += bytes(4)
+    _pad(out, _ALIGN[elem[0]])
+    start = len(out)
+    if elem[0] == "{":
+        if not isinstance(v, Mapping):
+            raise WireError(f"{v!r:.60} is not a mapping for 'a{elem}'")
+        kt, vt = _split(elem[1:-1])
+        for key, value in v.items():
+            _pad(out, 8)
+            _put(out, kt, key)
+            _put(out, vt, value)
+    elif elem == "y" and isinstance(v, (bytes, bytearray, memoryview)):
+        out += v
+    elif isinstance(v, (list, tuple)):
+        for item in v:
+            _put(out, elem, item)
+    else:
+        raise WireError(f"{v!r:.60} is not a list for 'a{elem}'")
+    if len(out) - start > _MAX_ARRAY:
+        raise WireError("array longer than 64 MiB")
+    struct.pack_into("<I", out, at, len(out) - start)
+
+
+def method_call(
+    serial: int,
+    *,
+    destination: str,
+    path: str,
+    interface: str,
+    member: str,
+    signature: str = "",
+    body: Sequence[Any] = (),
+    no_reply: bool = False,
+) -> bytes:
+    """A little-endian METHOD_CALL message."""
+    if not 0 < serial <= 0xFFFFFFFF:
+        raise WireError(f"serial {serial} out of range")
+    types = _split(signature)
+    if len(types) != len(body):
+        raise WireError(f"signature {signature!r} takes {len(types)} values, not {len(body)}")
+    payload = bytearray()
+    for t, v in zip(types, body, strict=True):
+        _put(payload, t, v)
+    # The order dbus-fast uses, so its output can serve as a byte-for-byte reference.
+    fields = [(1, ("o", path)), (2, ("s", interface)), (3, ("s", member)),
+              (6, ("s", destination))] + ([(8, ("g", signature))] if signature else [])  # fmt: skip
+    out = bytearray(struct.pack("<4BII", ord("l"), METHOD_CALL, int(no_reply), 1,
+                                len(payload), serial))  # fmt: skip
+    _put(out, "a(yv)", fields)
+    _pad(out, 8)
+    if len(out) + len(payload) > _MAX_MESSAGE:
+        raise WireError("message longer than 128 MiB")
+    return bytes(out + payload)
