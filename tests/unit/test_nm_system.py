@@ -177,3 +177,32 @@ def test_netplan_files_redacted_unless_secrets_asked(tmp_path: Path) -> None:
     assert "hunter22" in system.read_netplan_files(tmp_path, include_secrets=True)[
         "/etc/netplan/50-cloud-init.yaml"
     ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the memo is root's alone")
+def test_redacted_netplan_texts_are_kept_while_their_files_stay_the_same(tmp_path: Path) -> None:
+    import json
+
+    write(tmp_path, "etc/netplan/50-cloud-init.yaml",
+          'network:\n  wifis:\n    wlan0:\n      access-points:\n        "Lab":\n'
+          '          password: "hunter22"\n')  # fmt: skip
+    memo = tmp_path / "run/tightrope/netplan-redacted.json"
+    where = "/etc/netplan/50-cloud-init.yaml"
+    first = system.read_netplan_files(tmp_path, memo=memo)[where]
+    assert "hunter22" not in first and "hunter22" not in memo.read_text()
+    assert memo.stat().st_mode & 0o777 == 0o600 and memo.parent.stat().st_mode & 0o777 == 0o700
+    # What the memo holds is what a read gives while the file is unchanged: mark it to see.
+    kept = json.loads(memo.read_text())
+    kept[where][1] = "marked"
+    memo.write_text(json.dumps(kept))
+    assert system.read_netplan_files(tmp_path, memo=memo)[where] == "marked"
+    # A memo others could write is not trusted.
+    memo.chmod(0o666)
+    assert system.read_netplan_files(tmp_path, memo=memo)[where] == first
+    # A changed file is redacted again, and the memo follows.
+    write(tmp_path, "etc/netplan/50-cloud-init.yaml", "network:\n  version: 2\n")
+    assert system.read_netplan_files(tmp_path, memo=memo)[where] == "network:\n  version: 2\n"
+    assert json.loads(memo.read_text())[where][1] == "network:\n  version: 2\n"
+    # With secrets asked for, the memo is neither read nor written.
+    assert system.read_netplan_files(tmp_path, include_secrets=True, memo=memo)[where] == (
+        "network:\n  version: 2\n")

@@ -25,6 +25,9 @@ from tightrope.nm.normalise import merge_secrets, normalise_settings, unwrap
 
 T = TypeVar("T")
 
+# The netplan files' redacted texts, kept between reads (system.read_netplan_files).
+REDACTED_MEMO = "run/tightrope/netplan-redacted.json"
+
 
 class Reads(Protocol):
     """What reading needs of a D-Bus client: bus.Bus and lean.LeanBus both offer it."""
@@ -108,12 +111,17 @@ async def read_snapshot_async(
         active=build.active_from(objects),
         access_points=build.access_points_from(objects, seen),
         checkpoints=build.checkpoints_from(objects),
-        netplan_files=system.read_netplan_files(root, include_secrets),
+        netplan_files=system.read_netplan_files(root, include_secrets, _memo(root)),
         nm_uses_netplan=system.nm_uses_netplan(await bus.nm_pid(), root),
         networkd_links=system.read_networkd_links(root),
         wifi_powersave=_powersave(objects, profiles, root),
         session=system.parse_ssh_connection(env.get("SSH_CONNECTION")),
     )
+
+
+def _memo(root: str | Path) -> Path | None:
+    # root's alone: only root can trust what is kept under /run/tightrope.
+    return Path(root) / REDACTED_MEMO if os.geteuid() == 0 else None
 
 
 def _type(objects: build.Objects, path: str) -> str:

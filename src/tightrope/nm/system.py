@@ -52,12 +52,20 @@ def parse_ssh_connection(value: str | None) -> Session:
 # -- netplan -------------------------------------------------------------------------------
 
 
-def read_netplan_files(root: str | Path = "/", include_secrets: bool = False) -> dict[str, str]:
+def read_netplan_files(
+    root: str | Path = "/", include_secrets: bool = False, memo: Path | None = None
+) -> dict[str, str]:
     """Absolute path -> text for every readable *.yaml netplan would read; like netplan, a
     later directory's file shadows an earlier one's of the same name, but all are reported.
     Secrets are redacted (core.redact) unless include_secrets: snapshots travel to the laptop
-    and into plans, and the PSK must not."""
+    and into plans, and the PSK must not.
+
+    memo: a file (root's, in a root-only folder) that keeps each redacted text under its
+    file's identity (inode, size, times): redacting parses the YAML, and the parser's import
+    alone cost `tightrope status` 0.25 s on a small box, for files that rarely change."""
     base = Path(root)
+    known = {} if include_secrets or memo is None else _load_memo(memo)
+    seen: dict[str, list[str]] = {}
     files: dict[str, str] = {}
     for directory in NETPLAN_DIRS:
         folder = base / directory
@@ -66,10 +74,69 @@ def read_netplan_files(root: str | Path = "/", include_secrets: bool = False) ->
         except OSError:
             continue
         for name in names:
-            text = _read_text(folder / name)
-            if text is not None:
-                files[f"/{directory}/{name}"] = text if include_secrets else redact_netplan(text)
+            where = f"/{directory}/{name}"
+            if include_secrets:
+                text = _read_text(folder / name)
+                if text is not None:
+                    files[where] = text
+                continue
+            got = _read_identified(folder / name)
+            if got is None:
+                continue
+            identity, text = got
+            hit = known.get(where)
+            redacted = hit[1] if hit and hit[0] == identity else redact_netplan(text)
+            files[where] = redacted
+            seen[where] = [identity, redacted]
+    if memo is not None and not include_secrets and seen != known:
+        _save_memo(memo, seen)
     return files
+
+
+def _read_identified(path: Path) -> tuple[str, str] | None:
+    """The file's identity, taken before its text is read (a change after that is seen
+    at the next read, never hidden under the old identity), and its text."""
+    try:
+        with path.open("rb") as fh:
+            st = os.fstat(fh.fileno())
+            raw = fh.read()
+    except OSError:
+        return None
+    identity = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    return identity, raw.decode("utf-8", errors="replace")
+
+
+def _load_memo(memo: Path) -> dict[str, list[str]]:
+    import json
+
+    try:
+        with memo.open("rb") as fh:
+            st = os.fstat(fh.fileno())
+            # Only root's own memo, in a folder nobody else writes: a forged text would
+            # mislead the plan about which netplan stanzas define a device.
+            if st.st_uid != 0 or st.st_mode & 0o022:
+                return {}
+            data = json.loads(fh.read())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): v for k, v in data.items()
+            if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)}
+
+
+def _save_memo(memo: Path, entries: dict[str, list[str]]) -> None:
+    import json
+
+    try:
+        memo.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(entries, fh)
+        os.replace(tmp, memo)
+    except OSError:
+        return  # a read-only /run, a full disk: the next read redacts again, that is all
 
 
 def maps_link_netplan(maps_text: str) -> bool:
