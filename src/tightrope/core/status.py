@@ -7,7 +7,7 @@ from typing import Any
 
 from tightrope.core.discovery import claim_by, netplan_stanzas, origin_of, storage_world
 from tightrope.core.snapshot import BondPortRuntime, Device, Snapshot
-from tightrope.core.verify import WIFI_FATAL_REASONS, WIFI_SLOW_REASONS
+from tightrope.core.wifi_reasons import WIFI_FATAL_REASONS, WIFI_SLOW_REASONS
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tightrope.core.snapshot import Device, Snapshot
+from tightrope.core.wifi_reasons import WIFI_FATAL_REASONS, WIFI_SLOW_REASONS
 
-if TYPE_CHECKING:  # status reads the Wi-Fi reasons below without the model
+if TYPE_CHECKING:
     from tightrope.core.model import BondConfig
-
-# Device state reasons that mean "this will not get better by waiting", in the admin's words.
-WIFI_FATAL_REASONS = {
-    "no-secrets": "the Wi-Fi passphrase (PSK) was refused: check it",
-    "supplicant-failed": "the Wi-Fi authentication failed: check the PSK",
-    "supplicant-config-failed": "wpa_supplicant refused the Wi-Fi settings",
-    "ssid-not-found": "the SSID was not found: check its spelling and that the AP is in range",
-}
-WIFI_SLOW_REASONS = {
-    "supplicant-disconnect": "the access point dropped the association (a wrong PSK looks "
-    "like this)",
-    "supplicant-timeout": "the Wi-Fi association timed out (a wrong PSK or a distant AP)",
-}
 
 
 @dataclass(frozen=True)
