@@ -72,3 +72,15 @@ def test_in_unit_reads_the_cgroup_line(tmp_path: Path) -> None:
     f.write_text("0::/user.slice/user-0.slice/session-3.scope\n")
     assert not in_unit(f, "tightrope-txn-x.scope")
     assert not in_unit(tmp_path / "gone", "tightrope-txn-x.scope")
+
+
+def test_a_runner_tells_its_stacks_on_sigusr1() -> None:
+    import subprocess
+    import sys
+
+    code = ("import os, signal; from tightrope.box.run import stacks_on_usr1; stacks_on_usr1(); "
+            "os.kill(os.getpid(), signal.SIGUSR1); print('still running')")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "still running"
+    assert "Current thread" in done.stderr and 'File "<string>"' in done.stderr

@@ -41,8 +41,18 @@ def run_forked(txn_id: str, root: Path, secrets: dict[str, str],
     return run_with_secrets(txn_id, store, secrets, before)
 
 
+def stacks_on_usr1() -> None:
+    """`kill -USR1 <runner pid>` writes every thread's stack to stderr (the journal, for a
+    runner): a runner that hangs can say where, with no debugger on the box."""
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def run_with_secrets(txn_id: str, store: Store, secrets: dict[str, str],
                      before: Snapshot | None = None) -> int:  # fmt: skip
+    stacks_on_usr1()
     # The engine is imported once the secrets are in: the agent that started this change
     # waits at the FIFO until then, and the laptop for its answer (seconds on a small box).
     from tightrope.txn import runner
