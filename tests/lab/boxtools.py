@@ -111,7 +111,16 @@ def wait_phase(box: Box, host: str, phases: tuple[str, ...], timeout: float) -> 
             if last.get("phase") in phases:
                 return last
         time.sleep(1)
-    raise AssertionError(f"phase {phases} not reached in {timeout:.0f} s; last {last}")
+    raise AssertionError(f"phase {phases} not reached in {timeout:.0f} s; last {last}\n"
+                         f"{runner_stacks(box, host)}")
+
+
+def runner_stacks(box: Box, host: str) -> str:
+    """Where a runner that seems stuck is: its threads' stacks (SIGUSR1, box/run.py) and the
+    journal's last lines, for the failure's message."""
+    try_ssh(box, "systemctl kill -s USR1 'tightrope-txn-*' >/dev/null 2>&1; sleep 1", host)
+    cp = try_ssh(box, "journalctl -t tightrope -n 150 --no-pager -o short-monotonic", host)
+    return f"runner journal (after SIGUSR1):\n{cp.stdout[-12000:]}"
 
 
 def start_apply(box: Box, options: str = "", host: str | None = None) -> None:
