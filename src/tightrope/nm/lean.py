@@ -99,8 +99,10 @@ class LeanBus:
         message = wire.method_call(serial, destination=destination, path=path,
                                    interface=interface, member=member, signature=signature,
                                    body=body)  # fmt: skip
-        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        wait = timeout_s or self.timeout_s
+        deadline = time.monotonic() + wait
         try:
+            self._sock.settimeout(wait)  # not what is left of the last call's wait
             self._sock.sendall(message)
             while True:
                 reply = self._receive(deadline, what)
