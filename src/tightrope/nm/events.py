@@ -1,7 +1,9 @@
 """A stream of NetworkManager's signals (property changes, device and activation state
 changes, the daemon coming and going) for `tightrope watch` and for verifying a change.
 
-The bus runs on its own thread with its own event loop, so the consumer stays synchronous:
+A thread reads the signals on its own blocking connection (lean.py: no asyncio or dbus-fast,
+whose imports would cost a change's runner 0.7 s on a small box), so the consumer stays
+synchronous:
 
     with EventStream() as events:
         for event in events:          # or events.get(timeout=1.0)
@@ -10,23 +12,19 @@ The bus runs on its own thread with its own event loop, so the consumer stays sy
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import queue
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
-from dbus_fast import Message, MessageType
-
 from tightrope.core.failfast import DeviceEvent
 from tightrope.errors import BackendUnavailable, TightropeError
-from tightrope.nm import build
+from tightrope.nm import build, lean
 from tightrope.nm import constants as c
-from tightrope.nm.bus import Bus, connect
+from tightrope.nm.lean import LeanBus, drive
 from tightrope.nm.normalise import jsonable, unwrap
 
 MATCH_RULES = (
@@ -103,12 +101,11 @@ class EventStream:
     def __init__(self, bus_address: str | None = None) -> None:
         self._address = bus_address
         self._queue: queue.Queue[Event | BaseException] = queue.Queue()
-        self._inbox: asyncio.Queue[Event] | None = None
         self._names: dict[str, str] = {}  # device object path -> interface name
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._bus: LeanBus | None = None
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="nm-events", daemon=True)
 
     def __enter__(self) -> EventStream:
@@ -144,75 +141,68 @@ class EventStream:
                 yield event
 
     def close(self) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
+        # The flag first: a thread that has not yet set _bus sees it before it reads.
+        self._stopping = True
+        bus = self._bus
+        if bus is not None:
+            bus.interrupt()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._main())
+            bus = lean.connect(self._address)
         except BaseException as exc:  # handed over to the consumer's thread
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self._bus = bus
+        try:
+            self._listen(bus)
+        except BaseException as exc:
             if not self._ready.is_set():
                 self._startup_error = exc
                 self._ready.set()
-            else:
+            elif not self._stopping:
                 self._queue.put(exc)
+        finally:
+            bus.close()
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        self._inbox = asyncio.Queue()
-        async with connect(self._address) as bus:
-            bus.raw.add_message_handler(self._on_message)
-            await _subscribe(bus)
-            # Named after subscribing, so no device's first signal goes unnamed; signals that
-            # came meanwhile wait in the inbox. Without the list, each is named as it speaks.
-            with contextlib.suppress(TightropeError):
-                self._names = build.device_names(await bus.managed_objects())
-            deliver = asyncio.ensure_future(self._deliver(bus))
-            self._ready.set()
-            lost = asyncio.ensure_future(bus.raw.wait_for_disconnect())  # type: ignore[no-untyped-call]
-            stopped = asyncio.ensure_future(self._stop.wait())
-            await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            deliver.cancel()
-            if lost.done() and not self._stop.is_set():
-                self._queue.put(BackendUnavailable("the D-Bus connection was lost"))
+    def _listen(self, bus: LeanBus) -> None:
+        _subscribe(bus)
+        # Named after subscribing, so no device's first signal goes unnamed; signals that
+        # come meanwhile wait in the connection's queue. Without the list, each is named as
+        # it speaks.
+        with contextlib.suppress(TightropeError):
+            self._names = build.device_names(drive(bus.managed_objects()))
+        self._ready.set()
+        while not self._stopping:
+            message, at = bus.next_signal()
+            event = decode_signal(message.path or "", message.interface or "",
+                                  message.member or "", message.body)  # fmt: skip
+            if event is not None:
+                self._deliver(bus, replace(event, at=at))
 
-    def _on_message(self, msg: Message) -> bool | None:
-        if msg.message_type != MessageType.SIGNAL or self._inbox is None:
-            return None
-        event = decode_signal(msg.path or "", msg.interface or "", msg.member or "", msg.body)
-        if event is not None:
-            self._inbox.put_nowait(Event(event.path, event.interface, event.member,
-                                         event.values, time.monotonic()))  # fmt: skip
-        return None
-
-    async def _deliver(self, bus: Bus) -> None:
+    def _deliver(self, bus: LeanBus, event: Event) -> None:
         """Signals in order, each device's named. A bond exists only while its profile is
         active: a device that fails and goes away at once is named from InterfacesAdded,
         which carries its name, before any of its own signals. DeviceAdded asks
         NetworkManager, which on a busy box may be after the device has gone (CI once missed
         a bond's duplicate-address failure so, and waited out the window)."""
-        assert self._inbox is not None
-        while True:
-            event = await self._inbox.get()
-            if event.member == "InterfacesAdded":
-                self._names[event.path] = str(event.values["name"])  # named below, as any
-            elif event.member == "DeviceAdded" and event.interface == c.IFACE:
-                for path in event.values.get("args", []):
-                    await self._name(bus, str(path))
-            if event.path.startswith(DEVICES_PATH):
-                event = replace(event, device=await self._name(bus, event.path))
-            self._queue.put(event)
+        if event.member == "InterfacesAdded":
+            self._names[event.path] = str(event.values["name"])  # named below, as any
+        elif event.member == "DeviceAdded" and event.interface == c.IFACE:
+            for path in event.values.get("args", []):
+                self._name(bus, str(path))
+        if event.path.startswith(DEVICES_PATH):
+            event = replace(event, device=self._name(bus, event.path))
+        self._queue.put(event)
 
-    async def _name(self, bus: Bus, path: str) -> str | None:
+    def _name(self, bus: LeanBus, path: str) -> str | None:
         if path not in self._names:
             try:
-                (value,) = await bus.call(path, c.IFACE_PROPERTIES, "Get", "ss",
-                                          [c.IFACE_DEVICE, "Interface"], timeout_s=5.0)  # fmt: skip
+                (value,) = bus.call_now(path, c.IFACE_PROPERTIES, "Get", "ss",
+                                        [c.IFACE_DEVICE, "Interface"], timeout_s=5.0)  # fmt: skip
             except TightropeError:
                 return None  # gone already: its signals stay unnamed
             self._names[path] = str(unwrap(value))
@@ -249,16 +239,10 @@ class DeviceEventStream:
         self._stream.close()
 
 
-async def _subscribe(bus: Bus) -> None:
+def _subscribe(bus: LeanBus) -> None:
     for rule in MATCH_RULES:
         try:
-            await bus.call(
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "AddMatch",
-                "s",
-                [rule],
-                destination="org.freedesktop.DBus",
-            )
+            bus.call_now("/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch", "s",
+                         [rule], destination="org.freedesktop.DBus")  # fmt: skip
         except TightropeError as exc:
             raise BackendUnavailable(f"cannot subscribe to signals: {exc}") from exc

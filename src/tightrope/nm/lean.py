@@ -11,10 +11,12 @@ code (reader.py) runs unchanged over either client: `drive` runs it to its end w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -36,6 +38,10 @@ def _log(message: str, *args: object) -> None:
     logging = sys.modules.get("logging")
     if logging is not None:
         logging.getLogger("tightrope").info(message, *args)
+
+
+def _why(exc: BaseException) -> str:
+    return f": {exc}" if str(exc) else ""
 
 
 def socket_path(address: str) -> str:
@@ -75,9 +81,29 @@ class LeanBus:
         self._buf = bytearray()
         self._serial = 0
         self.timeout_s = timeout_s
+        # Signals that came while a reply was awaited, each with when it came: next_signal
+        # hands them out first, in order.
+        self._signals: deque[tuple[wire.Message, float]] = deque()
 
     def close(self) -> None:
         self._sock.close()
+
+    def interrupt(self) -> None:
+        """Wake a thread blocked reading this connection (it sees the connection end)."""
+        with contextlib.suppress(OSError):  # closed already
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def next_signal(self) -> tuple[wire.Message, float]:
+        """The next signal (subscribed with AddMatch) and time.monotonic() when it came;
+        blocks until one comes. BackendUnavailable when the connection ends."""
+        while not self._signals:
+            try:
+                message = self._read(None)
+            except (OSError, EOFError) as exc:
+                raise BackendUnavailable(f"the D-Bus connection was lost{_why(exc)}") from exc
+            if message is not None and message.type == wire.SIGNAL:
+                self._signals.append((message, time.monotonic()))
+        return self._signals.popleft()
 
     def call_now(
         self,
@@ -105,34 +131,43 @@ class LeanBus:
             self._sock.settimeout(wait)  # not what is left of the last call's wait
             self._sock.sendall(message)
             while True:
-                reply = self._receive(deadline, what)
+                reply = self._read(deadline)
+                if reply is None:
+                    raise NMError(f"{what}: NetworkManager did not answer in time")
                 if reply.reply_serial != serial:
-                    continue  # a signal, or the answer to a call given up on
+                    if reply.type == wire.SIGNAL:
+                        self._signals.append((reply, time.monotonic()))
+                    continue  # or the answer to a call given up on
                 if reply.type == wire.ERROR:
                     raise reply_error(path, what, reply.error_name or "", error_text(reply.body))
                 return list(reply.body)
-        except OSError as exc:
-            raise BackendUnavailable(f"lost the D-Bus connection during {what}: {exc}") from exc
+        except (OSError, EOFError) as exc:
+            raise BackendUnavailable(f"lost the D-Bus connection during {what}{_why(exc)}") from exc
 
-    def _receive(self, deadline: float, what: str) -> wire.Message:
+    def _read(self, deadline: float | None) -> wire.Message | None:
+        """The next message; None when the deadline passes first (never, without one).
+        EOFError when the connection ends."""
         while True:
             try:
                 message, used = wire.parse(self._buf)
             except wire.WireError as exc:
-                raise BackendUnavailable(f"D-Bus sent what is not D-Bus ({what}): {exc}") from exc
+                raise BackendUnavailable(f"D-Bus sent what is not D-Bus: {exc}") from exc
             if message is not None:
                 del self._buf[:used]
                 return message
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise NMError(f"{what}: NetworkManager did not answer in time")
-            self._sock.settimeout(left)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._sock.settimeout(left)
+            else:
+                self._sock.settimeout(None)
             try:
                 chunk = self._sock.recv(_CHUNK)
-            except TimeoutError as exc:
-                raise NMError(f"{what}: NetworkManager did not answer in time") from exc
+            except TimeoutError:
+                return None
             if not chunk:
-                raise BackendUnavailable(f"lost the D-Bus connection during {what}")
+                raise EOFError()
             self._buf += chunk
 
     # Bus's read interface, as coroutines that complete without ever suspending.

@@ -42,19 +42,22 @@ DROPPED_KEYS = frozenset(
 
 
 def unwrap(value: Any) -> Any:
-    """Strip dbus-fast Variants recursively, leaving bytes, ints, strs, lists and dicts.
+    """Strip Variants (dbus-fast's, wire's) recursively, leaving bytes, ints, strs, lists
+    and dicts.
 
     Byte arrays become bytes: dbus-fast's compiled unmarshaller returns bytes, its
     pure-Python one (what runs from the zipapp) bytearray. Values from the blocking client
     (lean.py) have no Variants: dbus-fast is then not even imported, and not imported here."""
+    from tightrope.nm.wire import Variant  # what to_dbus makes
+
     dbus_fast = sys.modules.get("dbus_fast")
-    return _unwrap(value, dbus_fast.Variant if dbus_fast is not None else None)
+    return _unwrap(value, (Variant, dbus_fast.Variant) if dbus_fast is not None else Variant)
 
 
 def _unwrap(value: Any, variant: Any) -> Any:
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
-    if variant is not None and isinstance(value, variant):
+    if isinstance(value, variant):
         return _unwrap(value.value, variant)
     if isinstance(value, dict):
         return {k: _unwrap(v, variant) for k, v in value.items()}

@@ -1,7 +1,8 @@
 """JSON-typed settings (as a snapshot holds them) -> the a{sa{sv}} NetworkManager accepts.
 
 The inverse of normalise.py: normalise_settings(unwrap(settings_to_dbus(x))) == x for every
-x that normalise_settings can produce. Pure; it builds dbus-fast Variants and sends nothing.
+x that normalise_settings can produce. Pure; it builds wire.Variants (each value checked
+against its type as it is made) and sends nothing.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from dbus_fast import SignatureTree, SignatureType, Variant
-
 from tightrope.core.redact import REDACTED, is_secret_key
 from tightrope.nm.normalise import MAC_KEYS, SSID_KEYS, ByteOrder
 from tightrope.nm.signatures import ENTRY_FIELDS, signature_of
+from tightrope.nm.wire import Variant, check_value, split_signature
 
 DbusSettings = dict[str, dict[str, Variant]]
 
@@ -54,7 +54,12 @@ def value_to_variant(
         raise ValueError("no D-Bus type known for this key; add it to nm/signatures.py")
     if signature == "aa{sv}":
         return Variant("aa{sv}", [_entry(e) for e in value])
-    return Variant(signature, coerce(_type_of(signature), value))
+    return _checked(signature, coerce(signature, value))
+
+
+def _checked(signature: str, value: Any) -> Variant:
+    check_value(signature, value)  # a WireError (ValueError) names what does not fit
+    return Variant(signature, value)
 
 
 def parse_mac(text: str) -> bytes:
@@ -95,35 +100,32 @@ def _entry(entry: Mapping[str, Any]) -> dict[str, Variant]:
             signature = signature or infer_signature(value)
         if signature is None:
             raise ValueError(f"no D-Bus type known for field {field!r}")
-        out[field] = Variant(signature, coerce(_type_of(signature), value))
+        out[field] = _checked(signature, coerce(signature, value))
     return out
 
 
-def _type_of(signature: str) -> SignatureType:
-    return SignatureTree(signature).types[0]
-
-
-def coerce(type_: SignatureType, value: Any) -> Any:
-    """Turn JSON shapes back into what dbus-fast marshals for the signature: lists of ints
-    into bytes for `ay`, lists into structs, nested containers element by element."""
-    token = type_.token
+def coerce(signature: str, value: Any) -> Any:
+    """Turn JSON shapes back into what the wire marshals for the signature (one complete
+    type): lists of ints into bytes for `ay`, nested containers element by element."""
+    token = signature[0]
     if token == "a":
-        child = type_.children[0]
-        if child.token == "y":
+        child = signature[1:]
+        if child == "y":
             return bytes(value)
-        if child.token == "{":
-            key_t, value_t = child.children
+        if child[0] == "{":
+            key_t, value_t = split_signature(child[1:-1])
             return {coerce(key_t, k): coerce(value_t, v) for k, v in value.items()}
         return [coerce(child, v) for v in value]
     if token == "(":
-        return [coerce(child, v) for child, v in zip(type_.children, value, strict=True)]
+        fields = split_signature(signature[1:-1])
+        return [coerce(child, v) for child, v in zip(fields, value, strict=True)]
     if token == "v":
         if isinstance(value, Variant):
             return value
-        signature = infer_signature(value)
-        if signature is None:
+        inferred = infer_signature(value)
+        if inferred is None:
             raise ValueError(f"cannot guess a D-Bus type for {value!r}")
-        return Variant(signature, value)
+        return _checked(inferred, value)
     if token in "ynqiuxt":
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"expected an integer, got {value!r}")

@@ -38,6 +38,26 @@ class WireError(ValueError):
     """Malformed or unsupported D-Bus data."""
 
 
+class Variant:
+    """A value to send with its own D-Bus type (what `v` marshals). Values read come out
+    unwrapped instead: nothing received is ever a Variant."""
+
+    __slots__ = ("signature", "value")
+
+    def __init__(self, signature: str, value: Any) -> None:
+        self.signature = signature
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Variant) and (self.signature, self.value) == (
+            other.signature, other.value)  # fmt: skip
+
+    __hash__ = None  # type: ignore[assignment]  # mutable values inside, as a list's
+
+    def __repr__(self) -> str:
+        return f"Variant({self.signature!r}, {self.value!r})"
+
+
 class Message:
     __slots__ = ("body", "destination", "error_name", "flags", "interface", "member", "path",
                  "reply_serial", "sender", "serial", "signature", "type")  # fmt: skip
@@ -86,8 +106,8 @@ def _skip(sig: str, i: int, arrays: int, structs: int) -> int:
     raise WireError(f"bad signature {sig!r}")
 
 
-def _split(sig: str) -> list[str]:
-    """The complete types of a signature, which is checked on the way."""
+def split_signature(sig: str) -> list[str]:
+    """The complete types of a signature, which is checked on the way (WireError)."""
     if len(sig) > 255:
         raise WireError("signature longer than 255")
     types, i = [], 0
@@ -107,7 +127,7 @@ def _reader(t: str, e: str) -> _Read:
     cache = _CACHE[e]
     read = cache.get(t)
     if read is None:
-        if len(_split(t)) != 1:
+        if len(split_signature(t)) != 1:
             raise WireError(f"bad signature {t!r}: not one complete type")
         if len(cache) > 1000:  # variants name their own types: keep hostile input bounded
             cache.clear()
@@ -170,7 +190,7 @@ def _compile(t: str, e: str) -> _Read:
 
         return variant
     if c == "(":
-        fields = [_reader(x, e) for x in _split(t[1:-1])]
+        fields = [_reader(x, e) for x in split_signature(t[1:-1])]
 
         def struct_(b: bytes, p: int) -> tuple[Any, int]:
             p += -p & 7
@@ -221,7 +241,7 @@ def _array(elem: str, e: str, u32: Callable[[bytes, int], tuple[int]]) -> _Read:
 
         return numbers
     if elem[0] == "{":
-        key, value = (_reader(x, e) for x in _split(elem[1:-1]))
+        key, value = (_reader(x, e) for x in split_signature(elem[1:-1]))
         by_name = elem[1] in "so"  # a{sv}, a{oa{sa{sv}}}: their keys' reader is inlined
 
         def mapping(b: bytes, p: int) -> tuple[Any, int]:
@@ -309,7 +329,7 @@ def _message(b: bytes, e: str, serial: int, fields_end: int) -> Message:
     p = start = fields_end + (-fields_end & 7)
     if p < len(b) and not msg.signature:
         raise WireError("a body without a signature")
-    for t in _split(msg.signature):
+    for t in split_signature(msg.signature):
         v, p = _reader(t, e)(b, p)
         msg.body.append(v)
     if p != len(b):
@@ -346,21 +366,23 @@ def _put(out: bytearray, t: str, v: Any) -> None:
         except UnicodeEncodeError:
             raise WireError(f"{v!r:.60} cannot be encoded") from None
         if c == "g":
-            _split(v)
+            split_signature(v)
             out.append(len(raw))
         else:
             _pad(out, 4)
             out += struct.pack("<I", len(raw))
         out += raw + b"\0"
     elif c == "v":
+        if isinstance(v, Variant):
+            v = (v.signature, v.value)
         if not (isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str)):
-            raise WireError(f"a variant is given as (signature, value), not {v!r:.60}")
-        if len(_split(v[0])) != 1:
+            raise WireError(f"a variant is a Variant or (signature, value), not {v!r:.60}")
+        if len(split_signature(v[0])) != 1:
             raise WireError(f"bad variant signature {v[0]!r}")
         _put(out, "g", v[0])
         _put(out, v[0], v[1])
     elif c == "(":
-        types = _split(t[1:-1])
+        types = split_signature(t[1:-1])
         if not isinstance(v, (tuple, list)) or len(v) != len(types):
             raise WireError(f"{v!r:.60} does not fit {t!r}")
         _pad(out, 8)
@@ -379,7 +401,7 @@ def _put_array(out: bytearray, elem: str, v: Any) -> None:
     if elem[0] == "{":
         if not isinstance(v, Mapping):
             raise WireError(f"{v!r:.60} is not a mapping for 'a{elem}'")
-        kt, vt = _split(elem[1:-1])
+        kt, vt = split_signature(elem[1:-1])
         for key, value in v.items():
             _pad(out, 8)
             _put(out, kt, key)
@@ -396,6 +418,13 @@ def _put_array(out: bytearray, elem: str, v: Any) -> None:
     struct.pack_into("<I", out, at, len(out) - start)
 
 
+def check_value(signature: str, value: Any) -> None:
+    """Raise WireError unless `value` can be sent as the one complete type `signature`."""
+    if len(split_signature(signature)) != 1:
+        raise WireError(f"bad signature {signature!r}: not one complete type")
+    _put(bytearray(), signature, value)
+
+
 def method_call(
     serial: int,
     *,
@@ -410,7 +439,7 @@ def method_call(
     """A little-endian METHOD_CALL message."""
     if not 0 < serial <= 0xFFFFFFFF:
         raise WireError(f"serial {serial} out of range")
-    types = _split(signature)
+    types = split_signature(signature)
     if len(types) != len(body):
         raise WireError(f"signature {signature!r} takes {len(types)} values, not {len(body)}")
     payload = bytearray()

@@ -2,7 +2,9 @@
 
 Every function is synchronous, opens its own short connection (`bus_address` to override the
 system bus) and raises NMError (D-Bus error name in `.name`) or BackendUnavailable. The
-async twins (`*_async`, taking a Bus) serve callers already inside an event loop.
+calls go over the blocking client (lean.py): a change's runner never imports asyncio or
+dbus-fast (0.7 s of a small box's start, on the way to the change). The `*_async` twins
+are its never-suspending work, for callers that hold a connection already.
 Profiles are named by UUID, devices by interface name; object paths stay inside.
 """
 
@@ -13,8 +15,9 @@ from typing import Any
 
 from tightrope.nm import build
 from tightrope.nm import constants as c
-from tightrope.nm.bus import Bus, NMError, run_sync
 from tightrope.nm.constants import AddFlag, CheckpointFlag, RollbackResult, UpdateFlag
+from tightrope.nm.errors import NMError
+from tightrope.nm.lean import LeanBus, run_lean
 from tightrope.nm.normalise import merge_secrets, normalise_settings, unwrap
 from tightrope.nm.to_dbus import settings_to_dbus
 
@@ -25,7 +28,7 @@ Settings = Mapping[str, Mapping[str, Any]]
 # -- lookups -------------------------------------------------------------------------------
 
 
-async def device_path(bus: Bus, interface: str) -> str:
+async def device_path(bus: LeanBus, interface: str) -> str:
     if interface.startswith("/"):
         return interface
     (paths,) = await bus.call(c.NM_PATH, c.IFACE, "GetAllDevices")
@@ -35,7 +38,7 @@ async def device_path(bus: Bus, interface: str) -> str:
     raise NMError(f"NetworkManager has no device {interface!r}", "tightrope.NoSuchDevice")
 
 
-async def connection_path(bus: Bus, uuid: str) -> str:
+async def connection_path(bus: LeanBus, uuid: str) -> str:
     if uuid.startswith("/"):
         return uuid
     (path,) = await bus.call(
@@ -44,7 +47,7 @@ async def connection_path(bus: Bus, uuid: str) -> str:
     return str(path)
 
 
-async def _device_names(bus: Bus) -> dict[str, str]:
+async def _device_names(bus: LeanBus) -> dict[str, str]:
     return build.device_names(await bus.managed_objects())
 
 
@@ -62,7 +65,7 @@ def safe_checkpoint_flags(devices: Sequence[str]) -> CheckpointFlag:
 
 
 async def checkpoint_create_async(
-    bus: Bus, devices: Sequence[str], timeout_s: int, flags: int | None = None
+    bus: LeanBus, devices: Sequence[str], timeout_s: int, flags: int | None = None
 ) -> str:
     if flags is None:
         flags = safe_checkpoint_flags(devices)
@@ -85,12 +88,12 @@ def checkpoint_create(
     flags default to safe_checkpoint_flags(devices).
     NetworkManager refuses a checkpoint overlapping an existing one unless ALLOW_OVERLAPPING
     or DESTROY_ALL is set; the NMError then names the device."""
-    return run_sync(
+    return run_lean(
         lambda bus: checkpoint_create_async(bus, devices, timeout_s, flags), bus_address
     )
 
 
-async def checkpoint_rollback_async(bus: Bus, checkpoint: str) -> dict[str, RollbackResult]:
+async def checkpoint_rollback_async(bus: LeanBus, checkpoint: str) -> dict[str, RollbackResult]:
     names = await _device_names(bus)
     (results,) = await bus.call(c.NM_PATH, c.IFACE, "CheckpointRollback", "o", [checkpoint])
     return {names.get(str(p), str(p)): RollbackResult(int(r)) for p, r in results.items()}
@@ -101,19 +104,19 @@ def checkpoint_rollback(
 ) -> dict[str, RollbackResult]:
     """Restore the checkpoint now (it is destroyed afterwards). Returns the result per device
     (interface name, or the device's old object path when it no longer exists)."""
-    return run_sync(lambda bus: checkpoint_rollback_async(bus, checkpoint), bus_address)
+    return run_lean(lambda bus: checkpoint_rollback_async(bus, checkpoint), bus_address)
 
 
-async def checkpoint_destroy_async(bus: Bus, checkpoint: str) -> None:
+async def checkpoint_destroy_async(bus: LeanBus, checkpoint: str) -> None:
     await bus.call(c.NM_PATH, c.IFACE, "CheckpointDestroy", "o", [checkpoint])
 
 
 def checkpoint_destroy(checkpoint: str = c.NO_OBJECT, *, bus_address: str | None = None) -> None:
     """Keep the current state and forget the checkpoint ("/" destroys all checkpoints)."""
-    run_sync(lambda bus: checkpoint_destroy_async(bus, checkpoint), bus_address)
+    run_lean(lambda bus: checkpoint_destroy_async(bus, checkpoint), bus_address)
 
 
-async def checkpoint_adjust_async(bus: Bus, checkpoint: str, timeout_s: int) -> None:
+async def checkpoint_adjust_async(bus: LeanBus, checkpoint: str, timeout_s: int) -> None:
     await bus.call(
         c.NM_PATH, c.IFACE, "CheckpointAdjustRollbackTimeout", "ou", [checkpoint, int(timeout_s)]
     )
@@ -121,10 +124,10 @@ async def checkpoint_adjust_async(bus: Bus, checkpoint: str, timeout_s: int) -> 
 
 def checkpoint_adjust(checkpoint: str, timeout_s: int, *, bus_address: str | None = None) -> None:
     """Re-arm: the rollback now happens timeout_s from now (0 disables it). NM >= 1.12."""
-    run_sync(lambda bus: checkpoint_adjust_async(bus, checkpoint, timeout_s), bus_address)
+    run_lean(lambda bus: checkpoint_adjust_async(bus, checkpoint, timeout_s), bus_address)
 
 
-async def checkpoint_paths_async(bus: Bus) -> tuple[str, ...]:
+async def checkpoint_paths_async(bus: LeanBus) -> tuple[str, ...]:
     return tuple(str(path) for path in await bus.get(c.NM_PATH, c.IFACE, "Checkpoints"))
 
 
@@ -132,14 +135,14 @@ def checkpoint_paths(*, bus_address: str | None = None) -> tuple[str, ...]:
     """The checkpoints NetworkManager holds: one property, where a snapshot reads everything
     (the runner asks twice a second while it waits for the confirmation, on a box that is
     starting the confirming agent meanwhile)."""
-    return run_sync(checkpoint_paths_async, bus_address)
+    return run_lean(checkpoint_paths_async, bus_address)
 
 
 # -- profiles ------------------------------------------------------------------------------
 
 
 async def add_connection_async(
-    bus: Bus, settings: Settings, to_disk: bool, block_autoconnect: bool = False
+    bus: LeanBus, settings: Settings, to_disk: bool, block_autoconnect: bool = False
 ) -> str:
     flags = AddFlag.TO_DISK if to_disk else AddFlag.IN_MEMORY
     if block_autoconnect:
@@ -157,7 +160,7 @@ async def add_connection_async(
     return await _uuid_of(bus, str(path))
 
 
-async def _uuid_of(bus: Bus, path: str) -> str:
+async def _uuid_of(bus: LeanBus, path: str) -> str:
     (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
     return str(unwrap(raw)["connection"]["uuid"])
 
@@ -171,13 +174,13 @@ def add_connection(
 ) -> str:
     """AddConnection2 with JSON-typed settings (snapshot shape). In memory (to_disk=False) the
     profile lives under /run and vanishes at reboot. Returns the profile's UUID."""
-    return run_sync(
+    return run_lean(
         lambda bus: add_connection_async(bus, settings, to_disk, block_autoconnect), bus_address
     )
 
 
 async def update_connection_async(
-    bus: Bus, uuid: str, settings: Settings | None, flags: int
+    bus: LeanBus, uuid: str, settings: Settings | None, flags: int
 ) -> None:
     path = await connection_path(bus, uuid)
     body = settings_to_dbus(settings) if settings else {}
@@ -203,19 +206,19 @@ def update_connection(
     if no_reapply:
         flags |= UpdateFlag.NO_REAPPLY
     flags |= extra_flags
-    run_sync(lambda bus: update_connection_async(bus, uuid, settings, flags), bus_address)
+    run_lean(lambda bus: update_connection_async(bus, uuid, settings, flags), bus_address)
 
 
-async def delete_connection_async(bus: Bus, uuid: str) -> None:
+async def delete_connection_async(bus: LeanBus, uuid: str) -> None:
     await bus.call(await connection_path(bus, uuid), c.IFACE_CONNECTION, "Delete")
 
 
 def delete_connection(uuid: str, *, bus_address: str | None = None) -> None:
-    run_sync(lambda bus: delete_connection_async(bus, uuid), bus_address)
+    run_lean(lambda bus: delete_connection_async(bus, uuid), bus_address)
 
 
 async def get_settings_async(
-    bus: Bus, uuid: str, include_secrets: bool = False
+    bus: LeanBus, uuid: str, include_secrets: bool = False
 ) -> dict[str, dict[str, Any]]:
     path = await connection_path(bus, uuid)
     (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
@@ -232,23 +235,23 @@ def get_settings(
     uuid: str, *, include_secrets: bool = False, bus_address: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """One profile's settings, JSON-typed; with secrets (root only) for backups."""
-    return run_sync(lambda bus: get_settings_async(bus, uuid, include_secrets), bus_address)
+    return run_lean(lambda bus: get_settings_async(bus, uuid, include_secrets), bus_address)
 
 
-async def reload_connections_async(bus: Bus) -> bool:
+async def reload_connections_async(bus: LeanBus) -> bool:
     (ok,) = await bus.call(c.SETTINGS_PATH, c.IFACE_SETTINGS, "ReloadConnections")
     return bool(ok)
 
 
 def reload_connections(*, bus_address: str | None = None) -> bool:
     """Make NetworkManager re-read profile files from disk (after restoring a keyfile)."""
-    return run_sync(reload_connections_async, bus_address)
+    return run_lean(reload_connections_async, bus_address)
 
 
 # -- activation ----------------------------------------------------------------------------
 
 
-async def activate_async(bus: Bus, uuid: str, device: str | None = None) -> str:
+async def activate_async(bus: LeanBus, uuid: str, device: str | None = None) -> str:
     conn = await connection_path(bus, uuid)
     dev = await device_path(bus, device) if device else c.NO_OBJECT
     (active,) = await bus.call(
@@ -260,10 +263,10 @@ async def activate_async(bus: Bus, uuid: str, device: str | None = None) -> str:
 def activate(uuid: str, device: str | None = None, *, bus_address: str | None = None) -> str:
     """Start activating the profile (on `device`, an interface name, if given). Returns the
     active connection's path at once; activation goes on (watch its state)."""
-    return run_sync(lambda bus: activate_async(bus, uuid, device), bus_address)
+    return run_lean(lambda bus: activate_async(bus, uuid, device), bus_address)
 
 
-async def active_path_async(bus: Bus, uuid: str) -> str | None:
+async def active_path_async(bus: LeanBus, uuid: str) -> str | None:
     for path in await bus.get(c.NM_PATH, c.IFACE, "ActiveConnections"):
         try:
             found = await bus.get(str(path), c.IFACE_ACTIVE, "Uuid")
@@ -276,7 +279,7 @@ async def active_path_async(bus: Bus, uuid: str) -> str | None:
     return None
 
 
-async def deactivate_async(bus: Bus, active: str) -> None:
+async def deactivate_async(bus: LeanBus, active: str) -> None:
     path = active if active.startswith("/") else await active_path_async(bus, active)
     if path is None:
         return  # not active: nothing to take down
@@ -286,38 +289,38 @@ async def deactivate_async(bus: Bus, active: str) -> None:
 def deactivate(active: str, *, bus_address: str | None = None) -> None:
     """Take an active connection down: its object path, or the UUID of an active profile
     (no-op when that profile is not active)."""
-    run_sync(lambda bus: deactivate_async(bus, active), bus_address)
+    run_lean(lambda bus: deactivate_async(bus, active), bus_address)
 
 
-async def active_state_async(bus: Bus, active_path: str) -> str:
+async def active_state_async(bus: LeanBus, active_path: str) -> str:
     return c.active_state_name(int(await bus.get(active_path, c.IFACE_ACTIVE, "State")))
 
 
 def active_state(active_path: str, *, bus_address: str | None = None) -> str:
     """activating / activated / deactivating / deactivated ("unknown" once it is gone)."""
 
-    async def work(bus: Bus) -> str:
+    async def work(bus: LeanBus) -> str:
         try:
             return await active_state_async(bus, active_path)
         except NMError:
             return "unknown"
 
-    return run_sync(work, bus_address)
+    return run_lean(work, bus_address)
 
 
-async def disconnect_device_async(bus: Bus, interface: str) -> None:
+async def disconnect_device_async(bus: LeanBus, interface: str) -> None:
     await bus.call(await device_path(bus, interface), c.IFACE_DEVICE, "Disconnect")
 
 
 def disconnect_device(interface: str, *, bus_address: str | None = None) -> None:
     """Deactivate whatever is on the device and keep it from autoconnecting until asked."""
-    run_sync(lambda bus: disconnect_device_async(bus, interface), bus_address)
+    run_lean(lambda bus: disconnect_device_async(bus, interface), bus_address)
 
 
-async def delete_device_async(bus: Bus, interface: str) -> None:
+async def delete_device_async(bus: LeanBus, interface: str) -> None:
     await bus.call(await device_path(bus, interface), c.IFACE_DEVICE, "Delete")
 
 
 def delete_device(interface: str, *, bus_address: str | None = None) -> None:
     """Remove a software device (a bond) from NetworkManager and from the kernel."""
-    run_sync(lambda bus: delete_device_async(bus, interface), bus_address)
+    run_lean(lambda bus: delete_device_async(bus, interface), bus_address)

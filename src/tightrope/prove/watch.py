@@ -202,14 +202,14 @@ class Watch:
 
 def _device_names() -> dict[str, str]:
     from tightrope.nm import build
-    from tightrope.nm.bus import run_sync
+    from tightrope.nm.lean import run_lean
 
     try:
 
         async def work(bus: Any) -> dict[str, str]:
             return build.device_names(await bus.managed_objects())
 
-        names: dict[str, str] = run_sync(work)
+        names: dict[str, str] = run_lean(work)
         return names
     except Exception:
         return {}

@@ -14,7 +14,7 @@ from tightrope import nm
 from tightrope.core.arp import neigh_answered, parse_arping, parse_neigh_state
 from tightrope.core.snapshot import Snapshot
 from tightrope.nm import writer
-from tightrope.nm.bus import NMError
+from tightrope.nm.errors import NMError
 from tightrope.nm.events import DeviceEventStream
 from tightrope.txn import dad
 from tightrope.txn.atomic import write_atomic
