@@ -24,8 +24,9 @@ from tightrope.core.failfast import DeviceEvent
 from tightrope.errors import BackendUnavailable
 from tightrope.nm import CheckpointConflict, writer
 from tightrope.nm import constants as c
-from tightrope.nm.bus import NMError, run_sync
+from tightrope.nm.errors import NMError
 from tightrope.nm.events import DeviceEventStream, EventStream
+from tightrope.nm.lean import run_lean
 from tightrope.nm.reader import read_snapshot
 
 pytestmark = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon")
@@ -282,10 +283,10 @@ def test_a_device_is_named_from_interfaces_added_without_asking(bus_address: str
     assert not [call for call in nm.calls if call[0] == bond]
 
 
-def test_run_sync_never_takes_the_repr_of_its_result(bus_address: str) -> None:
-    """asyncio.run, putting its SIGINT handler back, builds an error message that names the
-    finished task, result included: a Snapshot's repr, with every netplan file parsed to
-    redact it, cost the runner 1.5 s of 15 under emulation."""
+def test_a_read_never_takes_the_repr_of_its_result(bus_address: str) -> None:
+    """A Snapshot's repr parses every netplan file to redact it: taken by the way (as
+    asyncio.run once did, for an error message it then dropped), it cost the runner 1.5 s
+    of 15 under emulation."""
     reprs: list[str] = []
 
     class Loud:
@@ -296,7 +297,7 @@ def test_run_sync_never_takes_the_repr_of_its_result(bus_address: str) -> None:
     async def work(bus: Any) -> Loud:
         return Loud()
 
-    assert isinstance(run_sync(work, bus_address=bus_address), Loud)
+    assert isinstance(run_lean(work, bus_address=bus_address), Loud)
     assert reprs == []
 
 
@@ -326,5 +327,5 @@ def test_a_starting_networkmanager_is_unavailable_not_an_error(bus_address: str)
             return await bus.get(DEV, c.IFACE_DEVICE, "Interface")
 
         with pytest.raises(NMError) as gone:
-            run_sync(device, bus_address)
+            run_lean(device, bus_address)
     assert not isinstance(gone.value, BackendUnavailable)

@@ -151,7 +151,7 @@ def test_foreign_signals_are_dropped() -> None:
 
 def test_dbus_errors_map_to_tightrope_errors() -> None:
     from tightrope.errors import BackendUnavailable
-    from tightrope.nm.bus import CheckpointConflict, NMError, NMPermissionDenied, error_from
+    from tightrope.nm.errors import CheckpointConflict, NMError, NMPermissionDenied, error_from
 
     gone = error_from("x.GetManagedObjects", "org.freedesktop.DBus.Error.ServiceUnknown", "")
     assert isinstance(gone, BackendUnavailable)

@@ -1,11 +1,11 @@
-"""The only package that speaks D-Bus: NetworkManager adapter.
+"""The only package that speaks D-Bus (its own client, lean.py): NetworkManager adapter.
 
 Synchronous functions over NetworkManager's D-Bus API (each opens its own connection to the
 system bus, or to `bus_address`), plus pure translators between NetworkManager's settings
 and the JSON-typed dicts that tightrope.core.snapshot describes.
 
-The names below are loaded when first used (PEP 562): `tightrope status` reads the box with
-the blocking client (lean.py) and must not pay for asyncio and dbus-fast on a small box.
+The names below are loaded when first used (PEP 562): `tightrope status` only reads, and on
+a small box every module it need not import is felt.
 """
 
 from __future__ import annotations

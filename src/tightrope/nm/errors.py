@@ -1,5 +1,4 @@
-"""NetworkManager's D-Bus errors as tightrope's, for every client of the bus (bus.py's
-asyncio one and lean.py's blocking one). No D-Bus library here: `status` imports it."""
+"""NetworkManager's D-Bus errors as tightrope's (lean.py answers with them)."""
 
 from __future__ import annotations
 

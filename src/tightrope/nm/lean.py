@@ -1,12 +1,12 @@
-"""A blocking D-Bus client for reading NetworkManager, without asyncio or dbus-fast.
+"""tightrope's D-Bus client: blocking, on one Unix socket, over the wire format of wire.py.
 
-Why a second client: on a small box (a Pi, or the lab's emulated one) importing asyncio and
-dbus-fast costs 0.6-0.7 s, three times what `nmcli device status` takes to answer, and
-`tightrope status` is meant to answer at nmcli's pace. Reads need no event loop: a call is
-sent and its reply read on one Unix socket. Changes and event streams stay on bus.py.
+Why not a D-Bus library: on a small box (a Pi, or the lab's emulated one) importing asyncio
+and dbus-fast cost 0.6-0.7 s, three times what `nmcli device status` takes to answer, and
+as much again on the way to every change (its runner). Nothing here needs an event loop: a
+call is sent and its reply read; signals that come meanwhile wait for next_signal.
 
-LeanBus offers Bus's read methods as coroutines that never suspend, so the reader's async
-code (reader.py) runs unchanged over either client: `drive` runs it to its end without a loop.
+The calls are also offered as coroutines that never suspend, so the reader's and writer's
+code reads as async work over a connection and `drive` runs it to its end without a loop.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class LeanBus:
         timeout_s: float | None = None,
     ) -> list[Any]:
         """The reply's body, plain values (no Variants; byte arrays as bytes)."""
-        # -v names the call, never its arguments (as bus.py).
+        # -v names the call, never its arguments: a profile's settings hold its PSK.
         _log("D-Bus: %s %s.%s", path, interface, member)
         what = what_of(interface, member)
         self._serial += 1
@@ -170,7 +170,7 @@ class LeanBus:
                 raise EOFError()
             self._buf += chunk
 
-    # Bus's read interface, as coroutines that complete without ever suspending.
+    # The calls as coroutines that complete without ever suspending.
 
     async def call(
         self,
@@ -214,7 +214,7 @@ class LeanBus:
 
     async def gather(self, *work: Awaitable[T]) -> list[T | BaseException]:
         """Each piece of work in turn (one socket, no loop), failures returned in place, as
-        asyncio.gather(return_exceptions=True) does for bus.py."""
+        asyncio.gather(return_exceptions=True) would."""
         results: list[T | BaseException] = []
         for one in work:
             try:
@@ -271,7 +271,7 @@ def run_lean(
     bus_address: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> T:
-    """bus.run_sync's counterpart for reads: a fresh blocking connection, no event loop."""
+    """Some D-Bus work on a fresh connection, run to its end without an event loop."""
     bus = connect(bus_address, timeout_s)
     try:
         return drive(work(bus))

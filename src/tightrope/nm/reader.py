@@ -4,8 +4,7 @@ All objects come from one ObjectManager.GetManagedObjects call (devices, IP conf
 points, active connections, checkpoints, profiles' Filename/Flags), then GetSettings per
 profile. The rules for what the values mean live in build.py and normalise.py.
 
-It reads through the blocking client (lean.py): no event loop, no dbus-fast to import. The
-async functions also run over bus.py's client, for callers inside an event loop.
+It reads through the blocking client (lean.py): no event loop, no D-Bus library to import.
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tightrope.core.snapshot import Profile, Snapshot
 from tightrope.errors import TightropeError
@@ -23,31 +22,11 @@ from tightrope.nm import build, system
 from tightrope.nm import constants as c
 from tightrope.nm.normalise import merge_secrets, normalise_settings, unwrap
 
-T = TypeVar("T")
+if TYPE_CHECKING:  # loaded with the first read
+    from tightrope.nm.lean import LeanBus
 
 # The netplan files' redacted texts, kept between reads (system.read_netplan_files).
 REDACTED_MEMO = "run/tightrope/netplan-redacted.json"
-
-
-class Reads(Protocol):
-    """What reading needs of a D-Bus client: bus.Bus and lean.LeanBus both offer it."""
-
-    async def call(self, path: str, interface: str, member: str, signature: str = "",
-                   body: Sequence[Any] = (), *, destination: str = c.BUS_NAME,
-                   timeout_s: float | None = None) -> list[Any]: ...  # fmt: skip
-
-    async def get(self, path: str, interface: str, name: str) -> Any: ...
-
-    async def get_all(self, path: str, interface: str) -> dict[str, Any]: ...
-
-    async def managed_objects(self) -> dict[str, dict[str, dict[str, Any]]]: ...
-
-    async def nm_pid(self) -> int | None: ...
-
-    async def gather(self, *work: Awaitable[T]) -> list[T | BaseException]: ...
-
-    async def pause(self, seconds: float) -> None: ...
-
 
 SCAN_WAIT_S = 10.0
 
@@ -66,7 +45,7 @@ def read_snapshot(
     environ: where SSH_CONNECTION comes from (default: this process's environment).
     Raises BackendUnavailable when D-Bus or NetworkManager cannot be reached."""
 
-    async def work(bus: Reads) -> Snapshot:
+    async def work(bus: LeanBus) -> Snapshot:
         return await read_snapshot_async(
             bus, include_secrets=include_secrets, scan=scan, root=root, environ=environ
         )
@@ -77,7 +56,7 @@ def read_snapshot(
 
 
 async def read_snapshot_async(
-    bus: Reads,
+    bus: LeanBus,
     *,
     include_secrets: bool = False,
     scan: bool = False,
@@ -129,7 +108,7 @@ def _type(objects: build.Objects, path: str) -> str:
 
 
 async def read_profiles(
-    bus: Reads, objects: build.Objects, include_secrets: bool
+    bus: LeanBus, objects: build.Objects, include_secrets: bool
 ) -> tuple[Profile, ...]:
     paths = build.paths_with(objects, c.IFACE_CONNECTION)
     results = await bus.gather(
@@ -153,7 +132,7 @@ def _vanished(error: TightropeError) -> bool:
 
 
 async def _read_profile(
-    bus: Reads, path: str, props: Mapping[str, Any], include_secrets: bool
+    bus: LeanBus, path: str, props: Mapping[str, Any], include_secrets: bool
 ) -> Profile:
     (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
     settings = unwrap(raw)
@@ -169,7 +148,7 @@ async def _read_profile(
     )
 
 
-async def _secrets(bus: Reads, path: str, setting: str) -> dict[str, dict[str, Any]]:
+async def _secrets(bus: LeanBus, path: str, setting: str) -> dict[str, dict[str, Any]]:
     try:
         (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSecrets", "s", [setting])
     except TightropeError:
@@ -183,7 +162,7 @@ def _wifi_paths(objects: build.Objects) -> list[str]:
 
 
 async def _access_points_seen(
-    bus: Reads, objects: build.Objects, names: Mapping[str, str]
+    bus: LeanBus, objects: build.Objects, names: Mapping[str, str]
 ) -> dict[str, list[str]]:
     seen: dict[str, list[str]] = {}
     for path in _wifi_paths(objects):
@@ -196,7 +175,7 @@ async def _access_points_seen(
 
 
 async def _add_missing_aps(
-    bus: Reads, objects: build.Objects, seen: Mapping[str, list[str]]
+    bus: LeanBus, objects: build.Objects, seen: Mapping[str, list[str]]
 ) -> build.Objects:
     """Access points that appeared after GetManagedObjects: fetch their properties."""
     missing = {p for paths in seen.values() for p in paths if p not in objects}
@@ -211,7 +190,7 @@ async def _add_missing_aps(
     return merged
 
 
-async def request_scans(bus: Reads, wait_s: float = SCAN_WAIT_S) -> None:
+async def request_scans(bus: LeanBus, wait_s: float = SCAN_WAIT_S) -> None:
     """Ask every Wi-Fi device to scan and wait (bounded) until each reports a newer scan.
     NetworkManager refuses scans it considers too frequent; the old results then stand."""
     objects = await bus.managed_objects()

@@ -1,8 +1,8 @@
 """tightrope as one file for the box: a zipapp with its pure-Python dependencies.
 
 Built from the packages installed beside this tightrope (no download), keeping only Python
-sources: compiled extensions cannot load from a zip, and dbus-fast and PyYAML fall back to
-their pure-Python code there, which is also what an ARM box without wheels would run.
+sources: compiled extensions cannot load from a zip, and PyYAML falls back to its
+pure-Python code there, which is also what an ARM box without wheels would run.
 The archive name carries a hash of its content, so the box can cache it by name.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from tightrope import APP_MARK
 
 # Import names of tightrope's runtime dependencies (and theirs), all pure Python in a zip.
-DEPENDENCIES = ("dbus_fast", "yaml", "rich", "markdown_it", "mdurl", "pygments")
+DEPENDENCIES = ("yaml", "rich", "markdown_it", "mdurl", "pygments")
 OPTIONAL = ("typing_extensions",)  # rich imports it on Pythons older than it needs
 _SKIP_SUFFIXES = (".so", ".pyd", ".pyc", ".pyx", ".pxd", ".c", ".h")
 
