@@ -28,7 +28,8 @@ pytestmark = pytest.mark.lab
 
 # Every port verified: a Wi-Fi port that cannot join rolls the change back (by default the
 # cable would carry the bond without it, and the record would say why it is missing).
-WINDOW = "--confirm-timeout 30 --verify-timeout 60 --verify-all-ports"
+VERIFY_S = 60
+WINDOW = f"--confirm-timeout 30 --verify-timeout {VERIFY_S} --verify-all-ports"
 GOAL_S = 25.0  # from the start to the old address answering again, with the reason
 
 PSK = "the access point 'TightropeLab' refused the PSK for wlan0; check the passphrase"
@@ -94,7 +95,11 @@ def test_bad_change_is_caught_in_seconds(
         if step["name"] == "note" and step["detail"].startswith("verification:"):
             print(f"{case}: {step['at'] - float(state['created']):.1f} {step['detail']}")
     assert (state["outcome"], state["reason"]) == ("rolled-back", reason)
-    assert recorded < 40, "caught by the window, not by the failure"
+    # Caught by the failure, not by the window's end: verification stopped well inside its
+    # 60 s (how long it took is the benchmark's figure, not a test's: CI's emulated box
+    # once needed 41 s from the apply command to the rollback, 28 s of them verifying).
+    verified_for = float(state["timings"]["rolling-back"]) - float(state["timings"]["verifying"])
+    assert verified_for < VERIFY_S - 5, f"caught by the window, not by the failure ({recorded})"
     assert profiles(box) == before
     if back > GOAL_S:
         print(f"{case}: {back:.1f} s is over the {GOAL_S:.0f} s goal")
