@@ -44,9 +44,6 @@ class Style:
     def bold(self, text: str) -> str:
         return self._sgr("1", text)
 
-    def dim(self, text: str) -> str:
-        return self._sgr("2", text)
-
     def red(self, text: str) -> str:
         return self._sgr("31", text)
 
