@@ -16,7 +16,7 @@ from dbus_fast import Variant
 from tightrope.errors import BackendUnavailable
 from tightrope.nm import constants as c
 from tightrope.nm.errors import NMError
-from tightrope.nm.lean import connect, drive, run_lean, socket_path
+from tightrope.nm.lean import Call, connect, drive, run_lean, socket_path
 from tightrope.nm.reader import read_snapshot
 
 from .test_nm_bus import Handler, Reply, StandIn, bus_address  # noqa: F401 - the fixture
@@ -131,6 +131,45 @@ def test_a_silent_networkmanager_times_out(bus_address: str) -> None:  # noqa: F
         try:
             with pytest.raises(NMError, match="did not answer in time"):
                 bus.call_now(c.NM_PATH, c.IFACE, "Slow")
+        finally:
+            bus.close()
+
+
+def test_calls_sent_at_once_come_back_in_order_each_with_its_error(
+    bus_address: str,  # noqa: F811 - the fixture
+) -> None:
+    with StandIn(bus_address, _table()):
+        bus = connect(bus_address)
+        try:
+            first, gone, again = bus.call_all([
+                Call(CONN, c.IFACE_CONNECTION, "GetSettings"),
+                Call(f"{c.SETTINGS_PATH}/99", c.IFACE_CONNECTION, "GetSettings"),
+                Call(CONN, c.IFACE_CONNECTION, "GetSettings"),
+            ])  # fmt: skip
+            assert isinstance(first, list) and first[0]["connection"]["id"] == "eth0"
+            assert isinstance(gone, NMError) and again == first
+            assert bus.call_all([]) == []
+        finally:
+            bus.close()
+
+
+def test_calls_unanswered_by_the_deadline_time_out_one_by_one(
+    bus_address: str,  # noqa: F811 - the fixture
+) -> None:
+    def never(body: list[Any]) -> Reply:
+        import time
+
+        time.sleep(1.5)
+        return "", []
+
+    table = {**_table(), (c.NM_PATH, c.IFACE, "Slow"): never}
+    with StandIn(bus_address, table):
+        bus = connect(bus_address, timeout_s=0.5)
+        try:
+            got = bus.call_all([Call(CONN, c.IFACE_CONNECTION, "GetSettings"),
+                                Call(c.NM_PATH, c.IFACE, "Slow")])  # fmt: skip
+            assert isinstance(got[0], list)
+            assert isinstance(got[1], NMError) and "did not answer in time" in str(got[1])
         finally:
             bus.close()
 

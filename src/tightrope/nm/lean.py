@@ -17,10 +17,11 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tightrope.errors import BackendUnavailable
+from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.nm import constants as c
 from tightrope.nm import wire
 from tightrope.nm.errors import NMError, error_text, reply_error, what_of
@@ -73,6 +74,18 @@ def _unescape(value: str) -> str:
     return out.decode()
 
 
+@dataclass(frozen=True)
+class Call:
+    """One method call, as call_all sends it."""
+
+    path: str
+    interface: str
+    member: str
+    signature: str = ""
+    body: Sequence[Any] = ()
+    destination: str = c.BUS_NAME
+
+
 class LeanBus:
     """One blocking connection to the bus, addressed at NetworkManager (reads only)."""
 
@@ -117,32 +130,59 @@ class LeanBus:
         timeout_s: float | None = None,
     ) -> list[Any]:
         """The reply's body, plain values (no Variants; byte arrays as bytes)."""
-        # -v names the call, never its arguments: a profile's settings hold its PSK.
-        _log("D-Bus: %s %s.%s", path, interface, member)
-        what = what_of(interface, member)
-        self._serial += 1
-        serial = self._serial
-        message = wire.method_call(serial, destination=destination, path=path,
-                                   interface=interface, member=member, signature=signature,
-                                   body=body)  # fmt: skip
+        (result,) = self.call_all([Call(path, interface, member, signature, body, destination)],
+                                  timeout_s=timeout_s)  # fmt: skip
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def call_all(
+        self, calls: Sequence[Call], *, timeout_s: float | None = None
+    ) -> list[list[Any] | TightropeError]:
+        """Every call sent at once, then every reply read (in the calls' order, an error in
+        place of a call's body where it failed): one round trip to NetworkManager instead
+        of one each, which a small box feels when a look reads every profile. A lost
+        connection raises, since no later call could get through either."""
+        sent: dict[int, int] = {}  # serial -> index in calls
+        # What a call that gets no answer before the deadline comes back as.
+        results: list[list[Any] | TightropeError] = [
+            NMError(f"{what_of(call.interface, call.member)}: NetworkManager did not answer "
+                    "in time") for call in calls]  # fmt: skip
+        out = bytearray()
+        for i, call in enumerate(calls):
+            # -v names the call, never its arguments: a profile's settings hold its PSK.
+            _log("D-Bus: %s %s.%s", call.path, call.interface, call.member)
+            self._serial += 1
+            sent[self._serial] = i
+            out += wire.method_call(self._serial, destination=call.destination,
+                                    path=call.path, interface=call.interface,
+                                    member=call.member, signature=call.signature,
+                                    body=call.body)  # fmt: skip
         wait = timeout_s or self.timeout_s
         deadline = time.monotonic() + wait
+        what = what_of(calls[0].interface, calls[0].member) if calls else ""
         try:
             self._sock.settimeout(wait)  # not what is left of the last call's wait
-            self._sock.sendall(message)
-            while True:
+            self._sock.sendall(out)
+            while sent:
                 reply = self._read(deadline)
                 if reply is None:
-                    raise NMError(f"{what}: NetworkManager did not answer in time")
-                if reply.reply_serial != serial:
+                    break
+                i_or_none = sent.pop(reply.reply_serial or 0, None)
+                if i_or_none is None:
                     if reply.type == wire.SIGNAL:
                         self._signals.append((reply, time.monotonic()))
                     continue  # or the answer to a call given up on
+                call = calls[i_or_none]
                 if reply.type == wire.ERROR:
-                    raise reply_error(path, what, reply.error_name or "", error_text(reply.body))
-                return list(reply.body)
+                    results[i_or_none] = reply_error(
+                        call.path, what_of(call.interface, call.member),
+                        reply.error_name or "", error_text(reply.body))  # fmt: skip
+                else:
+                    results[i_or_none] = list(reply.body)
         except (OSError, EOFError) as exc:
             raise BackendUnavailable(f"lost the D-Bus connection during {what}{_why(exc)}") from exc
+        return results
 
     def _read(self, deadline: float | None) -> wire.Message | None:
         """The next message; None when the deadline passes first (never, without one).
@@ -211,17 +251,6 @@ class LeanBus:
 
     async def pause(self, seconds: float) -> None:
         time.sleep(seconds)
-
-    async def gather(self, *work: Awaitable[T]) -> list[T | BaseException]:
-        """Each piece of work in turn (one socket, no loop), failures returned in place, as
-        asyncio.gather(return_exceptions=True) would."""
-        results: list[T | BaseException] = []
-        for one in work:
-            try:
-                results.append(await one)
-            except Exception as exc:
-                results.append(exc)
-        return results
 
 
 def connect(bus_address: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> LeanBus:

@@ -110,19 +110,19 @@ def _type(objects: build.Objects, path: str) -> str:
 async def read_profiles(
     bus: LeanBus, objects: build.Objects, include_secrets: bool
 ) -> tuple[Profile, ...]:
+    from tightrope.nm.lean import Call
+
     paths = build.paths_with(objects, c.IFACE_CONNECTION)
-    results = await bus.gather(
-        *(_read_profile(bus, path, objects[path][c.IFACE_CONNECTION], include_secrets)
-          for path in paths)
-    )  # fmt: skip
+    # Every profile's settings in one round trip (each look of a verification reads them all).
+    replies = bus.call_all([Call(path, c.IFACE_CONNECTION, "GetSettings") for path in paths])
     profiles = []
-    for result in results:
-        if isinstance(result, Profile):
-            profiles.append(result)
-        elif isinstance(result, TightropeError) and _vanished(result):
-            continue  # deleted while we read: it is no longer part of the picture
-        elif isinstance(result, BaseException):
-            raise result
+    for path, reply in zip(paths, replies, strict=True):
+        if isinstance(reply, TightropeError):
+            if _vanished(reply):
+                continue  # deleted while we read: it is no longer part of the picture
+            raise reply
+        profiles.append(await _profile(bus, path, objects[path][c.IFACE_CONNECTION],
+                                       unwrap(reply[0]), include_secrets))  # fmt: skip
     return tuple(sorted(profiles, key=lambda p: (p.id, p.uuid)))
 
 
@@ -131,11 +131,9 @@ def _vanished(error: TightropeError) -> bool:
     return name.endswith("UnknownMethod") or name.endswith("UnknownObject")
 
 
-async def _read_profile(
-    bus: LeanBus, path: str, props: Mapping[str, Any], include_secrets: bool
+async def _profile(
+    bus: LeanBus, path: str, props: Mapping[str, Any], settings: Any, include_secrets: bool
 ) -> Profile:
-    (raw,) = await bus.call(path, c.IFACE_CONNECTION, "GetSettings")
-    settings = unwrap(raw)
     if include_secrets:
         for name in c.SECRET_SETTINGS:
             if name in settings:
