@@ -17,8 +17,9 @@ from dbus_fast import Message as DMessage
 from dbus_fast import MessageFlag, MessageType, Variant
 from dbus_fast._private.unmarshaller import Unmarshaller
 
-from tightrope.nm import wire
-from tightrope.nm.wire import WireError, method_call, parse
+from tightrope.nm import marshal, wire
+from tightrope.nm.marshal import method_call
+from tightrope.nm.wire import WireError, parse
 
 V = Variant
 NM = "org.freedesktop.NetworkManager"
@@ -346,8 +347,9 @@ def test_serial_out_of_range(serial: int) -> None:
 
 def test_only_the_standard_library() -> None:
     # The point of the module: `tightrope status` must not pay for asyncio or dbus-fast.
-    tree = ast.parse(Path(wire.__file__).read_text())
-    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    tops = {name.split(".")[0] for name in imported}
-    assert tops <= set(sys.stdlib_module_names) - {"asyncio", "dataclasses"}
+    for module in (wire, marshal):
+        tree = ast.parse(Path(module.__file__ or "").read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        tops = {name.split(".")[0] for name in imported} - {"tightrope"}
+        assert tops <= set(sys.stdlib_module_names) - {"asyncio", "dataclasses"}

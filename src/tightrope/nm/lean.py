@@ -25,6 +25,7 @@ from tightrope.errors import BackendUnavailable, TightropeError
 from tightrope.nm import constants as c
 from tightrope.nm import wire
 from tightrope.nm.errors import NMError, error_text, reply_error, what_of
+from tightrope.nm.marshal import method_call
 
 T = TypeVar("T")
 
@@ -154,7 +155,7 @@ class LeanBus:
             _log("D-Bus: %s %s.%s", call.path, call.interface, call.member)
             self._serial += 1
             sent[self._serial] = i
-            out += wire.method_call(self._serial, destination=call.destination,
+            out += method_call(self._serial, destination=call.destination,
                                     path=call.path, interface=call.interface,
                                     member=call.member, signature=call.signature,
                                     body=call.body)  # fmt: skip

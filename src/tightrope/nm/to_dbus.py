@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from tightrope.core.redact import REDACTED, is_secret_key
+from tightrope.nm.marshal import check_value
 from tightrope.nm.normalise import MAC_KEYS, SSID_KEYS, ByteOrder
 from tightrope.nm.signatures import ENTRY_FIELDS, signature_of
-from tightrope.nm.wire import Variant, check_value, split_signature
+from tightrope.nm.wire import Variant, split_signature
 
 DbusSettings = dict[str, dict[str, Variant]]
 

@@ -1,4 +1,5 @@
-"""The D-Bus wire format in pure Python: method calls marshalled, any message unmarshalled.
+"""The D-Bus wire format in pure Python: its types, and any message unmarshalled
+(method calls are marshalled in marshal.py).
 
 For the blocking client (lean.py), which must not import asyncio or dbus-fast. Stdlib only
 and no dataclasses, so the import stays cheap on a small box; readers are closures compiled
@@ -9,16 +10,16 @@ GetManagedObjects reply parses quickly. Variants come out unwrapped, as plain va
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
 
-_MAX_ARRAY = 1 << 26  # 64 MiB, the spec's limits
-_MAX_MESSAGE = 1 << 27
+MAX_ARRAY = 1 << 26  # 64 MiB, the spec's limits
+MAX_MESSAGE = 1 << 27
 
-_FIXED = {"y": "B", "n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "d": "d", "h": "I"}
-_ALIGN = {"y": 1, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8, "h": 4, "b": 4,
+FIXED = {"y": "B", "n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "d": "d", "h": "I"}
+ALIGN = {"y": 1, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8, "h": 4, "b": 4,
           "s": 4, "o": 4, "g": 1, "v": 1, "a": 4, "(": 8, "{": 8}  # fmt: skip
 _BASIC = "ybnqiuxtdhsog"
 _ENDIAN = {ord("l"): "<", ord("B"): ">"}
@@ -147,8 +148,8 @@ def _compile(t: str, e: str) -> _Read:
     u32 = struct.Struct(e + "I").unpack_from
     if c == "y":
         return lambda b, p: (b[p], p + 1)
-    if c in _FIXED:
-        unpack, size = struct.Struct(e + _FIXED[c]).unpack_from, _ALIGN[c]
+    if c in FIXED:
+        unpack, size = struct.Struct(e + FIXED[c]).unpack_from, ALIGN[c]
         mask = size - 1
 
         def fixed(b: bytes, p: int) -> tuple[Any, int]:
@@ -205,12 +206,12 @@ def _compile(t: str, e: str) -> _Read:
 
 
 def _array(elem: str, e: str, u32: Callable[[bytes, int], tuple[int]]) -> _Read:
-    pad = _ALIGN[elem[0]] - 1
+    pad = ALIGN[elem[0]] - 1
 
     def bounds(b: bytes, p: int) -> tuple[int, int]:
         p += -p & 3
         n = u32(b, p)[0]
-        if n > _MAX_ARRAY:
+        if n > MAX_ARRAY:
             raise WireError(f"array of {n} bytes, more than 64 MiB")
         p += 4
         p += -p & pad  # even when empty
@@ -225,8 +226,8 @@ def _array(elem: str, e: str, u32: Callable[[bytes, int], tuple[int]]) -> _Read:
             return b[p:end], end
 
         return raw
-    if elem in _FIXED or elem == "b":
-        code, size = _FIXED.get(elem, "I"), pad + 1
+    if elem in FIXED or elem == "b":
+        code, size = FIXED.get(elem, "I"), pad + 1
 
         def numbers(b: bytes, p: int) -> tuple[Any, int]:
             p, end = bounds(b, p)
@@ -291,7 +292,7 @@ def parse(buf: bytes | bytearray | memoryview, offset: int = 0) -> tuple[Message
     body_len, serial, fields_len = struct.unpack_from(e + "III", buf, offset + 4)
     fields_end = 16 + fields_len
     total = fields_end + (-fields_end & 7) + body_len
-    if total > _MAX_MESSAGE:
+    if total > MAX_MESSAGE:
         raise WireError(f"message of {total} bytes, more than 128 MiB")
     if len(buf) - offset < total:
         return None, offset
@@ -335,123 +336,3 @@ def _message(b: bytes, e: str, serial: int, fields_end: int) -> Message:
     if p != len(b):
         raise WireError(f"body of {len(b) - start} bytes, its values take {p - start}")
     return msg
-
-
-# Marshalling (little-endian, as the spec's own examples and every bus daemon in practice).
-
-
-def _pad(out: bytearray, n: int) -> None:
-    out += bytes(-len(out) % n)
-
-
-def _put(out: bytearray, t: str, v: Any) -> None:
-    c = t[0]
-    if c in _FIXED:
-        try:
-            packed = struct.pack("<" + _FIXED[c], v)
-        except struct.error:
-            raise WireError(f"{v!r:.60} does not fit {c!r}") from None
-        _pad(out, _ALIGN[c])
-        out += packed
-    elif c == "b":
-        if not isinstance(v, bool):
-            raise WireError(f"{v!r:.60} is not a boolean")
-        _pad(out, 4)
-        out += struct.pack("<I", v)
-    elif c in "sog":
-        if not isinstance(v, str) or "\0" in v or (c == "o" and not v.startswith("/")):
-            raise WireError(f"{v!r:.60} does not fit {c!r}")
-        try:
-            raw = v.encode("ascii" if c == "g" else "utf-8")
-        except UnicodeEncodeError:
-            raise WireError(f"{v!r:.60} cannot be encoded") from None
-        if c == "g":
-            split_signature(v)
-            out.append(len(raw))
-        else:
-            _pad(out, 4)
-            out += struct.pack("<I", len(raw))
-        out += raw + b"\0"
-    elif c == "v":
-        if isinstance(v, Variant):
-            v = (v.signature, v.value)
-        if not (isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str)):
-            raise WireError(f"a variant is a Variant or (signature, value), not {v!r:.60}")
-        if len(split_signature(v[0])) != 1:
-            raise WireError(f"bad variant signature {v[0]!r}")
-        _put(out, "g", v[0])
-        _put(out, v[0], v[1])
-    elif c == "(":
-        types = split_signature(t[1:-1])
-        if not isinstance(v, (tuple, list)) or len(v) != len(types):
-            raise WireError(f"{v!r:.60} does not fit {t!r}")
-        _pad(out, 8)
-        for ft, fv in zip(types, v, strict=True):
-            _put(out, ft, fv)
-    else:
-        _put_array(out, t[1:], v)
-
-
-def _put_array(out: bytearray, elem: str, v: Any) -> None:
-    _pad(out, 4)
-    at = len(out)
-    out += bytes(4)
-    _pad(out, _ALIGN[elem[0]])
-    start = len(out)
-    if elem[0] == "{":
-        if not isinstance(v, Mapping):
-            raise WireError(f"{v!r:.60} is not a mapping for 'a{elem}'")
-        kt, vt = split_signature(elem[1:-1])
-        for key, value in v.items():
-            _pad(out, 8)
-            _put(out, kt, key)
-            _put(out, vt, value)
-    elif elem == "y" and isinstance(v, (bytes, bytearray, memoryview)):
-        out += v
-    elif isinstance(v, (list, tuple)):
-        for item in v:
-            _put(out, elem, item)
-    else:
-        raise WireError(f"{v!r:.60} is not a list for 'a{elem}'")
-    if len(out) - start > _MAX_ARRAY:
-        raise WireError("array longer than 64 MiB")
-    struct.pack_into("<I", out, at, len(out) - start)
-
-
-def check_value(signature: str, value: Any) -> None:
-    """Raise WireError unless `value` can be sent as the one complete type `signature`."""
-    if len(split_signature(signature)) != 1:
-        raise WireError(f"bad signature {signature!r}: not one complete type")
-    _put(bytearray(), signature, value)
-
-
-def method_call(
-    serial: int,
-    *,
-    destination: str,
-    path: str,
-    interface: str,
-    member: str,
-    signature: str = "",
-    body: Sequence[Any] = (),
-    no_reply: bool = False,
-) -> bytes:
-    """A little-endian METHOD_CALL message."""
-    if not 0 < serial <= 0xFFFFFFFF:
-        raise WireError(f"serial {serial} out of range")
-    types = split_signature(signature)
-    if len(types) != len(body):
-        raise WireError(f"signature {signature!r} takes {len(types)} values, not {len(body)}")
-    payload = bytearray()
-    for t, v in zip(types, body, strict=True):
-        _put(payload, t, v)
-    # The order dbus-fast uses, so its output can serve as a byte-for-byte reference.
-    fields = [(1, ("o", path)), (2, ("s", interface)), (3, ("s", member)),
-              (6, ("s", destination))] + ([(8, ("g", signature))] if signature else [])  # fmt: skip
-    out = bytearray(struct.pack("<4BII", ord("l"), METHOD_CALL, int(no_reply), 1,
-                                len(payload), serial))  # fmt: skip
-    _put(out, "a(yv)", fields)
-    _pad(out, 8)
-    if len(out) + len(payload) > _MAX_MESSAGE:
-        raise WireError("message longer than 128 MiB")
-    return bytes(out + payload)
