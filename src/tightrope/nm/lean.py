@@ -156,9 +156,9 @@ class LeanBus:
             self._serial += 1
             sent[self._serial] = i
             out += method_call(self._serial, destination=call.destination,
-                                    path=call.path, interface=call.interface,
-                                    member=call.member, signature=call.signature,
-                                    body=call.body)  # fmt: skip
+                               path=call.path, interface=call.interface,
+                               member=call.member, signature=call.signature,
+                               body=call.body)  # fmt: skip
         wait = timeout_s or self.timeout_s
         deadline = time.monotonic() + wait
         what = what_of(calls[0].interface, calls[0].member) if calls else ""
