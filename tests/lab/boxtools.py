@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tightrope.errors import LabError
-from tightrope.lab import LAB_PSK, LAB_SSID, Box
+from tightrope.lab import LAB_PSK, LAB_SSID, Box, Lab
 from tightrope.remote.zipapp import build
 
 PYZ = "/root/tightrope.pyz"
@@ -148,3 +148,25 @@ def both_ports_up(box: Box, timeout_s: int = 90) -> None:
             return
         time.sleep(1)
     raise AssertionError("the bond's ports did not both come up")
+
+
+def cable_failover(lab: Lab, box: Box) -> None:
+    """With the bond committed at NEW: once both ports are in, pulling the cable moves the
+    traffic to wlan0 (probes from the laptop answered, no gap of 3 s), and plugging it back
+    moves it back to eth0 (the primary)."""
+    both_ports_up(box, 90)  # Wi-Fi re-associates after a boot
+    run = lab.start_ping(NEW, seconds=8)
+    time.sleep(2)
+    box.pull_cable()
+    time.sleep(3)
+    result = run.result()
+    assert result.received > 0 and result.longest_gap_ms() < 3000, result.longest_gap_ms()
+    active = json.loads(tr(box, "status --json", host=NEW).stdout)["bonds"][0]
+    assert active["active_port"] == "wlan0"
+    box.plug_cable()
+    for _ in range(30):
+        active = json.loads(tr(box, "status --json", host=NEW).stdout)["bonds"][0]
+        if active["active_port"] == "eth0":
+            break
+        time.sleep(1)
+    assert active["active_port"] == "eth0"  # primary: traffic fails back to the cable

@@ -9,9 +9,7 @@ it and leaves box0 alone; the same run once more changes nothing anywhere.
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +18,13 @@ import yaml
 
 from tests.ansible.playbook import EXAMPLES, Run, build_and_install, playbook
 from tests.lab.boxtools import install, profiles, wait_ssh
-from tightrope.lab import LAB_PSK, LAB_SSID, Box, Lab, image
+from tightrope.lab import LAB_PSK, LAB_SSID, Box, Lab
 
 pytestmark = pytest.mark.lab
 
 WRONG_PSK = "not-the-lab-passphrase"
 NEW = {"box0": "198.18.1.64", "box1": "198.18.1.65"}
 OLD = {"box0": "198.18.1.50", "box1": "198.18.1.60"}
-
-
-@pytest.fixture(scope="module")
-def two_boxes(lab_image: image.Image) -> Iterator[Lab]:
-    lab = Lab(f"ans{os.getpid() % 100000}")
-    try:
-        t0 = time.monotonic()
-        lab.up(["netplan", "netplan"])
-        print(f"\n[lab] two boxes up in {time.monotonic() - t0:.0f} s ({lab.accel})")
-        yield lab
-    finally:
-        lab.down()
 
 
 def _inventory(lab: Lab, tmp: Path, box1_psk: str = WRONG_PSK) -> Path:
@@ -109,9 +95,9 @@ def _answers(box: Box, host: str) -> bool:
 
 
 def test_ansible_fleet_commits_the_good_box_and_reports_the_rolled_back_one(
-    two_boxes: Lab, tmp_path: Path
+    netplan_pair: Lab, tmp_path: Path
 ) -> None:
-    lab = two_boxes
+    lab = netplan_pair
     box0, box1 = lab.boxes
     collections = build_and_install(tmp_path)
     _inventory(lab, tmp_path)

@@ -99,6 +99,12 @@ def test_pulling_and_plugging_the_cable(netplan_lab: Lab, netplan_box: Box) -> N
 def test_restore_returns_to_pristine(netplan_box: Box) -> None:
     box = netplan_box
     box.ssh("touch /root/dirty && nmcli connection delete netplan-eth0", host=box.spec.wlan0_ip)
+    # NetworkManager may list the deleted profile a moment longer (once seen in CI: no device,
+    # no file), so the deletion is waited for.
+    for _ in range(20):
+        if "netplan-eth0" not in profiles(box, host=box.spec.wlan0_ip):
+            break
+        time.sleep(0.5)
     assert "netplan-eth0" not in profiles(box, host=box.spec.wlan0_ip)
     took = box.restore("pristine")
     assert took < 30
@@ -108,13 +114,5 @@ def test_restore_returns_to_pristine(netplan_box: Box) -> None:
     assert abs(skew) < 0.5, f"guest clock is {skew:.2f} s off after restore"
 
 
-def test_power_cut_boots_again_and_keeps_the_disk(netplan_lab: Lab, netplan_box: Box) -> None:
-    box = netplan_box
-    before = box.boot_id()
-    box.ssh("touch /root/survivor && sync", check=True)
-    box.power_cut()
-    box.wait_settled()
-    assert box.boot_id() != before
-    assert box.ssh("test -e /root/survivor").returncode == 0
-    # The start state was applied once, at first boot; a new boot does not redo it.
-    assert "netplan-eth0" in profiles(box)
+# The power cut (a new boot, the disk kept, the start state not redone) is proven by
+# test_apply_lab.py's test_power_cut, before and after a commit.

@@ -130,7 +130,7 @@ def test_drill_guard_and_watch(
     both_ports_up(box)
 
     # The guard brings the port back even if the drill dies with it down.
-    box.ssh("nohup python3 /root/tightrope.pyz drill --seconds 20 >/dev/null 2>&1 &", host=NEW)
+    box.ssh("nohup python3 /root/tightrope.pyz drill --seconds 8 >/dev/null 2>&1 &", host=NEW)
     for _ in range(60):
         if "state DOWN" in box.ssh("ip link show eth0", host=NEW).stdout:
             break

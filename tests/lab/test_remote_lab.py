@@ -84,16 +84,14 @@ def _summary(stdout: str) -> dict[str, Any]:
     return result
 
 
-def _lab(request: pytest.FixtureRequest, box_fixture: str) -> Lab:
-    return request.getfixturevalue("netplan_lab" if "netplan" in box_fixture else "rpios_lab")
-
-
-def test_remote_seed_journey(request: pytest.FixtureRequest, any_box: Box, tmp_path: Path) -> None:
-    lab = _lab(request, request.node.callspec.id)
+def test_remote_seed_journey(rpios_lab: Lab, rpios_box: Box, tmp_path: Path) -> None:
+    """The seed's journey from the laptop, on the box whose profiles are NetworkManager's own
+    keyfiles (the netplan box's is test_terminal_lab's, in a real terminal)."""
+    lab, box = rpios_lab, rpios_box
     cfg = _config(tmp_path)
     watch = _ArgvWatch()
     cp = subprocess.run(
-        _journey_argv(lab, any_box, cfg),
+        _journey_argv(lab, box, cfg),
         capture_output=True,
         text=True,
         timeout=600,
@@ -105,7 +103,7 @@ def test_remote_seed_journey(request: pytest.FixtureRequest, any_box: Box, tmp_p
     print(f"remote journey: {result['seconds']:.1f} s, outage {result['outage_s']}")
     assert LAB_PSK not in watch.seen, "the PSK showed in a laptop-side argv"
     status = subprocess.run(
-        _laptop_argv(lab, any_box, "status", "--json", "--host", f"root@{NEW}"),
+        _laptop_argv(lab, box, "status", "--json", "--host", f"root@{NEW}"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -214,51 +212,48 @@ class _ArgvWatch:
         self._t.join()
 
 
-def test_fleet_canary_stops_at_a_bad_box(tmp_path: Path) -> None:
+def test_fleet_canary_stops_at_a_bad_box(netplan_pair: Lab, tmp_path: Path) -> None:
     """Two boxes through the fleet path; box1 cannot join Wi-Fi (its access point is off).
     Canary first: box1 fails and rolls back, box0 is not touched. Then both in parallel
     without canary: box0 ends bonded, box1 rolled back, and the summary says so."""
-    import os as _os
+    lab = netplan_pair
+    box0, box1 = lab.boxes
+    box1.ssh("ip netns exec ap pkill hostapd", host=box1.spec.eth0_ip, check=False)
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text(
+        f"- {{host: root@{box1.spec.eth0_ip}, address: 198.18.1.65/24}}\n"
+        f"- {{host: root@{box0.spec.eth0_ip}, address: 198.18.1.64/24}}\n"
+    )
+    cfg = _config(tmp_path)
+    # Every port verified: by default box1's cable would carry its bond without Wi-Fi.
+    base = ["apply", str(cfg), "--hosts", str(hosts), "--yes", "--json", *FAST,
+            "--verify-all-ports"]
+    cp = subprocess.run(
+        _laptop_argv(lab, box0, *base, "--canary", "1"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+    outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
+    assert cp.returncode == 1, cp.stdout[-4000:] + cp.stderr[-2000:]
+    assert outcomes == {
+        f"root@{box1.spec.eth0_ip}": "rolled-back",
+        f"root@{box0.spec.eth0_ip}": "skipped",
+    }, summary
+    assert "198.18.1.50/24" in box0.ssh("ip -4 -o addr show eth0").stdout
 
-    with Lab(f"fleet{_os.getpid() % 10000}") as lab:
-        box0 = lab.up(["netplan", "netplan"])
-        box1 = lab.boxes[1]
-        box1.ssh("ip netns exec ap pkill hostapd", host=box1.spec.eth0_ip, check=False)
-        hosts = tmp_path / "hosts.yaml"
-        hosts.write_text(
-            f"- {{host: root@{box1.spec.eth0_ip}, address: 198.18.1.65/24}}\n"
-            f"- {{host: root@{box0.spec.eth0_ip}, address: 198.18.1.64/24}}\n"
-        )
-        cfg = _config(tmp_path)
-        # Every port verified: by default box1's cable would carry its bond without Wi-Fi.
-        base = ["apply", str(cfg), "--hosts", str(hosts), "--yes", "--json", *FAST,
-                "--verify-all-ports"]
-        cp = subprocess.run(
-            _laptop_argv(lab, box0, *base, "--canary", "1"),
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
-        outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
-        assert cp.returncode == 1, cp.stdout[-4000:] + cp.stderr[-2000:]
-        assert outcomes == {
-            f"root@{box1.spec.eth0_ip}": "rolled-back",
-            f"root@{box0.spec.eth0_ip}": "skipped",
-        }, summary
-        assert "198.18.1.50/24" in box0.ssh("ip -4 -o addr show eth0").stdout
-
-        cp = subprocess.run(
-            _laptop_argv(lab, box0, *base, "--parallel", "2"),
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
-        outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
-        assert outcomes == {
-            f"root@{box1.spec.eth0_ip}": "rolled-back",
-            f"root@{box0.spec.eth0_ip}": "committed",
-        }, [(r["host"], r["outcome"], r.get("reason")) for r in summary["results"]]
-        wait_ssh(box0, "198.18.1.64", 60)
-        wait_ssh(box1, box1.spec.eth0_ip, 60)
+    cp = subprocess.run(
+        _laptop_argv(lab, box0, *base, "--parallel", "2"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+    outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
+    assert outcomes == {
+        f"root@{box1.spec.eth0_ip}": "rolled-back",
+        f"root@{box0.spec.eth0_ip}": "committed",
+    }, [(r["host"], r["outcome"], r.get("reason")) for r in summary["results"]]
+    wait_ssh(box0, "198.18.1.64", 60)
+    wait_ssh(box1, box1.spec.eth0_ip, 60)
