@@ -15,10 +15,17 @@ from tests.unit.builders import netplan_start
 from tests.unit.fakebox import FakeBox, FakeClock
 from tests.unit.test_plan import PSK, seed_config
 from tightrope import proto
+from tightrope.box import app
 from tightrope.box.agent import REQUESTS, Agent, error_answer
 from tightrope.box.env import BoxEnv
 from tightrope.errors import Exit, TightropeError, worst
-from tightrope.remote.journey import Outcome, Until, apply_journey, undo_journey
+from tightrope.remote.journey import (
+    Outcome,
+    Until,
+    apply_journey,
+    request_config,
+    undo_journey,
+)
 from tightrope.remote.session import AgentSession, OnEvent, interpret
 from tightrope.remote.sshfail import SshFailure, classify
 from tightrope.txn.state import Store
@@ -135,10 +142,16 @@ class StandInBox:
         self.forgotten.append(address)
 
 
-def _run(box: StandInBox, **kw: Any) -> Any:
+def _run(box: StandInBox, consent_s: float = 0.0, **kw: Any) -> Any:
+    """consent_s: how long the yes takes (0: `--yes`; a person takes seconds)."""
     events: list[tuple[str, str]] = []
     box.opened = []
-    result = apply_journey(box, seed_config(), OPTS, consent=lambda a: True,
+
+    def consent(answer: Any) -> bool:
+        box.clock.sleep(consent_s)
+        return True
+
+    result = apply_journey(box, seed_config(), OPTS, consent=consent,
                            emit=lambda p, m: events.append((p, m)), clock=box.clock.now,
                            sleep=box.clock.sleep, **kw)  # fmt: skip
     return result, events
@@ -150,7 +163,7 @@ def test_journey_plans_starts_follows_and_confirms_one_agent_per_address(tmp_pat
     assert result.outcome == Outcome.COMMITTED and result.exit_code == 0
     assert result.new_address == NEW
     assert box.opened == [None, NEW]  # one session at the old address, one at the new
-    assert box.snapshots == 2  # plan once, re-read once to check the agreed plan
+    assert box.snapshots == 1  # `--yes`: the start takes the plan's read, a moment old
     assert any(p == "reached" for p, _ in events)
     # The probe that found the new address keeps its connection for that session; the old
     # address (which may be going away) is never probed on a kept one.
@@ -158,11 +171,18 @@ def test_journey_plans_starts_follows_and_confirms_one_agent_per_address(tmp_pat
     assert all(not keep for address, keep in box.probes if address != NEW)
 
 
+def test_after_a_person_s_yes_the_start_reads_the_box_again(tmp_path: Path) -> None:
+    box = StandInBox(tmp_path)
+    result, _ = _run(box, consent_s=6.0)
+    assert result.outcome == Outcome.COMMITTED
+    assert box.snapshots == 2  # the plan's read, and the start's own to check the agreed plan
+
+
 def test_a_box_that_moved_after_the_plan_is_refused_with_the_difference(tmp_path: Path) -> None:
     box = StandInBox(tmp_path)
     box.moved = True
     with pytest.raises(TightropeError) as err:
-        _run(box)
+        _run(box, consent_s=30.0)
     assert err.value.exit_code == Exit.PLAN_CHANGED
     assert "changed since the plan you agreed to" in str(err.value)
     assert box.store.pending_id() is None and box.store.all_ids() == []  # nothing started
@@ -538,3 +558,23 @@ def test_a_new_address_that_never_echoes_is_still_tried_over_ssh(tmp_path: Path)
     watch = _Watch(None, silent_turns=10**6)  # ICMP filtered at the new address
     result, _ = _run(box, watch=lambda new: watch)
     assert result.outcome == Outcome.COMMITTED, result
+
+
+def test_the_start_takes_the_plan_s_read_only_for_that_plan_and_only_while_fresh(
+    tmp_path: Path,
+) -> None:
+    box = StandInBox(tmp_path)
+    agent = Agent(box.env)
+    data, psk = request_config(seed_config())
+    planned = agent.handle(proto.PlanRequest(config=data, psk=psk, options=OPTS), _no_write)
+    assert isinstance(planned, proto.PlanAnswer) and box.snapshots == 1
+    # Only for the plan that read was for, and only once.
+    assert agent._fresh("0" * 64) is None and agent._fresh(planned.fingerprint) is not None
+    assert agent._fresh(planned.fingerprint) is None  # taken once
+    agent.handle(proto.PlanRequest(config=data, psk=psk, options=OPTS), _no_write)
+    box.clock.sleep(app.FRESH_READ_S + 0.1)  # a person read the plan: too old to stand in
+    assert agent._fresh(planned.fingerprint) is None
+
+
+def _no_write(msg: proto.Message) -> None:
+    raise AssertionError(f"no event expected: {msg}")

@@ -25,6 +25,7 @@ from tightrope.errors import ConfigError, Exit, TightropeError
 if TYPE_CHECKING:  # an agent that confirms or shows a status never plans: imported where used
     from tightrope.core.model import BondConfig
     from tightrope.core.plan import Plan
+    from tightrope.core.snapshot import Snapshot
 
 REQUESTS = (proto.Hello, proto.PlanRequest, proto.StartRequest, proto.TxnRequest,
             proto.UndoRequest, proto.StatusRequest, proto.HistoryRequest, proto.DrillRequest,
@@ -52,6 +53,8 @@ class Agent:
     def __init__(self, env: BoxEnv, laptop_spoke: Callable[[], bool] = lambda: False) -> None:
         self.env = env
         self.shown: dict[str, Plan] = {}  # fingerprint -> the plan shown in this session
+        # fingerprint -> when (monotonic) the box was read for it, and that read
+        self.reads: dict[str, tuple[float, Snapshot]] = {}
         # Whether the laptop closed the session or sent another line: a watch then ends.
         self.laptop_spoke = laptop_spoke
 
@@ -61,15 +64,18 @@ class Agent:
             return proto.HelloAnswer(version=__version__, hostname=socket.gethostname(),
                                      python=platform.python_version())  # fmt: skip
         if isinstance(msg, proto.PlanRequest):
+            read_at = env.clock.mono()
             planned = app.plan(env, self._config(msg.config, msg.psk))
             self.shown[planned.fingerprint] = planned.plan
+            self.reads = {planned.fingerprint: (read_at, planned.snapshot)}
             return proto.PlanAnswer(host=planned.host, nm_version=planned.nm_version,
                                     plan=planned.plan.to_dict(),
                                     fingerprint=planned.fingerprint)  # fmt: skip
         if isinstance(msg, proto.StartRequest):
             config = self._config(msg.config, msg.psk)
-            return app.start(env, config, msg.options, msg.fingerprint,
-                             self.shown.get(msg.fingerprint))  # fmt: skip
+            agreed = msg.fingerprint
+            return app.start(env, config, msg.options, agreed, self.shown.get(agreed),
+                             self._fresh(agreed))  # fmt: skip
         if isinstance(msg, proto.UndoRequest):
             return app.undo(env, msg.txn, msg.options)
         if isinstance(msg, proto.StatusRequest):
@@ -107,6 +113,12 @@ class Agent:
             self.env.require_root()
             return app.wait(self.env, msg.txn, msg.wait_s, tell)
         return app.progress(self.env, msg.txn)
+
+    def _fresh(self, agreed: str) -> Snapshot | None:
+        """The read behind the plan just shown in this session, if still fresh (app.fresh)."""
+        if agreed not in self.reads:
+            return None
+        return app.fresh(self.env, *self.reads.pop(agreed))
 
     @staticmethod
     def _config(data: dict[str, Any], psk: dict[str, str]) -> BondConfig:

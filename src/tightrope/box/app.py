@@ -23,6 +23,9 @@ from tightrope.errors import Busy, Exit, TightropeError
 from tightrope.txn import control, expiry
 from tightrope.txn.state import TxnState
 
+# How old (from its beginning) the plan's read of the box may be for the start to take it.
+FRESH_READ_S = 5.0
+
 if TYPE_CHECKING:  # imported where used: an agent that confirms or shows a status never plans
     from tightrope.core.drill import DrillResult
     from tightrope.core.model import BondConfig
@@ -88,13 +91,21 @@ def _refuse_if_checkpoint(snap: Snapshot) -> None:
         )  # fmt: skip
 
 
-def plan(env: BoxEnv, config: BondConfig) -> Planned:
-    """Read the box once and plan; refuses while another change is pending."""
+def fresh(env: BoxEnv, read_at: float, read: Snapshot) -> Snapshot | None:
+    """A read of the box begun at read_at (monotonic), if a start may take it instead of its
+    own: when it follows the plan at once (`--yes`), a new read (a second or two on a small
+    box) would guard against no more than the moment since. After a person's answer: None."""
+    return read if env.clock.mono() - read_at <= FRESH_READ_S else None
+
+
+def plan(env: BoxEnv, config: BondConfig, read: Snapshot | None = None) -> Planned:
+    """Read the box once and plan; refuses while another change is pending. read: a read
+    of the box the caller has just made (with secrets), taken instead of a new one."""
     from tightrope.core.plan import make_plan
 
     env.require_root()
     _refuse_if_pending(env)
-    snap = env.read_snapshot(True)
+    snap = read if read is not None else env.read_snapshot(True)
     _refuse_if_checkpoint(snap)
     p = make_plan(config, snap)
     return Planned(p, snap.hostname, snap.nm_version, fingerprint(p), snap)
@@ -115,9 +126,11 @@ def start(
     options: proto.Options,
     agreed: str,
     agreed_plan: Plan | None = None,
+    read: Snapshot | None = None,
 ) -> proto.TxnView:
-    """Start the change planned as `agreed` (a fingerprint); refuse if the box moved since."""
-    now = plan(env, config)
+    """Start the change planned as `agreed` (a fingerprint); refuse if the box moved since.
+    read: the box as read a moment ago (the agent's plan of this session), else read anew."""
+    now = plan(env, config, read)
     if now.fingerprint != agreed:
         raise PlanChanged(f"the box changed since the plan you agreed to: "
                           f"{_difference(agreed_plan, now.plan)}")  # fmt: skip
