@@ -118,18 +118,26 @@ def wait_phase(box: Box, host: str, phases: tuple[str, ...], timeout: float) -> 
 def runner_stacks(box: Box, host: str) -> str:
     """Where a runner that seems stuck is: its threads' stacks (SIGUSR1, box/run.py) and the
     journal's last lines, for the failure's message."""
-    try_ssh(box, "systemctl kill -s USR1 'tightrope-txn-*' >/dev/null 2>&1; sleep 1", host)
-    cp = try_ssh(box, "journalctl -t tightrope -n 150 --no-pager -o short-monotonic", host)
-    return f"runner journal (after SIGUSR1):\n{cp.stdout[-12000:]}"
+    for at in dict.fromkeys((host, OLD, NEW)):  # where the box answers, if it does at all
+        if try_ssh(box, "true", at).returncode == 0:
+            break
+    try_ssh(box, "systemctl kill -s USR1 'tightrope-txn-*' >/dev/null 2>&1; sleep 1", at)
+    cp = try_ssh(box, "journalctl -t tightrope -n 150 --no-pager -o short-monotonic; "
+                 "echo '--- /root/apply.out:'; tail -c 3000 /root/apply.out", at)  # fmt: skip
+    return f"runner journal at {at} (after SIGUSR1):\n{cp.stdout[-12000:]}"
 
 
 def start_apply(box: Box, options: str = "", host: str | None = None) -> None:
-    """Start `apply --no-wait`; the SSH session may die as the address moves, that is fine."""
-    box.ssh(
+    """Start `apply --no-wait`; the SSH session may die as the address moves, that is fine
+    (exit 255), but an apply that refused or failed to start fails the test with its words."""
+    cp = box.ssh(
         f"python3 {PYZ} apply /root/bond.yaml --yes --no-wait {options} > /root/apply.out 2>&1",
         host=host,
         timeout=60,
     )
+    if cp.returncode not in (0, 255):
+        out = box.ssh("cat /root/apply.out", host=host, timeout=30).stdout
+        raise AssertionError(f"apply --no-wait exited {cp.returncode}:\n{out[-3000:]}")
 
 
 @pytest.fixture(scope="session")

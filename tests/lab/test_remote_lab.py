@@ -47,10 +47,10 @@ def _laptop_argv(lab: Lab, box: Box, *args: str) -> list[str]:
     ]
 
 
-def _journey_argv(lab: Lab, box: Box, cfg: Path) -> list[str]:
+def _journey_argv(lab: Lab, box: Box, cfg: Path, windows: list[str] = FAST) -> list[str]:
     """The seed's journey from the laptop: apply at the old address, follow the box."""
     return _laptop_argv(lab, box, "apply", str(cfg), "--host", f"root@{OLD}", "--yes", "--json",
-                        *FAST)  # fmt: skip
+                        *windows)  # fmt: skip
 
 
 def _config(tmp_path: Path, psk: str = LAB_PSK, **kw: Any) -> Path:
@@ -147,8 +147,12 @@ def test_ssh_cut_mid_journey_tells_the_truth(
     netplan_lab: Lab, netplan_box: Box, tmp_path: Path
 ) -> None:
     cfg = _config(tmp_path)
+    # The shortest windows a good change passes in (the cable verified, Wi-Fi not waited for):
+    # the laptop stays cut off for longer than both.
+    confirm_s, verify_s = 20, 30
+    windows = ["--confirm-timeout", str(confirm_s), "--verify-timeout", str(verify_s)]
     proc = subprocess.Popen(
-        _journey_argv(netplan_lab, netplan_box, cfg),
+        _journey_argv(netplan_lab, netplan_box, cfg, windows),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -167,7 +171,7 @@ def test_ssh_cut_mid_journey_tells_the_truth(
             break
         time.sleep(0.2)
     subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "down"], check=True)
-    time.sleep(30 + 40 + 10)
+    time.sleep(confirm_s + verify_s + 10)
     subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
     subprocess.run(
         ["ip", "-n", ns, "route", "replace", "default", "via", "198.18.1.1"], check=False
