@@ -178,3 +178,14 @@ def cable_failover(lab: Lab, box: Box) -> None:
             break
         time.sleep(1)
     assert active["active_port"] == "eth0"  # primary: traffic fails back to the cable
+
+
+def undo_and_confirm(box: Box) -> dict[str, Any]:
+    """With the bond committed at NEW: `undo` on the box, confirmed at OLD once it asks; the
+    undo's final state."""
+    box.ssh(f"python3 {PYZ} undo --no-wait --confirm-timeout 60 --verify-timeout 90 "
+            ">/dev/null 2>&1", host=NEW, timeout=30)  # fmt: skip
+    wait_phase(box, OLD, ("awaiting-confirm",), 240)
+    cp = tr(box, "confirm")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    return wait_phase(box, OLD, ("committed", "rolled-back", "failed"), 60)

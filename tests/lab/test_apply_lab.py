@@ -22,6 +22,7 @@ from tests.lab.boxtools import (
     start_apply,
     tr,
     try_ssh,
+    undo_and_confirm,
     wait_phase,
     wait_ssh,
     write_config,
@@ -72,11 +73,8 @@ def test_rpios_box_commits_reboots_fails_over_and_undoes(
     assert sorted(n for n in names if n != "lo") == ["bond0", "bond0-port-eth0", "bond0-port-wlan0"]
     cable_failover(rpios_lab, box)
 
-    box.ssh("python3 /root/tightrope.pyz undo --no-wait --confirm-timeout 60 "
-            "--verify-timeout 90 >/dev/null 2>&1", host=NEW, timeout=30)  # fmt: skip
-    wait_phase(box, OLD, ("awaiting-confirm",), 240)
-    cp = tr(box, "confirm")
-    assert cp.returncode == 0, cp.stdout + cp.stderr
+    done = undo_and_confirm(box)
+    assert done["outcome"] == "committed", done
     assert profiles(box) == before
 
 

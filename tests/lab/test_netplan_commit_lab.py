@@ -25,6 +25,7 @@ from tests.lab.boxtools import (
     profiles,
     start_apply,
     tr,
+    undo_and_confirm,
     wait_phase,
     wait_ssh,
     write_config,
@@ -118,12 +119,7 @@ def test_netplan_box_commits_reboots_and_undoes_as_netplan_yaml(
     _check_committed(box, NEW)
     cable_failover(lab, box)
 
-    box.ssh("python3 /root/tightrope.pyz undo --no-wait --confirm-timeout 60 "
-            "--verify-timeout 90 >/dev/null 2>&1", host=NEW, timeout=30)  # fmt: skip
-    wait_phase(box, OLD, ("awaiting-confirm",), 240)
-    cp = tr(box, "confirm")
-    assert cp.returncode == 0, cp.stdout + cp.stderr
-    done = wait_phase(box, OLD, ("committed", "rolled-back", "failed"), 60)
+    done = undo_and_confirm(box)
     assert done["outcome"] == "committed" and not done["reason"], done
     assert _files_digest(box, OLD) == before_files
     assert profiles(box) == before

@@ -232,13 +232,7 @@ def test_fleet_canary_stops_at_a_bad_box(netplan_pair: Lab, tmp_path: Path) -> N
     # Every port verified: by default box1's cable would carry its bond without Wi-Fi.
     base = ["apply", str(cfg), "--hosts", str(hosts), "--yes", "--json", *FAST,
             "--verify-all-ports"]
-    cp = subprocess.run(
-        _laptop_argv(lab, box0, *base, "--canary", "1"),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+    cp, summary = _fleet(lab, box0, *base, "--canary", "1")
     outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
     assert cp.returncode == 1, cp.stdout[-4000:] + cp.stderr[-2000:]
     assert outcomes == {
@@ -247,13 +241,7 @@ def test_fleet_canary_stops_at_a_bad_box(netplan_pair: Lab, tmp_path: Path) -> N
     }, summary
     assert "198.18.1.50/24" in box0.ssh("ip -4 -o addr show eth0").stdout
 
-    cp = subprocess.run(
-        _laptop_argv(lab, box0, *base, "--parallel", "2"),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+    cp, summary = _fleet(lab, box0, *base, "--parallel", "2")
     outcomes = {r["host"]: r["outcome"] for r in summary["results"]}
     assert outcomes == {
         f"root@{box1.spec.eth0_ip}": "rolled-back",
@@ -261,3 +249,11 @@ def test_fleet_canary_stops_at_a_bad_box(netplan_pair: Lab, tmp_path: Path) -> N
     }, [(r["host"], r["outcome"], r.get("reason")) for r in summary["results"]]
     wait_ssh(box0, "198.18.1.64", 60)
     wait_ssh(box1, box1.spec.eth0_ip, 60)
+
+
+def _fleet(lab: Lab, box: Box, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """A fleet run from the laptop, and its summary event."""
+    cp = subprocess.run(_laptop_argv(lab, box, *args), capture_output=True, text=True,
+                        timeout=900)  # fmt: skip
+    (summary,) = [e for e in _events(cp.stdout) if e.get("event") == "summary"]
+    return cp, summary
