@@ -84,6 +84,7 @@ class FakeBox:
         self.gateway_answers = True
         self.gateway_answers_arp: bool | None = True  # None: the box cannot tell
         self.arp_probes: list[tuple[str, str]] = []
+        self.arp_answer: Callable[[], bool | None] | None = None  # per probe, if set
         self.dad_probes: list[tuple[str, str]] = []
         self.taken: set[str] = set()  # addresses another machine on the LAN has
         # Signals NetworkManager sends when a device is activated, by interface.
@@ -295,7 +296,7 @@ class FakeBox:
 
     def arp_probe(self, address: str, interface: str) -> bool | None:
         self.arp_probes.append((address, interface))
-        return self.gateway_answers_arp
+        return self.arp_answer() if self.arp_answer else self.gateway_answers_arp
 
     def address_taken(self, address: str, interface: str) -> bool | None:
         self.dad_probes.append((address, interface))

@@ -363,14 +363,26 @@ def test_absent_ssid_rolls_back_after_the_supplicants_scans(tmp_path: Path) -> N
     assert took < 2
 
 
-def test_silent_gateway_rolls_back_after_one_arp_probe(tmp_path: Path) -> None:
+def test_silent_gateway_rolls_back_after_two_arp_probes(tmp_path: Path) -> None:
     box, clock = FakeBox(netplan_start()), FakeClock()
     box.gateway_answers = False
     box.gateway_answers_arp = False
     final, took = _verifying_took(box, clock, tmp_path, config(gateway="198.18.1.254"))
     assert (final.outcome, final.reason) == ("rolled-back", GW_SILENT)
-    assert box.arp_probes == [("198.18.1.254", "bond0")]
-    assert took < 2
+    assert box.arp_probes == [("198.18.1.254", "bond0")] * 2
+    assert took < 3
+
+
+def test_one_unanswered_arp_probe_is_no_verdict(tmp_path: Path) -> None:
+    # A starved box can miss a round of replies: that alone rolls nothing back.
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    answers = iter([False, True])
+    box.arp_answer = lambda: next(answers, True)
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: [store.raise_flag(i, "confirm") for i in store.all_ids()])
+    final = _run(tmp_path, box, clock, config())
+    assert final.outcome == "committed", final.reason
+    assert box.arp_probes[0] == ("198.18.1.1", "bond0")
 
 
 def test_gateway_that_answers_arp_is_probed_once(tmp_path: Path) -> None:

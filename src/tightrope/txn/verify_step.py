@@ -22,6 +22,10 @@ from tightrope.txn.steps import Context, RolledBack, activate_port
 # NetworkManager's supplicant timeout (25 s) and a margin: what a second try may take.
 RETRY_ROOM_S = 30.0
 DAD_WAIT_S = 5.0  # the probe takes under a second; a box this busy is not a verdict
+# A gateway is called silent after this many ARP probes in a row went unanswered (each is
+# ARP_PROBES requests, a second apart): one was a good change's false verdict once, on an
+# emulated box starved of CPU beside another (the lab's fleet test, 2026-12-07).
+SILENT_PROBES = 2
 
 
 class DadProbe:
@@ -58,6 +62,7 @@ class Verify:
         self.ctx = ctx
         self.trip = Tripwire(ctx.config)
         self.gateway_answered_arp = False
+        self.gateway_silences = 0  # ARP probes in a row the gateway did not answer
         self.until = 0.0  # the verification window's end (monotonic)
         self.wifi = {p.interface for p in ctx.config.wifi_ports}
         self.statics = [str(a.ip) for a in ctx.config.ipv4.addresses]
@@ -189,7 +194,8 @@ class Verify:
     def _probe_gateway(self, gw: str) -> None:
         ctx = self.ctx
         answered = ctx.system.arp_probe(gw, ctx.config.name)
-        if answered is False:
+        self.gateway_silences = self.gateway_silences + 1 if answered is False else 0
+        if self.gateway_silences >= SILENT_PROBES:
             arp = ctx.config.arp
             targets = [str(t) for t in arp.targets] if arp else []
             self._certain(gateway_silent(gw, ctx.config.name, targets))
