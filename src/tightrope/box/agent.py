@@ -53,8 +53,7 @@ class Agent:
     def __init__(self, env: BoxEnv, laptop_spoke: Callable[[], bool] = lambda: False) -> None:
         self.env = env
         self.shown: dict[str, Plan] = {}  # fingerprint -> the plan shown in this session
-        # fingerprint -> when (monotonic) the box was read for it, and that read
-        self.reads: dict[str, tuple[float, Snapshot]] = {}
+        self.last: app.Planned | None = None  # the last plan shown, until its start takes it
         # Whether the laptop closed the session or sent another line: a watch then ends.
         self.laptop_spoke = laptop_spoke
 
@@ -64,10 +63,9 @@ class Agent:
             return proto.HelloAnswer(version=__version__, hostname=socket.gethostname(),
                                      python=platform.python_version())  # fmt: skip
         if isinstance(msg, proto.PlanRequest):
-            read_at = env.clock.mono()
             planned = app.plan(env, self._config(msg.config, msg.psk))
             self.shown[planned.fingerprint] = planned.plan
-            self.reads = {planned.fingerprint: (read_at, planned.snapshot)}
+            self.last = planned
             return proto.PlanAnswer(host=planned.host, nm_version=planned.nm_version,
                                     plan=planned.plan.to_dict(),
                                     fingerprint=planned.fingerprint)  # fmt: skip
@@ -116,9 +114,11 @@ class Agent:
 
     def _fresh(self, agreed: str) -> Snapshot | None:
         """The read behind the plan just shown in this session, if still fresh (app.fresh)."""
-        if agreed not in self.reads:
+        last = self.last
+        if last is None or last.fingerprint != agreed:
             return None
-        return app.fresh(self.env, *self.reads.pop(agreed))
+        self.last = None
+        return app.fresh(self.env, last)
 
     @staticmethod
     def _config(data: dict[str, Any], psk: dict[str, str]) -> BondConfig:

@@ -49,6 +49,8 @@ class Planned:
     nm_version: str
     fingerprint: str
     snapshot: Snapshot = field(repr=False)
+    # When (monotonic) the read of the box behind this plan began; -inf: not known.
+    read_at: float = field(default=float("-inf"), repr=False)
 
 
 def fingerprint(plan: Plan) -> str:
@@ -91,11 +93,11 @@ def _refuse_if_checkpoint(snap: Snapshot) -> None:
         )  # fmt: skip
 
 
-def fresh(env: BoxEnv, read_at: float, read: Snapshot) -> Snapshot | None:
-    """A read of the box begun at read_at (monotonic), if a start may take it instead of its
-    own: when it follows the plan at once (`--yes`), a new read (a second or two on a small
-    box) would guard against no more than the moment since. After a person's answer: None."""
-    return read if env.clock.mono() - read_at <= FRESH_READ_S else None
+def fresh(env: BoxEnv, planned: Planned) -> Snapshot | None:
+    """The plan's read of the box, if a start may take it instead of its own: when it follows
+    the plan at once (`--yes`), a new read (a second or two on a small box) would guard against
+    no more than the moment since. After a person's answer: None."""
+    return planned.snapshot if env.clock.mono() - planned.read_at <= FRESH_READ_S else None
 
 
 def plan(env: BoxEnv, config: BondConfig, read: Snapshot | None = None) -> Planned:
@@ -105,10 +107,11 @@ def plan(env: BoxEnv, config: BondConfig, read: Snapshot | None = None) -> Plann
 
     env.require_root()
     _refuse_if_pending(env)
+    read_at = env.clock.mono() if read is None else float("-inf")
     snap = read if read is not None else env.read_snapshot(True)
     _refuse_if_checkpoint(snap)
     p = make_plan(config, snap)
-    return Planned(p, snap.hostname, snap.nm_version, fingerprint(p), snap)
+    return Planned(p, snap.hostname, snap.nm_version, fingerprint(p), snap, read_at)
 
 
 def plan_only(env: BoxEnv, config: BondConfig) -> Planned:

@@ -43,7 +43,6 @@ def add_apply_options(p: argparse.ArgumentParser) -> None:
 
 def apply_config(config: BondConfig, args: argparse.Namespace) -> int:
     env = _env(args)
-    read_at = env.clock.mono()
     planned = app.plan(env, config)
     render.plan(planned.plan, hostname=planned.host, nm_version=planned.nm_version,
                 as_json=args.json)  # fmt: skip
@@ -52,7 +51,7 @@ def apply_config(config: BondConfig, args: argparse.Namespace) -> int:
     if not args.yes and not render_txn.consent(f"Apply these changes to {planned.host}?"):
         return int(Exit.FAILED)
     started = app.start(env, config, inputs.apply_options(args), planned.fingerprint,
-                        planned.plan, app.fresh(env, read_at, planned.snapshot))  # fmt: skip
+                        planned.plan, app.fresh(env, planned))  # fmt: skip
     if args.no_wait:
         render_txn.started(started, as_json=args.json)
         return int(Exit.OK)
