@@ -1,12 +1,12 @@
-"""Our duplicate-address probe's frames (core/arp) and this box's MACs (txn/dad): pure."""
+"""Our ARP frames (core/arp) and this box's MACs (txn/arpsock): pure."""
 
 from __future__ import annotations
 
 import struct
 from pathlib import Path
 
-from tightrope.core.arp import ETH_P_ARP, claimed_by, probe_frame
-from tightrope.txn.dad import our_macs
+from tightrope.core.arp import ETH_P_ARP, claimed_by, probe_frame, request_frame, sent_by
+from tightrope.txn.arpsock import our_macs
 
 OURS = bytes.fromhex("525400180132")
 LAPTOP = bytes.fromhex("5254001801aa")
@@ -53,3 +53,23 @@ def test_our_macs_are_read_from_sysfs(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         (tmp_path / name / "address").write_text(text)
     assert our_macs(tmp_path) == frozenset({OURS, bytes(6)})
+
+
+GATEWAY = "198.18.1.1"
+
+
+def test_the_gateway_request_carries_our_address() -> None:
+    assert request_frame(OURS, GATEWAY, "198.18.1.64") == _arp(1, OURS, "198.18.1.64", GATEWAY)
+
+
+def test_only_the_gateway_itself_answers_for_it() -> None:
+    mine = frozenset({OURS})
+    reply = _arp(2, LAPTOP, GATEWAY, "198.18.1.64", dst=OURS)
+    assert sent_by(reply, GATEWAY, mine) == LAPTOP
+    assert sent_by(_arp(1, LAPTOP, GATEWAY, "198.18.1.9"), GATEWAY, mine) == LAPTOP
+    # Another machine's probe for the gateway's address, our own request heard back, and
+    # a reply from someone else are no answer.
+    assert sent_by(_arp(1, LAPTOP, "0.0.0.0", GATEWAY), GATEWAY, mine) is None
+    assert sent_by(request_frame(OURS, GATEWAY, "198.18.1.64"), GATEWAY, mine) is None
+    assert sent_by(_arp(2, LAPTOP, "198.18.1.9", "198.18.1.64"), GATEWAY, mine) is None
+    assert sent_by(b"\x00" * 20, GATEWAY, mine) is None

@@ -30,7 +30,7 @@ MIRROR = os.environ.get("TIGHTROPE_LAB_MIRROR", "http://deb.debian.org/debian")
 PACKAGES: tuple[str, ...] = (
     "systemd-sysv", "udev", "dbus", "kmod", "linux-image-amd64", "initramfs-tools",
     "network-manager", "netplan.io", "hostapd", "openssh-server", "iw", "wireless-regdb",
-    "iproute2", "iputils-ping", "iputils-arping", "python3", "procps", "wpasupplicant",
+    "iproute2", "iputils-ping", "python3", "procps", "wpasupplicant",
     "dnsmasq-base",
 )  # fmt: skip
 DISK_SIZE = "3G"

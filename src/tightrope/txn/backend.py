@@ -87,8 +87,8 @@ class System(Protocol):
     def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool: ...
 
     def arp_probe(self, address: str, interface: str) -> bool | None:
-        """Did `address` answer ARP through `interface` (a few probes, a few seconds)?
-        None: no tool to tell, or it failed."""
+        """Did `address` answer ARP through `interface` (a few requests, a few seconds)?
+        None: could not ask (no packet socket, the interface gone)."""
         ...
 
     def address_taken(self, address: str, interface: str) -> bool | None:

@@ -6,23 +6,20 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tightrope import nm
-from tightrope.core.arp import neigh_answered, parse_arping, parse_neigh_state
 from tightrope.core.snapshot import Snapshot
 from tightrope.nm import writer
 from tightrope.nm.errors import NMError
 from tightrope.nm.events import DeviceEventStream
-from tightrope.txn import dad
+from tightrope.txn import arpsock
 from tightrope.txn.atomic import write_atomic
 from tightrope.txn.backend import DependencyNotReady, Settings
 
 # Where netplan reads YAML (0.106: /lib, /etc, /run; later releases also /usr/lib).
 NETPLAN_DIRS = ("/lib/netplan", "/usr/lib/netplan", "/etc/netplan", "/run/netplan")
-ARP_PROBES = 3  # a second apart: a silent gateway is certain after about 3 s
 # netplan's generator itself, which `netplan generate` only wraps (netplan/cli/commands/
 # generate.py runs it with the same --root-dir) and systemd runs at boot: called directly it
 # saves the CLI's Python start, measured at about 2 s per call on the lab box under TCG, and
@@ -142,45 +139,10 @@ class HostSystem:
             return False
 
     def arp_probe(self, address: str, interface: str) -> bool | None:
-        exe = shutil.which("arping")
-        if exe is None:
-            return self._neigh_probe(address, interface)
-        # -f: done at the first reply; otherwise ARP_PROBES requests, one a second.
-        argv = [exe, "-f", "-c", str(ARP_PROBES), "-w", str(ARP_PROBES + 1), "-I", interface,
-                address]  # fmt: skip
-        try:
-            cp = subprocess.run(argv, capture_output=True, text=True, timeout=ARP_PROBES + 10,
-                                check=False)  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        result = parse_arping(cp.stdout)
-        if result is None or (result.sent == 0 and not result.answered):
-            return None  # arping could not send (no address yet, interface gone)
-        return result.answered
+        return arpsock.gateway_answers(address, interface)
 
     def address_taken(self, address: str, interface: str) -> bool | None:
-        return dad.address_taken(address, interface)
-
-    def _neigh_probe(self, address: str, interface: str) -> bool | None:
-        """Without arping: forget what the kernel knew about `address` on `interface`, send
-        it one packet, and read the neighbour entry once the kernel's own ARP probes (three,
-        a second apart, by default) have ended. Forgetting first matters: an entry whose
-        probes began before the bond had a carrier would fail early, and wrongly."""
-        try:
-            subprocess.run(["ip", "-4", "neigh", "flush", "to", address, "dev", interface],
-                           capture_output=True, timeout=10, check=False)  # fmt: skip
-            self.ping(address, interface, count=1)
-            for _ in range(12):
-                cp = subprocess.run(["ip", "-4", "neigh", "show", "to", address, "dev",
-                                     interface], capture_output=True, text=True, timeout=10,
-                                    check=False)  # fmt: skip
-                verdict = neigh_answered(parse_neigh_state(cp.stdout, address))
-                if verdict is not None:
-                    return verdict
-                time.sleep(0.5)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return None
+        return arpsock.address_taken(address, interface)
 
     def netplan_generate(self) -> bool:
         argv = self._generate_argv()

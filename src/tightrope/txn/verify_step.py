@@ -23,8 +23,8 @@ from tightrope.txn.steps import Context, RolledBack, activate_port
 RETRY_ROOM_S = 30.0
 DAD_WAIT_S = 5.0  # the probe takes under a second; a box this busy is not a verdict
 # A gateway is called silent after this many ARP probes in a row went unanswered (each is
-# ARP_PROBES requests, a second apart): one was a good change's false verdict once, on an
-# emulated box starved of CPU beside another (the lab's fleet test, 2026-12-07).
+# txn/arpsock.GATEWAY_REQUESTS requests, a second apart): one was a good change's false
+# verdict once, on an emulated box starved of CPU beside another (the lab's fleet test, 2026-12-07).
 SILENT_PROBES = 2
 
 
