@@ -116,15 +116,19 @@ def wait_phase(box: Box, host: str, phases: tuple[str, ...], timeout: float) -> 
 
 
 def runner_stacks(box: Box, host: str) -> str:
-    """Where a runner that seems stuck is: its threads' stacks (SIGUSR1, box/run.py) and the
-    journal's last lines, for the failure's message."""
+    """Where a runner that seems stuck is: its threads' stacks (SIGUSR1, box/run.py), the
+    journal's last lines and NetworkManager's (what a port waited for), for the failure's
+    message."""
     for at in dict.fromkeys((host, OLD, NEW)):  # where the box answers, if it does at all
         if try_ssh(box, "true", at).returncode == 0:
             break
     try_ssh(box, "systemctl kill -s USR1 'tightrope-txn-*' >/dev/null 2>&1; sleep 1", at)
     cp = try_ssh(box, "journalctl -t tightrope -n 150 --no-pager -o short-monotonic; "
-                 "echo '--- /root/apply.out:'; tail -c 3000 /root/apply.out", at)  # fmt: skip
-    return f"runner journal at {at} (after SIGUSR1):\n{cp.stdout[-12000:]}"
+                 "echo '--- /root/apply.out:'; tail -c 3000 /root/apply.out; "
+                 "echo '--- NetworkManager:'; journalctl -u NetworkManager -u wpa_supplicant "
+                 "-n 400 --no-pager -o short-monotonic | grep -E 'wlan0|eth0|bond0' | "
+                 "tail -n 150 | cut -c1-240", at)  # fmt: skip
+    return f"runner journal at {at} (after SIGUSR1):\n{cp.stdout[-40000:]}"
 
 
 def start_apply(box: Box, options: str = "", host: str | None = None) -> None:

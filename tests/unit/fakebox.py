@@ -92,6 +92,9 @@ class FakeBox:
         # Activations of a Wi-Fi port that fail (their signals; the port is then left
         # disconnected with the last signal's reason), one list per try, before it joins.
         self.failed_tries: dict[str, list[list[DeviceEvent]]] = {}
+        # Activations of a port that NetworkManager never attaches to the bond (it waits in
+        # ip-config for good), by interface, before one that joins.
+        self.stuck_tries: dict[str, int] = {}
         self.streams: list[FakeEvents] = []
         self.generated = 0
         # Port activations refused as NetworkManager does while the new bond is not ready.
@@ -213,6 +216,11 @@ class FakeBox:
             )
             return
         dev = self.devices[iface]
+        if self.stuck_tries.get(iface):
+            self.stuck_tries[iface] -= 1
+            self.devices[iface] = replace(dev, state="ip-config", controller="bond0",
+                                          state_reason="none", active_profile=uuid)
+            return
         failed_try = self.failed_tries.get(iface) and self.failed_tries[iface].pop(0)
         if failed_try:
             self.emit(*failed_try)

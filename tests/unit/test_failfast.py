@@ -15,7 +15,14 @@ from tests.unit.builders import netplan_start
 from tests.unit.fakebox import FakeBox, FakeClock
 from tests.unit.test_plan import PSK
 from tightrope.core.config import Sources, parse_config
-from tightrope.core.failfast import DeviceEvent, Rejoin, Tripwire, bond_ready_for_arp
+from tightrope.core.failfast import (
+    PORT_STALL_S,
+    DeviceEvent,
+    Rejoin,
+    StallWatch,
+    Tripwire,
+    bond_ready_for_arp,
+)
 from tightrope.core.model import BondConfig
 from tightrope.core.plan import make_plan
 from tightrope.core.snapshot import BondRuntime, Device
@@ -475,3 +482,48 @@ def test_a_port_not_waited_for_is_followed_until_the_confirmation(tmp_path: Path
     assert final.reason.startswith(f"wlan0 is not in bond0: {PSK_REFUSED}"), final.reason
     assert box.calls.count("activate bond0-port-wlan0") == 2  # the first refusal: once more
 
+
+# -- a port NetworkManager never attaches -------------------------------------------------
+
+
+def test_a_port_waiting_in_ip_config_is_named_once_after_the_stall_time() -> None:
+    snap = netplan_start()
+    waiting = replace(snap, devices=tuple(
+        replace(d, state="ip-config", controller="bond0") if d.interface == "wlan0" else d
+        for d in snap.devices))  # fmt: skip
+    watch = StallWatch(("eth0", "wlan0"))
+    assert watch.look(waiting, 100.0) == []
+    assert watch.look(waiting, 100.0 + PORT_STALL_S - 1) == []
+    assert watch.look(waiting, 100.0 + PORT_STALL_S) == ["wlan0"]
+    assert watch.look(waiting, 200.0) == []  # named once
+    # Time in ip-config counts from when it was seen there, afresh after it left.
+    other = StallWatch(("wlan0",))
+    assert other.look(waiting, 0.0) == [] and other.look(snap, 10.0) == []
+    assert other.look(waiting, 11.0) == [] and other.look(waiting, 11.0 + PORT_STALL_S) == ["wlan0"]
+
+
+def test_a_port_left_waiting_for_its_bond_is_activated_once_more_and_joins(
+    tmp_path: Path,
+) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.stuck_tries["wlan0"] = 1
+    store = Store(tmp_path)
+    clock.on_sleep.append(lambda t: [store.raise_flag(i, "confirm") for i in store.all_ids()])
+    final = _run(tmp_path, box, clock, config())
+    assert final.outcome == "committed", final.reason
+    assert box.calls.count("activate bond0-port-wlan0") == 2
+    assert any("wlan0 waited 15 s in ip-config for bond0 to take it in" in s.detail
+               for s in final.steps)  # fmt: skip
+
+
+def test_a_port_never_attached_fails_at_the_window_with_what_it_waited_for(
+    tmp_path: Path,
+) -> None:
+    box, clock = FakeBox(netplan_start()), FakeClock()
+    box.stuck_tries["wlan0"] = 9
+    final, took = _verifying_took(box, clock, tmp_path, config())
+    assert final.outcome == "rolled-back"
+    assert "port wlan0: wlan0 is ip-config: waiting for NetworkManager to attach it to bond0" \
+        in final.reason
+    assert box.calls.count("activate bond0-port-wlan0") == 2  # asked again once, not more
+    assert 60 <= took < 65

@@ -187,6 +187,44 @@ class Tripwire:
         return None
 
 
+# NetworkManager attaches a port to its bond at two moments only: as the port enters
+# ip-config (if the bond is configuring by then) and in the bond's own stage 2. A port that
+# missed both waits in ip-config for good: 1.42 has no timeout for "waiting for the master to
+# enslave us" (nm-device.c, _dev_ip_state_check). CI saw wlan0 sit there through the whole
+# 60 s window of a good change (2026-12-07). A port's own ip-config lasts a moment (it has
+# no addresses); this long means it was missed, and a new activation of its profile re-arms
+# both moments.
+PORT_STALL_S = 15.0
+
+
+@dataclass
+class StallWatch:
+    """Ports that have waited in ip-config too long for their bond, from the snapshots
+    verification takes; each is named once."""
+
+    ports: tuple[str, ...]
+    since: dict[str, float] = field(default_factory=dict)  # port -> first seen in ip-config
+    named: set[str] = field(default_factory=set)
+
+    def look(self, snap: Snapshot, now: float) -> list[str]:
+        stalled = []
+        for iface in self.ports:
+            dev = snap.device(iface)
+            if dev is None or dev.state != "ip-config":
+                self.since.pop(iface, None)
+                continue
+            since = self.since.setdefault(iface, now)
+            if now - since >= PORT_STALL_S and iface not in self.named:
+                self.named.add(iface)
+                stalled.append(iface)
+        return stalled
+
+
+def port_stalled(iface: str, bond: str, waited_s: float) -> str:
+    return (f"{iface} waited {waited_s:.0f} s in ip-config for {bond} to take it in "
+            "(NetworkManager has no timeout for that)")
+
+
 def bond_ready_for_arp(config: BondConfig, snap: Snapshot) -> bool:
     """The bond has its address(es) and a port that can carry a probe: an ARP probe through
     it means something (NetworkManager configures a static address only after its own

@@ -156,6 +156,8 @@ def _port_check(bond: str, iface: str, wifi: bool, dev: Device | None) -> Check:
         return Check(name, False, detail, fatal=bool(wifi and _fatal(dev)))
     if dev.state != "activated":
         reason = _wifi_reason(dev) if wifi else None
+        if dev.state == "ip-config":
+            reason = f"waiting for NetworkManager to attach it to {bond}"
         detail = f"{iface} is {dev.state}" + (f": {reason}" if reason else "")
         return Check(name, False, detail, fatal=bool(wifi and _fatal(dev)))
     extra = f", associated to {dev.ssid}" if wifi and dev.ssid else ""

@@ -7,12 +7,15 @@ import threading
 from collections.abc import Sequence
 
 from tightrope.core.failfast import (
+    PORT_STALL_S,
     Rejoin,
+    StallWatch,
     Tripwire,
     address_in_use,
     bond_carries,
     bond_ready_for_arp,
     gateway_silent,
+    port_stalled,
 )
 from tightrope.core.verify import verify
 from tightrope.errors import TightropeError
@@ -61,6 +64,7 @@ class Verify:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.trip = Tripwire(ctx.config)
+        self.stalls = StallWatch(tuple(p.interface for p in ctx.config.ports))
         self.gateway_answered_arp = False
         self.gateway_silences = 0  # ARP probes in a row the gateway did not answer
         self.until = 0.0  # the verification window's end (monotonic)
@@ -99,6 +103,8 @@ class Verify:
             self._read_signals()
             snap = ctx.snapshot()
             self._wifi_certain(self.trip.snapshot(snap))
+            for iface in self.stalls.look(snap, ctx.clock.mono()):
+                self._activate_again(iface, port_stalled(iface, ctx.config.name, PORT_STALL_S))
             if bond_carries(ctx.config, snap):
                 self._start_dad()
             self._address_in_use(wait=False)
@@ -183,9 +189,12 @@ class Verify:
         return self.until - self.ctx.clock.mono() >= RETRY_ROOM_S
 
     def _rejoin(self, rejoin: Rejoin) -> None:
+        self._activate_again(rejoin.interface, rejoin.why)
+
+    def _activate_again(self, iface: str, why: str) -> None:
         ctx = self.ctx
-        port = next(d for d in ctx.plan.desired if d.interface == rejoin.interface)
-        ctx.note(f"verification: {rejoin.why}; asking NetworkManager once more")
+        port = next(d for d in ctx.plan.desired if d.interface == iface)
+        ctx.note(f"verification: {why}; asking NetworkManager once more")
         try:
             activate_port(ctx, port)
         except TightropeError as exc:  # the window decides, as without the second try
