@@ -11,7 +11,7 @@ from pathlib import Path
 from tightrope import APP_MARK
 from tightrope.box import run
 from tightrope.cli.main import build_parser
-from tightrope.remote import ssh
+from tightrope.remote import ssh, zipapp
 
 SHA = "ab" * 32
 
@@ -49,7 +49,7 @@ def _app(tmp: Path) -> Path:
 def test_unpack_compiles_the_tree_and_marks_it_ready(tmp_path: Path) -> None:
     pyz = _app(tmp_path)
     tree = ssh.tree_of(str(pyz))
-    argv = [sys.executable, "-c", ssh._UNPACK, str(pyz), tree, SHA, ssh.READY]
+    argv = [sys.executable, "-c", zipapp.UNPACK_SCRIPT, str(pyz), tree, SHA, ssh.READY]
     subprocess.run(argv, check=True)
     assert (Path(tree) / ssh.READY).read_text() == SHA
     assert list((Path(tree) / "__pycache__").glob("hello.*.pyc"))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
-from tightrope.remote.zipapp import _quick_key, build
+import pytest
+
+from tightrope.remote.zipapp import BUILD_FILE, READY, _quick_key, build
 
 
 def test_the_archive_is_reused_while_the_sources_are_unchanged(tmp_path: Path) -> None:
@@ -32,3 +36,41 @@ def test_the_quick_key_follows_every_source_file_but_compiled_ones(tmp_path: Pat
     st = mod.stat()
     os.utime(mod, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
     assert _quick_key([pkg]) != key
+
+
+def _start(pyz: Path, cache: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TIGHTROPE_CACHE_DIR": str(cache)}
+    env.pop("PYTHONPATH", None)  # the archive's own tightrope, not this checkout's
+    return subprocess.run([sys.executable, *flags, str(pyz), "--version"], capture_output=True,
+                          text=True, env=env, check=True, cwd=cache.parent)  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root makes the box's compiled tree")
+def test_the_zipapp_compiles_itself_once_and_then_runs_compiled(tmp_path: Path) -> None:
+    pyz = build(tmp_path / "out")
+    cache = tmp_path / "cache"
+    first = _start(pyz, cache)
+    assert "compiling this build for this box, once" in first.stderr
+    build_id = pyz.stem.removeprefix("tightrope-")
+    tree = cache / f"tightrope-{build_id}"
+    assert (tree / BUILD_FILE).read_text().strip() == build_id
+    assert len((tree / READY).read_text()) == 64
+    assert list((tree / "tightrope" / "__pycache__").glob("errors.*.pyc"))
+    assert not list((tree / "pygments").rglob("*.pyc"))  # left to compile if ever imported
+    again = _start(pyz, cache, "-v")
+    assert "compiling" not in again.stderr
+    assert f"{tree}/tightrope/__pycache__/errors." in again.stderr  # imported compiled
+    assert again.stdout == first.stdout
+
+
+def test_a_tree_anyone_could_have_written_is_not_run(tmp_path: Path) -> None:
+    pyz = build(tmp_path / "out")
+    cache = tmp_path / "cache"
+    tree = cache / pyz.stem
+    (tree / "tightrope").mkdir(parents=True)
+    (tree / READY).write_text("0" * 64)
+    (tree / "tightrope" / "__init__.py").write_text("raise SystemExit('planted')\n")
+    cache.chmod(0o777)
+    got = _start(pyz, cache)
+    assert "planted" not in got.stderr and got.stdout.startswith("tightrope")
+    assert "compiling" not in got.stderr  # nor made there

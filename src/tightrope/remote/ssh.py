@@ -32,10 +32,9 @@ from tightrope.remote import identity as ident
 from tightrope.remote.session import AgentSession
 from tightrope.remote.sshfail import NO_PYTHON, SSH_FAILED, SshFailure, classify
 from tightrope.remote.target import Target
+from tightrope.remote.zipapp import CACHE_DIR, READY, UNPACK_SCRIPT
 
-CACHE_DIR = "/var/cache/tightrope"
 log = logging.getLogger("tightrope")
-READY = ".tightrope-ready"
 
 
 class RemoteError(TightropeError):
@@ -107,31 +106,6 @@ def ready_script(tree: str, sha: str) -> str:
 @functools.lru_cache(maxsize=4)
 def _sha256(pyz: Path) -> str:
     return hashlib.sha256(pyz.read_bytes()).hexdigest()
-
-
-# Unpack and compile in one Python start; the tree is moved into place only when complete,
-# and its READY file (the zipapp's hash) is what the next preflight trusts.
-_UNPACK = (
-    "import compileall, os, sys, tempfile, zipfile\n"
-    "pyz, tree, sha = sys.argv[1:4]\n"
-    "tmp = tempfile.mkdtemp(dir=os.path.dirname(tree), prefix='.unpack-')\n"
-    "zipfile.ZipFile(pyz).extractall(tmp)\n"
-    "if not compileall.compile_dir(tmp, quiet=2): sys.exit(1)\n"
-    "open(os.path.join(tmp, sys.argv[4]), 'w').write(sha)\n"
-    "os.chmod(tmp, 0o755)\n"
-    "old = tree + '.old'\n"
-    "if os.path.isdir(tree): os.rename(tree, old)\n"
-    "os.rename(tmp, tree)\n"
-    "import shutil, time; shutil.rmtree(old, ignore_errors=True)\n"
-    # Other versions' copies (17 MB each) go once unused for a week: an SD card is small, and
-    # a laptop still on an older version just sends its copy again.
-    "top = os.path.dirname(tree)\n"
-    "for n in os.listdir(top):\n"
-    "    f = os.path.join(top, n)\n"
-    "    if n.startswith('tightrope-') and f not in (tree, pyz) and "
-    "time.time() - os.stat(f).st_atime > 7 * 86400:\n"
-    "        shutil.rmtree(f, ignore_errors=True) if os.path.isdir(f) else os.unlink(f)\n"
-)
 
 
 @dataclass
@@ -286,7 +260,7 @@ class Ssh:
             raise classify(NO_PYTHON, b"python3: command not found", self.where)
         self._sudo_for(found.sudo)
         sha = _sha256(pyz)
-        if found.sha256 == sha and found.ready == sha:
+        if found.ready == sha:  # compiled from this very build (here or by the box's own start)
             return tree_of(remote)
         if found.sha256 != sha:
             script = (f"umask 022; mkdir -p {CACHE_DIR} && chmod 0755 {CACHE_DIR} && "
@@ -295,8 +269,8 @@ class Ssh:
                              timeout=300)  # fmt: skip
             if sent.returncode != 0:
                 raise classify(sent.returncode, sent.stderr, self.where)
-        unpack = shlex.join(["python3", "-c", _UNPACK, remote, tree_of(remote), sha, READY])
-        made = self.root(f"sh -c {shlex.quote('umask 022; ' + unpack)}", timeout=300)
+        unpack = shlex.join(["python3", "-c", UNPACK_SCRIPT, remote, tree_of(remote), sha, READY])
+        made = self.root(unpack, timeout=300)
         return tree_of(remote) if made.returncode == 0 else remote
 
     def ready_agent(self, pyz: Path) -> AgentSession | None:
