@@ -28,11 +28,16 @@ if TYPE_CHECKING:  # `tightrope status` builds an environment: none of these at 
 
 # The newest read a forked runner may take as the box before its change (seconds).
 HANDOVER_S = 2.0
-# Off until understood: in CI (3f24fe1) two runners started by `tightrope apply`/`undo` on the
-# box hung, one in an undo's verification, one after NetworkManager restarted mid-change,
-# while every journey's forked runner ended well. A hung runner re-arms no checkpoint, and
-# after a restart there is none: the fresh runner (a transient service) is the safe default.
-FORK_RUNNER = False
+# The runner is forked from the process that started the change (it keeps that process's
+# imports and read of the box: 1.6-3.6 s sooner at "running" under emulation); a fresh one (a
+# transient service) where the fork cannot be made. It was off from 3f24fe1 to session 15:
+# in CI two runners started by `tightrope apply`/`undo` on the box hung, while every
+# journey's forked runner ended well. Since then the runner opens its own D-Bus connection
+# per look (no connection or asyncio inherited), every subprocess has a timeout and the
+# store's lock is an O_EXCL file; the suspects' tests (trixie netplan commit and undo,
+# NetworkManager restarted mid-change, the rpios life) passed twice in a row with it on, and
+# a runner that seems stuck writes its stacks on SIGUSR1.
+FORK_RUNNER = True
 # include_secrets -> snapshot
 SnapshotReader = Callable[[bool], Snapshot]
 # (txn id, secrets) -> None: starts the detached runner
