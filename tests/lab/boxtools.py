@@ -31,7 +31,10 @@ _VOLATILE = {("connection", "timestamp")}
 
 
 def install(box: Box, pyz: Path, host: str | None = None) -> None:
+    """The zipapp on the box, compiled once as its first start as root does (then every
+    command a test times is the command, not the one-off compilation)."""
     box.put(pyz, PYZ, host=host)
+    box.ssh(f"python3 {PYZ} --version", host=host, timeout=120, check=True)
 
 
 def config_text(
