@@ -491,15 +491,21 @@ def test_a_port_waiting_in_ip_config_is_named_once_after_the_stall_time() -> Non
     waiting = replace(snap, devices=tuple(
         replace(d, state="ip-config", controller="bond0") if d.interface == "wlan0" else d
         for d in snap.devices))  # fmt: skip
-    watch = StallWatch(("eth0", "wlan0"))
+    watch = StallWatch("bond0", ("eth0", "wlan0"))
     assert watch.look(waiting, 100.0) == []
     assert watch.look(waiting, 100.0 + PORT_STALL_S - 1) == []
     assert watch.look(waiting, 100.0 + PORT_STALL_S) == ["wlan0"]
     assert watch.look(waiting, 200.0) == []  # named once
     # Time in ip-config counts from when it was seen there, afresh after it left.
-    other = StallWatch(("wlan0",))
+    other = StallWatch("bond0", ("wlan0",))
     assert other.look(waiting, 0.0) == [] and other.look(snap, 10.0) == []
     assert other.look(waiting, 11.0) == [] and other.look(waiting, 11.0 + PORT_STALL_S) == ["wlan0"]
+    # On its old profile, waiting for a DHCP lease: not a port waiting for the bond.
+    dhcp = replace(snap, devices=tuple(
+        replace(d, state="ip-config", controller=None) if d.interface == "wlan0" else d
+        for d in snap.devices))  # fmt: skip
+    alone = StallWatch("bond0", ("wlan0",))
+    assert alone.look(dhcp, 0.0) == [] and alone.look(dhcp, 100.0) == []
 
 
 def test_a_port_left_waiting_for_its_bond_is_activated_once_more_and_joins(

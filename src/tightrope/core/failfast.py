@@ -200,8 +200,10 @@ PORT_STALL_S = 15.0
 @dataclass
 class StallWatch:
     """Ports that have waited in ip-config too long for their bond, from the snapshots
-    verification takes; each is named once."""
+    verification takes; each is named once. Only as the bond's port: a port back on its old
+    profile may sit in ip-config for its DHCP lease, which is no stall of ours."""
 
+    bond: str
     ports: tuple[str, ...]
     since: dict[str, float] = field(default_factory=dict)  # port -> first seen in ip-config
     named: set[str] = field(default_factory=set)
@@ -210,7 +212,7 @@ class StallWatch:
         stalled = []
         for iface in self.ports:
             dev = snap.device(iface)
-            if dev is None or dev.state != "ip-config":
+            if dev is None or dev.state != "ip-config" or dev.controller != self.bond:
                 self.since.pop(iface, None)
                 continue
             since = self.since.setdefault(iface, now)

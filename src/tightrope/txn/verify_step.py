@@ -64,7 +64,7 @@ class Verify:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.trip = Tripwire(ctx.config)
-        self.stalls = StallWatch(tuple(p.interface for p in ctx.config.ports))
+        self.stalls = StallWatch(ctx.config.name, tuple(p.interface for p in ctx.config.ports))
         self.gateway_answered_arp = False
         self.gateway_silences = 0  # ARP probes in a row the gateway did not answer
         self.until = 0.0  # the verification window's end (monotonic)
