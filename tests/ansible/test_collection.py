@@ -5,6 +5,7 @@ tests/lab/test_ansible_lab.py for the real boxes)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -72,8 +73,10 @@ def test_the_build_carries_this_checkouts_zipapp(collections: Path) -> None:
     assert not [n for n in names if "tests/output" in n or n.endswith(".pyc")]
     # What the box gets is runnable tightrope.
     installed = collections / "ansible_collections" / "tightrope" / "network" / pyz[0]
+    # As root the zipapp compiles itself into its cache at the first start: a temporary one.
+    env = {**os.environ, "TIGHTROPE_CACHE_DIR": str(collections.parent / "box-cache")}
     cp = subprocess.run([sys.executable, str(installed), "--version"], capture_output=True,
-                        text=True, timeout=60)  # fmt: skip
+                        text=True, timeout=60, env=env)  # fmt: skip
     assert cp.stdout.strip() == f"tightrope {_pyproject_version()}", cp.stderr
 
 
