@@ -56,7 +56,9 @@ def test_the_zipapp_compiles_itself_once_and_then_runs_compiled(tmp_path: Path) 
     assert (tree / BUILD_FILE).read_text().strip() == build_id
     assert len((tree / READY).read_text()) == 64
     assert list((tree / "tightrope" / "__pycache__").glob("errors.*.pyc"))
+    assert list((tree / "yaml" / "__pycache__").glob("*.pyc"))
     assert not list((tree / "pygments").rglob("*.pyc"))  # left to compile if ever imported
+    assert not list((tree / "rich").rglob("*.pyc"))
     again = _start(pyz, cache, "-v")
     assert "compiling" not in again.stderr
     assert f"{tree}/tightrope/__pycache__/errors." in again.stderr  # imported compiled
