@@ -222,8 +222,8 @@ class StallWatch:
         return stalled
 
 
-def port_stalled(iface: str, bond: str, waited_s: float) -> str:
-    return (f"{iface} waited {waited_s:.0f} s in ip-config for {bond} to take it in "
+def port_stalled(iface: str, bond: str) -> str:
+    return (f"{iface} waited {PORT_STALL_S:.0f} s in ip-config for {bond} to take it in "
             "(NetworkManager has no timeout for that)")
 
 

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Sequence
 
 from tightrope.core.failfast import (
-    PORT_STALL_S,
     Rejoin,
     StallWatch,
     Tripwire,
@@ -104,7 +103,7 @@ class Verify:
             snap = ctx.snapshot()
             self._wifi_certain(self.trip.snapshot(snap))
             for iface in self.stalls.look(snap, ctx.clock.mono()):
-                self._activate_again(iface, port_stalled(iface, ctx.config.name, PORT_STALL_S))
+                self._activate_again(iface, port_stalled(iface, ctx.config.name))
             if bond_carries(ctx.config, snap):
                 self._start_dad()
             self._address_in_use(wait=False)
