@@ -9,11 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tightrope.errors import LabError
 from tightrope.lab import LAB_PSK, LAB_SSID, Box, Lab
-from tightrope.remote.zipapp import build
 
 PYZ = "/root/tightrope.pyz"
 NEW = "198.18.1.64"
@@ -145,12 +142,6 @@ def start_apply(box: Box, options: str = "", host: str | None = None) -> None:
     if cp.returncode not in (0, 255):
         out = box.ssh("cat /root/apply.out", host=host, timeout=30).stdout
         raise AssertionError(f"apply --no-wait exited {cp.returncode}:\n{out[-3000:]}")
-
-
-@pytest.fixture(scope="session")
-def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tightrope as the single file the box gets (built from this checkout)."""
-    return build(tmp_path_factory.mktemp("pyz"))
 
 
 def both_ports_up(box: Box, timeout_s: int = 90) -> None:

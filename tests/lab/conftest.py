@@ -6,9 +6,12 @@ the first one builds the image if the recipe changed (about 75 s) and boots the 
 Session-scoped (booted once, on first use; removed at the end of the session, on Ctrl-C or
 SIGTERM, and by the next session if this one crashed):
 - `lab_image`: the built image (`tightrope.lab.image.Image`).
-- `netplan_lab`, `rpios_lab`: a `tightrope.lab.Lab` with one box (`lab.box`) in that start
-  state (the netplan lab has a second, `lab.boxes[1]`, for the fleet tests), settled (SSH
-  answers, eth0 and wlan0 connected, wlan0 associated), with the snapshot "pristine" saved.
+- `netplan_lab`, `rpios_lab`, `trixie_lab`: a `tightrope.lab.Lab` with one box (`lab.box`) in
+  that start state (the netplan lab has a second, `lab.boxes[1]`, for the fleet tests), settled
+  (SSH answers, eth0 and wlan0 connected, wlan0 associated), this session's zipapp at
+  /root/tightrope.pyz and compiled in /var/cache/tightrope as its first start as root leaves
+  it, with the snapshot "pristine" saved. A test of the laptop sending tightrope to a box that
+  lacks it removes /var/cache/tightrope first.
   Use the lab for `lab.ping(...)`, `lab.start_ping(...)`, `lab.laptop(...)`.
 
 Function-scoped (the fast reset, about 3 s: loadvm "pristine", cable plugged, clock set):
@@ -24,11 +27,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.lab.boxtools import install
 from tightrope.lab import Box, Lab, image
 from tightrope.lab.lab import cleanup
+from tightrope.remote.zipapp import build
 
 PRISTINE = "pristine"
 
@@ -66,7 +72,13 @@ def lab_image() -> image.Image:
     return image.ensure()
 
 
-def _boot(state: str, lab_image: image.Image, boxes: int = 1) -> Iterator[Lab]:
+@pytest.fixture(scope="session")
+def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tightrope as the single file the box gets (built from this checkout)."""
+    return build(tmp_path_factory.mktemp("pyz"))
+
+
+def _boot(state: str, lab_image: image.Image, pyz: Path, boxes: int = 1) -> Iterator[Lab]:
     lab = Lab(f"t{os.getpid()}-{state[:2]}")
     try:
         lab.up([state] * boxes)
@@ -75,6 +87,9 @@ def _boot(state: str, lab_image: image.Image, boxes: int = 1) -> Iterator[Lab]:
             for ip in (box.spec.eth0_ip, box.spec.wlan0_ip):
                 box.ssh(f"for i in $(seq 60); do ip -4 -o addr | grep -q ' {ip}/' && exit; "
                         "sleep 1; done; exit 1", timeout=90, check=True)  # fmt: skip
+            # In the snapshot, so that no test pays for it again (~14 s each under emulation);
+            # the laptop's journeys find this build compiled and send nothing.
+            install(box, pyz)
         lab.timings["savevm_s"] = sum(box.snapshot(PRISTINE) for box in lab.boxes)
         print(f"\n[lab] {state}: {lab.accel}, " +
               ", ".join(f"{k} {v:.1f}" for k, v in lab.timings.items()))  # fmt: skip
@@ -84,15 +99,15 @@ def _boot(state: str, lab_image: image.Image, boxes: int = 1) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
-def netplan_lab(lab_image: image.Image) -> Iterator[Lab]:
+def netplan_lab(lab_image: image.Image, pyz: Path) -> Iterator[Lab]:
     # Two boxes, booted together: the fleet tests need both, the others use box 0 and leave
     # box 1 idle (about 3 % of a core); one two-box boot instead of one per fleet test.
-    yield from _boot("netplan", lab_image, boxes=2)
+    yield from _boot("netplan", lab_image, pyz, boxes=2)
 
 
 @pytest.fixture(scope="session")
-def rpios_lab(lab_image: image.Image) -> Iterator[Lab]:
-    yield from _boot("rpios", lab_image)
+def rpios_lab(lab_image: image.Image, pyz: Path) -> Iterator[Lab]:
+    yield from _boot("rpios", lab_image, pyz)
 
 
 def _fresh(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
@@ -111,8 +126,8 @@ def _fresh(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Box]:
 
 
 @pytest.fixture(scope="session")
-def trixie_lab(lab_image: image.Image) -> Iterator[Lab]:
-    yield from _boot("trixie", lab_image)
+def trixie_lab(lab_image: image.Image, pyz: Path) -> Iterator[Lab]:
+    yield from _boot("trixie", lab_image, pyz)
 
 
 @pytest.fixture
@@ -144,6 +159,3 @@ def netplan_pair(netplan_lab: Lab, request: pytest.FixtureRequest) -> Iterator[L
 def any_box(request: pytest.FixtureRequest) -> Iterator[Box]:
     lab: Lab = request.getfixturevalue(f"{request.param}_lab")
     yield from _fresh(lab, request)
-
-# The zipapp the box runs, built once per session (tests/lab/boxtools.py).
-from tests.lab.boxtools import pyz  # noqa: E402, F401

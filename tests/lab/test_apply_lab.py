@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,6 @@ from tests.lab.boxtools import (
     OLD,
     cable_failover,
     config_text,
-    install,
     profiles,
     start_apply,
     tr,
@@ -41,9 +39,8 @@ FAST = "--confirm-timeout 30 --verify-timeout 40 --verify-all-ports"
 GOOD = "--confirm-timeout 30 --verify-timeout 60 --verify-all-ports"
 
 
-def _apply_and_confirm(box: Box, pyz: Path, extra: str = "") -> None:
+def _apply_and_confirm(box: Box, extra: str = "") -> None:
     """The lab tests' bond (with `extra` YAML after it), applied and confirmed at .64."""
-    install(box, pyz)
     write_config(box, config_text(extra=extra))
     start_apply(box, GOOD)
     wait_ssh(box, NEW, 90)
@@ -52,16 +49,13 @@ def _apply_and_confirm(box: Box, pyz: Path, extra: str = "") -> None:
     assert cp.returncode == 0, cp.stdout + cp.stderr
 
 
-def test_rpios_box_commits_reboots_fails_over_and_undoes(
-    rpios_lab: Lab, rpios_box: Box, pyz: Path
-) -> None:
+def test_rpios_box_commits_reboots_fails_over_and_undoes(rpios_lab: Lab, rpios_box: Box) -> None:
     """The whole life of the seed's change on a box whose profiles are NetworkManager's own
     (keyfiles, no netplan): commit, reboot, fail over and back, undo to the exact old set.
     The netplan start states go through the same life in test_netplan_commit_lab.py."""
     box = rpios_box
-    install(box, pyz)
     before = profiles(box)
-    _apply_and_confirm(box, pyz)
+    _apply_and_confirm(box)
     status = json.loads(tr(box, "status --json", host=NEW).stdout)
     (bond,) = status["bonds"]
     assert {p["interface"] for p in bond["ports"]} == {"eth0", "wlan0"}
@@ -78,12 +72,9 @@ def test_rpios_box_commits_reboots_fails_over_and_undoes(
     assert profiles(box) == before
 
 
-def test_gateway_on_another_subnet_rolls_back_to_the_exact_old_state(
-    netplan_box: Box, pyz: Path
-) -> None:
+def test_gateway_on_another_subnet_rolls_back_to_the_exact_old_state(netplan_box: Box) -> None:
     # The wrong PSK, the absent SSID and the silent gateway are test_failfast_lab.py's cases
     # (with the reason asserted); a gateway outside the LAN is this one.
-    install(netplan_box, pyz)
     before = profiles(netplan_box)
     write_config(netplan_box, config_text(address="198.19.0.64/24", gateway="198.19.0.1"))
     t0 = time.monotonic()
@@ -95,8 +86,7 @@ def test_gateway_on_another_subnet_rolls_back_to_the_exact_old_state(
     assert profiles(netplan_box) == before
 
 
-def test_unconfirmed_apply_rolls_back(netplan_box: Box, pyz: Path) -> None:
-    install(netplan_box, pyz)
+def test_unconfirmed_apply_rolls_back(netplan_box: Box) -> None:
     before = profiles(netplan_box)
     write_config(netplan_box, config_text())
     # The shortest confirmation window there is: nobody confirms this one.
@@ -112,10 +102,8 @@ def test_unconfirmed_apply_rolls_back(netplan_box: Box, pyz: Path) -> None:
 @pytest.mark.parametrize("phase", ["verifying", "awaiting-confirm"])
 def test_killed_runner_lets_networkmanager_roll_back(
     netplan_box: Box,
-    pyz: Path,
     phase: str,
 ) -> None:
-    install(netplan_box, pyz)
     before = profiles(netplan_box)
     write_config(netplan_box, config_text())
     start_apply(netplan_box, "--confirm-timeout 120 --verify-timeout 60")
@@ -142,11 +130,10 @@ def test_killed_runner_lets_networkmanager_roll_back(
 
 
 @pytest.mark.parametrize("when", ["before-commit", "after-commit"])
-def test_power_cut(netplan_box: Box, pyz: Path, when: str) -> None:
-    install(netplan_box, pyz)
+def test_power_cut(netplan_box: Box, when: str) -> None:
     before = profiles(netplan_box)
     if when == "after-commit":
-        _apply_and_confirm(netplan_box, pyz)
+        _apply_and_confirm(netplan_box)
         netplan_box.ssh("sync", host=NEW)
     else:
         write_config(netplan_box, config_text())
@@ -166,8 +153,7 @@ def test_power_cut(netplan_box: Box, pyz: Path, when: str) -> None:
         assert not any(n.startswith("netplan-") for n in names), names
 
 
-def test_networkmanager_restart_mid_transaction(netplan_box: Box, pyz: Path) -> None:
-    install(netplan_box, pyz)
+def test_networkmanager_restart_mid_transaction(netplan_box: Box) -> None:
     before = profiles(netplan_box)
     write_config(netplan_box, config_text())
     start_apply(netplan_box, "--confirm-timeout 120")
@@ -185,9 +171,7 @@ def test_networkmanager_restart_mid_transaction(netplan_box: Box, pyz: Path) -> 
 
 def test_second_apply_while_pending_is_refused_and_psk_stays_hidden(
     netplan_box: Box,
-    pyz: Path,
 ) -> None:
-    install(netplan_box, pyz)
     write_config(netplan_box, config_text())
     # Watch every process's argv on the box while the transaction runs.
     netplan_box.ssh(

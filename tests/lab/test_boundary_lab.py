@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab.boxtools import NEW, OLD, PYZ, install, profiles, wait_ssh
+from tests.lab.boxtools import NEW, OLD, PYZ, profiles, wait_ssh
 from tests.lab.test_remote_lab import _config, _events, _laptop_argv, _summary
 from tightrope.lab import Box, Lab
 from tightrope.lab.net import LAPTOP
@@ -84,10 +84,9 @@ def _netplan_files(box: Box, host: str) -> str:
 
 
 def test_journey_through_an_ssh_config_alias_on_port_2222(
-    netplan_lab: Lab, netplan_box: Box, tmp_path: Path, pyz: Path
+    netplan_lab: Lab, netplan_box: Box, tmp_path: Path
 ) -> None:
     box = netplan_box
-    install(box, pyz)
     box.ssh(
         f"printf 'Port 22\\nPort {ALT_PORT}\\n' > /etc/ssh/sshd_config.d/tightrope-{ALT_PORT}.conf"
         " && systemctl restart ssh",
@@ -222,11 +221,10 @@ class _Impostor:
 
 
 def test_impostor_at_the_new_address_gets_no_confirmation(
-    netplan_lab: Lab, netplan_box: Box, tmp_path: Path, pyz: Path
+    netplan_lab: Lab, netplan_box: Box, tmp_path: Path
 ) -> None:
     if not Path(SSHD).exists():
         pytest.fail(f"{SSHD} is missing: run scripts/install-deps (openssh-server)")
-    install(netplan_box, pyz)
     before = profiles(netplan_box)
     impostor = _Impostor(netplan_lab, netplan_box, tmp_path)
     try:
@@ -261,10 +259,9 @@ def test_impostor_at_the_new_address_gets_no_confirmation(
 
 
 def test_undo_from_the_laptop_follows_the_box_back(
-    netplan_lab: Lab, netplan_box: Box, tmp_path: Path, pyz: Path
+    netplan_lab: Lab, netplan_box: Box, tmp_path: Path
 ) -> None:
     box = netplan_box
-    install(box, pyz)  # for reading profiles; the journeys ship their own copy
     before, files = profiles(box), _netplan_files(box, OLD)
     cp = _run(_laptop_argv(netplan_lab, box, "apply", str(_config(tmp_path)), "--host",
                            f"root@{OLD}", "--yes", "--json", *FAST))  # fmt: skip

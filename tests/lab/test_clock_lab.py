@@ -8,7 +8,6 @@ jump rolled a 60 s window back 5.9 s later, and a -1 h jump would have held it o
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,6 @@ from tests.lab.boxtools import (
     NEW,
     OLD,
     config_text,
-    install,
     start_apply,
     try_ssh,
     txn_state,
@@ -35,8 +33,7 @@ def _jump(box: Box, seconds: int) -> None:
     assert cp.returncode == 0, cp.stderr
 
 
-def test_the_confirm_window_ignores_wall_clock_jumps(netplan_box: Box, pyz: Path) -> None:
-    install(netplan_box, pyz)
+def test_the_confirm_window_ignores_wall_clock_jumps(netplan_box: Box) -> None:
     write_config(netplan_box, config_text())
     start_apply(netplan_box, f"--confirm-timeout {WINDOW} --verify-timeout 60")
     wait_ssh(netplan_box, NEW, 90)

@@ -9,14 +9,12 @@ the laptop's from the start to the old address answering again.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.lab.boxtools import (
     OLD,
     config_text,
-    install,
     profiles,
     start_apply,
     wait_phase,
@@ -67,12 +65,9 @@ def _phases(state: dict[str, object]) -> str:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_change_is_caught_in_seconds(
-    netplan_lab: Lab, netplan_box: Box, pyz: Path, case: str
-) -> None:
+def test_bad_change_is_caught_in_seconds(netplan_lab: Lab, netplan_box: Box, case: str) -> None:
     text, psk, reason = CASES[case]
     box = netplan_box
-    install(box, pyz)
     before = profiles(box)
     write_config(box, text, psk=psk)
     t0 = time.monotonic()

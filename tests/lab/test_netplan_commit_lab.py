@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,6 @@ from tests.lab.boxtools import (
     OLD,
     cable_failover,
     config_text,
-    install,
     profiles,
     start_apply,
     tr,
@@ -70,11 +68,10 @@ def _check_committed(box: Box, host: str) -> None:
 
 @pytest.mark.parametrize("state", ["netplan", "trixie"])
 def test_netplan_box_commits_reboots_and_undoes_as_netplan_yaml(
-    request: pytest.FixtureRequest, pyz: Path, state: str
+    request: pytest.FixtureRequest, state: str
 ) -> None:
     lab: Lab = request.getfixturevalue(f"{state}_lab")
     box: Box = request.getfixturevalue(f"{state}_box")
-    install(box, pyz)
     before_files = _files_digest(box, OLD)
     before = profiles(box)
     write_config(box, config_text())

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.lab.boxtools import config_text, install, tr, write_config
+from tests.lab.boxtools import config_text, tr, write_config
 from tightrope.lab import Box
 
 pytestmark = pytest.mark.lab
 
 
-def test_plan_from_both_start_states(any_box: Box, pyz: Path) -> None:
-    install(any_box, pyz)
+def test_plan_from_both_start_states(any_box: Box) -> None:
     write_config(any_box, config_text())
     cp = tr(any_box, "plan /root/bond.yaml --json")
     assert cp.returncode == 10, cp.stderr
@@ -35,16 +33,14 @@ def test_plan_from_both_start_states(any_box: Box, pyz: Path) -> None:
     assert "lab-only" not in cp.stdout  # the PSK never shows
 
 
-def test_plan_invalid_config_exits_3_naming_fields(netplan_box: Box, pyz: Path) -> None:
-    install(netplan_box, pyz)
+def test_plan_invalid_config_exits_3_naming_fields(netplan_box: Box) -> None:
     write_config(netplan_box, config_text(address="198.18.1.64", gateway="198.19.0.1"))
     cp = tr(netplan_box, "plan /root/bond.yaml")
     assert cp.returncode == 3
     assert "ipv4.addresses[0]" in cp.stderr and "Traceback" not in cp.stderr
 
 
-def test_status_without_bond_shows_claims(any_box: Box, pyz: Path) -> None:
-    install(any_box, pyz)
+def test_status_without_bond_shows_claims(any_box: Box) -> None:
     cp = tr(any_box, "status --json")
     assert cp.returncode == 0, cp.stderr
     report = json.loads(cp.stdout)
@@ -54,9 +50,8 @@ def test_status_without_bond_shows_claims(any_box: Box, pyz: Path) -> None:
     assert devices["eth0"]["addresses"][0] == "198.18.1.50/24"
 
 
-def test_status_of_a_bond_built_by_hand(netplan_box: Box, pyz: Path) -> None:
+def test_status_of_a_bond_built_by_hand(netplan_box: Box) -> None:
     """The seed's bond, made with nmcli, read back by status (no primary, both ports)."""
-    install(netplan_box, pyz)
     netplan_box.ssh(
         "nmcli c add type bond con-name b ifname bond0 bond.options mode=active-backup,miimon=100"
         " ipv4.method manual ipv4.addresses 198.18.1.70/24 && "

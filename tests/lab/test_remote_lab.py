@@ -14,6 +14,7 @@ import pytest
 
 from tests.lab.boxtools import NEW, OLD, config_text, wait_ssh
 from tightrope.lab import LAB_PSK, Box, Lab
+from tightrope.remote.zipapp import CACHE_DIR
 
 pytestmark = pytest.mark.lab
 FAST = ["--confirm-timeout", "30", "--verify-timeout", "40"]
@@ -89,6 +90,8 @@ def test_remote_seed_journey(rpios_lab: Lab, rpios_box: Box, tmp_path: Path) -> 
     keyfiles (the netplan box's is test_terminal_lab's, in a real terminal)."""
     lab, box = rpios_lab, rpios_box
     cfg = _config(tmp_path)
+    # A box that has never had tightrope: the laptop sends it, the box compiles it.
+    box.ssh(f"rm -rf {CACHE_DIR}", check=True)
     watch = _ArgvWatch()
     cp = subprocess.run(
         _journey_argv(lab, box, cfg),
@@ -102,6 +105,8 @@ def test_remote_seed_journey(rpios_lab: Lab, rpios_box: Box, tmp_path: Path) -> 
     assert result["outcome"] == "committed" and result["new_address"] == NEW
     print(f"remote journey: {result['seconds']:.1f} s, outage {result['outage_s']}")
     assert LAB_PSK not in watch.seen, "the PSK showed in a laptop-side argv"
+    sent = box.ssh(f"ls {CACHE_DIR}", host=NEW, check=True).stdout.split()
+    assert any(n.endswith(".pyz") for n in sent) and len(sent) == 2, sent  # the file, its tree
     status = subprocess.run(
         _laptop_argv(lab, box, "status", "--json", "--host", f"root@{NEW}"),
         capture_output=True,
@@ -135,6 +140,9 @@ def test_remote_wrong_psk_commits_on_the_cable_and_says_wlan0_is_missing(
             or "wlan0 had not joined bond0 at the commit" in result["reason"]
             or "wlan0 was still joining bond0" in result["reason"]), result  # fmt: skip
     assert "not-the-lab-passphrase" not in cp.stdout + cp.stderr
+    # The box's own copy (the lab's snapshot) is this very build: the laptop sent nothing.
+    cached = netplan_box.ssh(f"ls {CACHE_DIR}", host=NEW, check=True).stdout.split()
+    assert not any(n.endswith(".pyz") for n in cached), cached
     status = subprocess.run(
         _laptop_argv(netplan_lab, netplan_box, "status", "--json", "--host", f"root@{NEW}"),
         capture_output=True, text=True, timeout=120,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,15 @@ def test_a_tree_anyone_could_have_written_is_not_run(tmp_path: Path) -> None:
     got = _start(pyz, cache)
     assert "planted" not in got.stderr and got.stdout.startswith("tightrope")
     assert "compiling" not in got.stderr  # nor made there
+
+
+def test_the_same_sources_make_the_same_bytes(tmp_path: Path) -> None:
+    # The box's compiled tree is recognised by the archive's SHA-256: a build made elsewhere
+    # (the laptop's, the Ansible collection's) must be byte for byte the one the box has.
+    first = build(tmp_path / "a")
+    second = build(tmp_path / "b")
+    assert first.name == second.name
+    assert first.read_bytes() == second.read_bytes()
+    # Not only because both were built within zip's two-second time resolution:
+    with zipfile.ZipFile(first) as archive:
+        assert len({member.date_time for member in archive.infolist()}) == 1

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import os
 import shutil
 import sys
 import tempfile
@@ -195,6 +196,17 @@ def _tree_hash(root: Path) -> str:
     return h.hexdigest()[:16]
 
 
+# Every member's time in the archive (zip cannot say 1970; noon keeps any time zone's local
+# date valid). The same sources then make the same bytes wherever and whenever they are built,
+# so the box recognises a build the laptop made as the one it compiled already.
+_MEMBER_TIME = 946728000  # 2000-01-01 12:00 UTC
+
+
+def _same_times(stage: Path) -> None:
+    for path in stage.rglob("*"):
+        os.utime(path, (_MEMBER_TIME, _MEMBER_TIME), follow_symlinks=False)
+
+
 def build(out_dir: Path) -> Path:
     """Build (or reuse) the zipapp in out_dir; returns its path, named by content hash."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -216,6 +228,7 @@ def build(out_dir: Path) -> Path:
         (stage / APP_MARK).write_text("tightrope run from a zipapp or its unpacked tree\n")
         digest = _tree_hash(stage)
         (stage / BUILD_FILE).write_text(digest + "\n")  # after the hash: it names it
+        _same_times(stage)
         target = out_dir / f"tightrope-{digest}.pyz"
         if not target.exists():
             partial = target.with_suffix(".partial")
