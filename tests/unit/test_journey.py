@@ -576,5 +576,18 @@ def test_the_start_takes_the_plan_s_read_only_for_that_plan_and_only_while_fresh
     assert agent._fresh(planned.fingerprint) is None
 
 
+def test_a_start_takes_the_plan_itself_only_for_the_config_it_was_made_for(
+    tmp_path: Path,
+) -> None:
+    box = StandInBox(tmp_path)
+    config = seed_config()
+    planned = app.plan(box.env, config)
+    assert app.plan(box.env, seed_config(), planned) is planned  # equal config: not planned again
+    # Another config (here: an up-delay) is planned again, from the same read.
+    other = app.plan(box.env, seed_config(**{"up-delay": 3000}), planned)
+    assert other is not planned and other.snapshot is planned.snapshot and box.snapshots == 1
+    assert other.fingerprint != planned.fingerprint
+
+
 def _no_write(msg: proto.Message) -> None:
     raise AssertionError(f"no event expected: {msg}")

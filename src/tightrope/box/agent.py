@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import select
 import socket
 import sys
@@ -25,7 +24,6 @@ from tightrope.errors import ConfigError, Exit, TightropeError
 if TYPE_CHECKING:  # an agent that confirms or shows a status never plans: imported where used
     from tightrope.core.model import BondConfig
     from tightrope.core.plan import Plan
-    from tightrope.core.snapshot import Snapshot
 
 REQUESTS = (proto.Hello, proto.PlanRequest, proto.StartRequest, proto.TxnRequest,
             proto.UndoRequest, proto.StatusRequest, proto.HistoryRequest, proto.DrillRequest,
@@ -61,7 +59,7 @@ class Agent:
         env = self.env
         if isinstance(msg, proto.Hello):
             return proto.HelloAnswer(version=__version__, hostname=socket.gethostname(),
-                                     python=platform.python_version())  # fmt: skip
+                                     python=sys.version.split()[0])  # fmt: skip
         if isinstance(msg, proto.PlanRequest):
             planned = app.plan(env, self._config(msg.config, msg.psk))
             self.shown[planned.fingerprint] = planned.plan
@@ -112,8 +110,8 @@ class Agent:
             return app.wait(self.env, msg.txn, msg.wait_s, tell)
         return app.progress(self.env, msg.txn)
 
-    def _fresh(self, agreed: str) -> Snapshot | None:
-        """The read behind the plan just shown in this session, if still fresh (app.fresh)."""
+    def _fresh(self, agreed: str) -> app.Planned | None:
+        """The plan just shown in this session and its read, if still fresh (app.fresh)."""
         last = self.last
         if last is None or last.fingerprint != agreed:
             return None
