@@ -21,8 +21,12 @@ from pathlib import Path
 
 from tightrope import APP_MARK
 
-# Import names of tightrope's runtime dependencies (and theirs), all pure Python in a zip.
-DEPENDENCIES = ("yaml", "rich", "markdown_it", "mdurl", "pygments")
+# Import names of tightrope's runtime dependencies, all pure Python in a zip. Not rich's own
+# pygments, markdown-it and mdurl: only rich.syntax, rich.markdown and rich.traceback import
+# them, and tightrope imports none of those (tests/unit/test_zipapp_build.py runs the box's
+# rich paths from an archive without them). They were 1.2 of the archive's 1.9 MB, and 428
+# of its 686 entries that every start from the zipapp indexes.
+DEPENDENCIES = ("yaml", "rich")
 OPTIONAL = ("typing_extensions",)  # rich imports it on Pythons older than it needs
 _SKIP_SUFFIXES = (".so", ".pyd", ".pyc", ".pyx", ".pxd", ".c", ".h")
 
@@ -37,8 +41,8 @@ BUILD_FILE = ".tightrope-build"  # in the archive: its content hash, the tree's 
 
 # Unpack and compile, then move the tree into place only when complete. Only tightrope and
 # PyYAML, which every command imports, are compiled up front: rich (the plan's table, drawn
-# on the box only by a box-side plan or apply), pygments and markdown-it (never used on a box)
-# are compiled as root first imports them, module by module. Compiling the whole tree made
+# on the box only by a box-side plan or apply) is compiled as root first imports it, module
+# by module. Compiling the whole tree (pygments and markdown-it still in it) made
 # the zipapp's first start take 19.6 s on the emulated box (status after it: 3.2 s). Shared by
 # the laptop's shipping (remote/ssh.py runs it with `python3 -c`; the agent there never
 # imports rich) and the zipapp's own start (below), so both make the very same tree.
@@ -55,7 +59,7 @@ def unpack(pyz, tree, sha, ready):
         tmp = tempfile.mkdtemp(dir=top, prefix=".unpack-")
         try:
             zipfile.ZipFile(pyz).extractall(tmp)
-            lazy = re.compile(r"[/\\\\](rich|pygments|markdown_it|mdurl)[/\\\\]")
+            lazy = re.compile(r"[/\\\\]rich[/\\\\]")
             if not compileall.compile_dir(tmp, quiet=2, rx=lazy):
                 return False
             with open(os.path.join(tmp, ready), "w") as f:
@@ -142,7 +146,7 @@ sys.exit(main())
 
 
 def _source_of(name: str) -> Path:
-    # Found, not imported: importing rich and pygments cost the laptop's start-up for nothing.
+    # Found, not imported: importing rich cost the laptop's start-up for nothing.
     spec = importlib.util.find_spec(name)
     if spec is None:
         raise ImportError(name)
