@@ -84,6 +84,7 @@ class FakeBox:
         self.gateway_answers = True
         self.gateway_answers_arp: bool | None = True  # None: the box cannot tell
         self.arp_probes: list[tuple[str, str]] = []
+        self.pings: list[str] = []  # the gateway pings asked for
         self.arp_answer: Callable[[], bool | None] | None = None  # per probe, if set
         self.dad_probes: list[tuple[str, str]] = []
         self.taken: set[str] = set()  # addresses another machine on the LAN has
@@ -300,6 +301,7 @@ class FakeBox:
         self.files.pop(path, None)
 
     def ping(self, address: str, interface: str | None = None, count: int = 1) -> bool:
+        self.pings.append(address)
         return self.gateway_answers
 
     def arp_probe(self, address: str, interface: str) -> bool | None:
