@@ -174,6 +174,11 @@ class FakeBox:
         self.calls.append(f"delete {self.profiles[uuid].id}")
         del self.profiles[uuid]
 
+    def delete_profiles(self, uuids: Sequence[str]) -> None:
+        for uuid in uuids:
+            if uuid in self.profiles:
+                self.delete_profile(uuid)
+
     def delete_device(self, interface: str) -> None:
         self.calls.append(f"delete device {interface}")
         dev = self.devices.pop(interface)

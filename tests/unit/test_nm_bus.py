@@ -42,6 +42,14 @@ Reply = tuple[str, list[Any]]
 Handler = Callable[[list[Any]], Reply]
 
 
+class Refuse(Exception):
+    """A handler's D-Bus error: its name and text."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__(name, text)
+        self.name, self.text = name, text
+
+
 @pytest.fixture
 def bus_address(tmp_path: Path) -> Iterator[str]:
     socket = tmp_path / "bus"
@@ -108,6 +116,8 @@ class StandIn:
             return Message.new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", str(key))
         try:
             signature, body = handler(list(msg.body))
+        except Refuse as exc:
+            return Message.new_error(msg, exc.name, exc.text)
         except LookupError as exc:
             return Message.new_error(msg, "org.freedesktop.NetworkManager.InvalidArguments",
                                      str(exc.args[0]))  # fmt: skip
@@ -198,6 +208,33 @@ def test_profile_calls_on_the_wire(bus_address: str) -> None:
     assert sent["bond"]["options"] == Variant("a{ss}", {"mode": "active-backup"})
     update = next(call for call in nm.calls if call[2] == "Update2")
     assert update[4] == [{}, c.UpdateFlag.TO_DISK, {}]
+
+
+def test_profiles_are_deleted_on_one_connection_past_the_gone_and_the_refused(
+    bus_address: str,
+) -> None:
+    here, locked = f"{c.SETTINGS_PATH}/7", f"{c.SETTINGS_PATH}/8"
+    paths = {"u-here": here, "u-locked": locked}
+
+    def by_uuid(body: list[Any]) -> Reply:
+        if body[0] not in paths:  # as NetworkManager answers for a UUID it has no profile of
+            raise Refuse(f"{c.IFACE_SETTINGS}.InvalidConnection",
+                         "No connection with the UUID was found.")  # fmt: skip
+        return "o", [paths[body[0]]]
+
+    def refuse(body: list[Any]) -> Reply:
+        raise Refuse(f"{c.IFACE_SETTINGS}.PermissionDenied", "not allowed")
+
+    table: dict[tuple[str, str, str], Handler] = {
+        (c.SETTINGS_PATH, c.IFACE_SETTINGS, "GetConnectionByUuid"): by_uuid,
+        (here, c.IFACE_CONNECTION, "Delete"): lambda body: ("", []),
+        (locked, c.IFACE_CONNECTION, "Delete"): refuse,
+    }
+    with StandIn(bus_address, table) as nm:
+        writer.delete_connections(["u-gone", "u-here"], bus_address=bus_address)  # gone: fine
+        with pytest.raises(NMError, match="not allowed"):  # the first refusal, after them all
+            writer.delete_connections(["u-locked", "u-gone", "u-here"], bus_address=bus_address)
+    assert [call[0] for call in nm.calls if call[2] == "Delete"] == [here, locked, here]
 
 
 def test_event_stream_delivers_signals_in_order(bus_address: str) -> None:

@@ -63,6 +63,9 @@ class Backend(Protocol):
 
     def delete_profile(self, uuid: str) -> None: ...
 
+    def delete_profiles(self, uuids: Sequence[str]) -> None:
+        """Each that exists; one already gone is no error."""
+
     def delete_device(self, interface: str) -> None: ...  # a software device (a bond)
 
     def activate(self, uuid: str, device: str | None = None) -> None:

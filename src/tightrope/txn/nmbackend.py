@@ -70,6 +70,9 @@ class NMBackend:
     def delete_profile(self, uuid: str) -> None:
         writer.delete_connection(uuid, bus_address=self.bus)
 
+    def delete_profiles(self, uuids: Sequence[str]) -> None:
+        writer.delete_connections(uuids, bus_address=self.bus)
+
     def delete_device(self, interface: str) -> None:
         writer.delete_device(interface, bus_address=self.bus)
 

@@ -187,11 +187,10 @@ class Checkpoint:
             assert ctx.checkpoint is not None
             ctx.backend.checkpoint_rollback(ctx.checkpoint)
             tell(ctx, "NetworkManager rolled the checkpoint back")
-        # Whatever the checkpoint did or could not do: no profile of ours may remain.
-        for uuid in ctx.added:
-            # Usually already gone: DELETE_NEW_CONNECTIONS removed it.
-            with contextlib.suppress(TightropeError):
-                ctx.backend.delete_profile(uuid)
+        # Whatever the checkpoint did or could not do: no profile of ours may remain (usually
+        # already gone: DELETE_NEW_CONNECTIONS removed them).
+        with contextlib.suppress(TightropeError):
+            ctx.backend.delete_profiles(ctx.added)
 
 
 def tell(ctx: Context, message: str) -> None:
