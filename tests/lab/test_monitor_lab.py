@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,8 @@ pytestmark = pytest.mark.lab
 MII = "parameters:\n  mii-monitor-interval: 100\n"
 
 
-def _bond(box: Box, pyz: Path, extra: str) -> dict[str, Any]:
-    _apply_and_confirm(box, pyz, extra)
+def _bond(box: Box, extra: str) -> dict[str, Any]:
+    _apply_and_confirm(box, extra)
     both_ports_up(box)
     status: dict[str, Any] = json.loads(tr(box, "status --json", host=NEW).stdout)
     return status["bonds"][0]
@@ -78,10 +77,9 @@ def _drill_path(box: Box) -> dict[str, Any]:
     return doc
 
 
-def test_arp_monitor_fails_over_from_a_dead_path(netplan_lab: Lab, netplan_box: Box,
-                                                 pyz: Path) -> None:  # fmt: skip
+def test_arp_monitor_fails_over_from_a_dead_path(netplan_lab: Lab, netplan_box: Box) -> None:
     box = netplan_box
-    bond = _bond(box, pyz, "")  # tightrope's default with a static gateway
+    bond = _bond(box, "")  # tightrope's default with a static gateway
     assert (bond["arp_interval_ms"], bond["arp_targets"], bond["miimon_ms"]) == (
         100, ["198.18.1.1"], 0)
     assert bond["active_port"] == "eth0"
@@ -106,10 +104,9 @@ def test_arp_monitor_fails_over_from_a_dead_path(netplan_lab: Lab, netplan_box: 
     assert drill["detected_by"] == "ARP" and drill["detected_after_ms"] is not None
 
 
-def test_mii_monitor_never_notices_a_dead_path(netplan_lab: Lab, netplan_box: Box,
-                                               pyz: Path) -> None:  # fmt: skip
+def test_mii_monitor_never_notices_a_dead_path(netplan_lab: Lab, netplan_box: Box) -> None:
     box = netplan_box
-    bond = _bond(box, pyz, MII)
+    bond = _bond(box, MII)
     assert (bond["miimon_ms"], bond["arp_interval_ms"]) == (100, 0)
     gap, lost, during = _cut_path(netplan_lab, box, 5, ask=False)
     print(f"\nmii dead path 5 s: longest silence {gap:.0f} ms, {lost} probes lost, "

@@ -26,11 +26,10 @@ pytestmark = pytest.mark.lab
 def test_drill_guard_and_watch(
     netplan_lab: Lab,
     netplan_box: Box,
-    pyz: Path,
     tmp_path: Path,
 ) -> None:
     box = netplan_box
-    _apply_and_confirm(box, pyz)
+    _apply_and_confirm(box)
     both_ports_up(box)
 
     # The drill, from the laptop, with its picture drawn here.
