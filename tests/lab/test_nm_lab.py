@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tightrope.lab import LAB_PSK, LAB_SSID, Box
-from tightrope.remote import zipapp
 
 pytestmark = pytest.mark.lab
 
-PYZ = "/root/tightrope-nm-test.pyz"
+# The session's zipapp, in the lab's snapshot (conftest.py): imported from, not run.
+PYZ = "/root/tightrope.pyz"
 PRELUDE = """
 import json, os, sys, time
 from tightrope.nm import writer as w
@@ -28,11 +27,6 @@ from tightrope.nm.reader import read_snapshot
 def out(value):
     print(json.dumps(value, default=str))
 """
-
-
-@pytest.fixture(scope="module")
-def pyz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield zipapp.build(tmp_path_factory.mktemp("pyz"))
 
 
 def on_box(box: Box, pyz: Path, script: str, host: str | None = None) -> Any:
