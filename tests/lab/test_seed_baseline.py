@@ -3,9 +3,14 @@
 Runs the script detached on the box (systemd-run, as the article's tmux did), then measures
 from the laptop: when the new address answers, what the bond looks like, what the Wi-Fi port
 needed, the outage when the cable is pulled and when it returns, which port carries traffic
-afterwards, and whether the netplan profiles come back (after `netplan generate`, after a
-reboot). The figures go to .cache/lab-results/seed-baseline.json; docs/seed-baseline.md
-records them. The benchmarks compare tightrope against these.
+afterwards, and whether the netplan profiles come back after `netplan generate` (what
+netplan's generator runs at every boot). The figures go to .cache/lab-results/
+seed-baseline.json; docs/seed-baseline.md records them. The benchmarks compare tightrope
+against these.
+
+A reboot is not part of it any more: it asserted what `netplan generate` had just shown (the
+files in /run, the profiles listed) and cost CI two minutes; what a reboot activates is in
+docs/seed-baseline.md, from the runs that had it.
 """
 
 from __future__ import annotations
@@ -137,29 +142,8 @@ def test_seed_script_baseline(
     assert facts["after_netplan_generate"]["files_in_run"] == sorted(
         f"{p}.nmconnection" for p in NETPLAN_PROFILES
     )
-
-    # --- a reboot -------------------------------------------------------------------------
-    before = box.boot_id(SEED_TARGET)
-    t_reboot = time.monotonic()
-    box.ssh("systemctl reboot", host=SEED_TARGET, timeout=15)
-    lab.wait_ping(SEED_TARGET, 120, answering=False)
-    lab.wait_ping(SEED_TARGET, 240)
-    facts["reboot_new_address_answers_s"] = round(time.monotonic() - t_reboot, 1)
-
-    def rebooted() -> bool:
-        return box.boot_id(SEED_TARGET) != before and both_ports_up(box)
-
-    wait_for(f"{SEED_TARGET} to answer SSH on a new boot with both ports up", rebooted, 180)
-    facts["reboot_ssh_and_ports_s"] = round(time.monotonic() - t_reboot, 1)
-    after: dict[str, Any] = {
-        "active": active_profiles(box, SEED_TARGET),
-        "profiles": all_profiles(box, SEED_TARGET),
-        "netplan_files_in_run": netplan_files(box, SEED_TARGET),
-        "bond_active_port": bond(box).active_port,
-    }
-    facts["after_reboot"] = after
-    assert after["netplan_files_in_run"] == sorted(f"{p}.nmconnection" for p in NETPLAN_PROFILES)
-    assert all(p in after["profiles"] for p in NETPLAN_PROFILES)
+    listed = facts["after_netplan_generate"]["listed_after_reload"]
+    assert all(p in listed for p in NETPLAN_PROFILES), listed
 
     path = write_results("seed-baseline", facts)
     record_property("seed_baseline", facts)
