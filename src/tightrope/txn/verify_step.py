@@ -107,8 +107,11 @@ class Verify:
             if bond_carries(ctx.config, snap):
                 self._start_dad()
             self._address_in_use(wait=False)
+            # silent: this pass asked the gateway and had no answer (gateway_silences counts the
+            # rounds in a row for the verdict).
+            silent = False
             if gw and not self.gateway_answered_arp and bond_ready_for_arp(ctx.config, snap):
-                self._probe_gateway(gw)
+                silent = self._probe_gateway(gw) is False
             # The tripwire counts a Wi-Fi port's attempts when it has the signals; and a port
             # not waited for has no say in the verdict at all.
             wifi_fatal = not self.trip.signals and ctx.verify_all_ports
@@ -118,8 +121,7 @@ class Verify:
                 # After an unanswered ARP round a ping would only wait out an ARP of its own
                 # (a second and its start under emulation): not answered, and the next round
                 # decides.
-                answers = (False if self.gateway_silences
-                           else ctx.system.ping(gw, ctx.config.name, count=1))  # fmt: skip
+                answers = False if silent else ctx.system.ping(gw, ctx.config.name, count=1)
             ctx.verdict = verify(ctx.config, snap, gateway_answers=answers, wifi_fatal=wifi_fatal,
                                  all_ports=ctx.verify_all_ports)  # fmt: skip
             if ctx.verdict.ok:
@@ -132,7 +134,7 @@ class Verify:
                 refused = "".join(f"; NetworkManager refused {r}" for r in ctx.refusals)
                 known = "".join(f"; {why}" for why in ctx.port_problems.values())
                 raise RolledBack(f"verification failed: {ctx.verdict.reason()}{known}{refused}")
-            if self.gateway_silences:
+            if silent:
                 continue  # that round took seconds: the next one at once (a wrong gateway
                 # was named after 11.5 s on the emulated box with a ping and a second between)
             for _ in range(round(1.0 / self.TICK_S)):
@@ -206,7 +208,7 @@ class Verify:
         except TightropeError as exc:  # the window decides, as without the second try
             ctx.note(f"could not activate {port.interface} again: {exc}")
 
-    def _probe_gateway(self, gw: str) -> None:
+    def _probe_gateway(self, gw: str) -> bool | None:
         ctx = self.ctx
         answered = ctx.system.arp_probe(gw, ctx.config.name)
         self.gateway_silences = self.gateway_silences + 1 if answered is False else 0
@@ -216,6 +218,7 @@ class Verify:
             self._certain(gateway_silent(gw, ctx.config.name, targets))
         self.gateway_answered_arp = answered is True
         self._read_signals()  # what came during the probe's seconds
+        return answered
 
     def _start_dad(self) -> None:
         if self.statics and self.dad is None:
