@@ -110,13 +110,12 @@ def _ask(
                     sock.send(frame)
                 except OSError:
                     return None
-            if now >= end:
-                # A box starved of CPU may wake past the end with the answer already queued.
-                while select.select([sock], [], [], 0)[0]:
-                    if is_answer(sock.recv(2048), ours):
-                        return True
-                return False
             wake = min(sends[0] if sends else end, end)
             ready, _, _ = select.select([sock], [], [], max(0.0, wake - now))
-            if ready and is_answer(sock.recv(2048), ours):
-                return True
+            if ready:
+                if is_answer(sock.recv(2048), ours):
+                    return True
+            elif now >= end:
+                # Only with nothing left to read: a box starved of CPU may wake past the end
+                # with the answer already queued.
+                return False
