@@ -231,9 +231,8 @@ class AddProfiles:
         ctx = self.ctx
         if ctx.checkpoint_alive():
             return
-        for uuid in reversed(ctx.added):
-            with contextlib.suppress(TightropeError):
-                ctx.backend.delete_profile(uuid)
+        with contextlib.suppress(TightropeError):
+            ctx.backend.delete_profiles(ctx.added[::-1])
         for uuid in self.modified:
             old = ctx.before.profile(uuid)
             if old is not None:
